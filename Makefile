@@ -1,0 +1,38 @@
+# hotline: the two set-up commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+CONFIG ?= config/hotline.example.toml
+# Debian packages the daemon and its test suite use; installed when missing (as root).
+DEB_PACKAGES := python3-venv postgresql
+
+.PHONY: run test bench deps venv clean
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root or install them)"; exit 1; fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+run: deps venv
+	$(VENV)/bin/hotline --config $(CONFIG) db upgrade
+	exec $(VENV)/bin/hotline --config $(CONFIG) run
+
+test: deps venv
+	$(VENV)/bin/pytest -q
+
+bench: deps venv
+	$(PY) bench/ingest_bench.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

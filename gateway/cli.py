@@ -1,0 +1,198 @@
+"""The `hotline` command: a thin layer of argument parsing over the gateway's modules.
+
+Exit codes: 0 fine, 1 failed, 2 bad input or config, 75 (EX_TEMPFAIL) store unavailable,
+so that an MTA piping into `hotline ingest -` keeps the message and retries.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import NoReturn
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
+
+from gateway import logs, settings as config, tickets, views
+from gateway.ingest import ingest
+from gateway.pipeline import Parser
+from storage import db
+from storage.models import TicketStatus
+
+EX_FAIL, EX_USAGE, EX_TEMPFAIL = 1, 2, 75
+
+
+class CommandError(Exception):
+    def __init__(self, message: str, code: int = EX_FAIL) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ArgParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, as the contract asks."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EX_USAGE, f"hotline: error: {message} (see hotline --help)\n")
+
+
+def received_at(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def build_parser() -> ArgParser:
+    parser = ArgParser(prog="hotline", description="E-mail and fax to ticket gateway.")
+    parser.add_argument("--config", help="config file (default: $HOTLINE_CONFIG or ./hotline.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgParser)
+
+    sub.add_parser("run", help="the daemon: sources, workers and scheduler").set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ingest", help="feed an .eml, mbox, Maildir, folder or stdin")
+    p.add_argument("--channel", choices=["email", "fax"])
+    p.add_argument("--received-at", type=received_at, help="receipt time, ISO 8601 (default: now)")
+    p.add_argument("path", nargs="?", default="-", help="PATH or - for stdin (default)")
+    p.set_defaults(func=cmd_ingest)
+
+    t = sub.add_parser("tickets", help="look at tickets").add_subparsers(
+        dest="tickets_command", required=True, parser_class=ArgParser
+    )
+    p = t.add_parser("list")
+    p.add_argument("--status", choices=[s.value for s in TicketStatus])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tickets_list)
+    p = t.add_parser("show")
+    p.add_argument("number")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tickets_show)
+
+    sub.add_parser("check-config", help="validate the config").set_defaults(func=cmd_check_config)
+    d = sub.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True, parser_class=ArgParser
+    )
+    d.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CommandError as exc:
+        print(f"hotline: error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+def load_settings(args: argparse.Namespace) -> config.Settings:
+    path = config.config_path(args.config)
+    try:
+        loaded = config.load(path)
+    except config.ConfigError as exc:
+        more = f" (and {len(exc.problems) - 1} more: run hotline check-config)" if len(exc.problems) > 1 else ""
+        raise CommandError(f"{path}: {exc.problems[0]}{more}", EX_USAGE) from exc
+    logs.configure(loaded.logging.format, loaded.logging.level)
+    return loaded
+
+
+def open_store(settings: config.Settings) -> sessionmaker[Session]:
+    try:
+        return db.open_store(settings.storage.url)
+    except db.StoreUnavailable as exc:
+        raise CommandError(str(exc), EX_TEMPFAIL) from exc
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from gateway.sources.files import open_source
+
+    settings = load_settings(args)
+    factory = open_store(settings)
+    try:
+        source = open_source(args.path)
+    except OSError as exc:
+        raise CommandError(str(exc), EX_USAGE) from exc
+    parser = Parser(settings)
+    progress = tqdm(total=source.count, unit="msg", file=sys.stderr, disable=not sys.stderr.isatty())
+    try:
+        for outcome in ingest(factory, settings, parser, source.messages, source.label, args.channel, args.received_at):
+            print(json.dumps(asdict(outcome), ensure_ascii=False), flush=False)
+            progress.update()
+    except OperationalError as exc:
+        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+    finally:
+        progress.close()
+        parser.close()
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_tickets_list(args: argparse.Namespace) -> int:
+    factory = open_store(load_settings(args))
+    with factory() as session:
+        for ticket, question in tickets.listing(session, args.status):
+            if args.json:
+                print(json.dumps(views.ticket_json(ticket, question), ensure_ascii=False))
+            else:
+                received = ticket.received_at.strftime("%Y-%m-%d %H:%M")
+                print(f"{ticket.number}  {ticket.status:<12} {ticket.channel:<5} {received}Z  {ticket.subject}")
+    return 0
+
+
+def cmd_tickets_show(args: argparse.Namespace) -> int:
+    factory = open_store(load_settings(args))
+    with factory() as session:
+        ticket = tickets.by_number(session, args.number.strip())
+        if ticket is None:
+            raise CommandError(f"no ticket {args.number!r}", EX_USAGE)
+        question = tickets.question_text(session, ticket)
+        data = views.ticket_json(ticket, question, list(ticket.messages))
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(views.ticket_text(data))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = config.config_path(args.config)
+    try:
+        loaded = config.load(path)
+    except config.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EX_USAGE
+    problems = config.check_secrets(loaded)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        return EX_USAGE
+    print(f"{path}: OK")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    try:
+        revision = db.upgrade(db.make_engine(settings.storage.url))
+    except OperationalError as exc:
+        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+    print(f"database at schema {revision}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway.daemon import run
+
+    settings = load_settings(args)
+    return run(settings, open_store(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The one TOML config file: schema, validation, and errors that name the file and the key."""
+from __future__ import annotations
+
+import os
+import tomllib
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_PATH = Path("hotline.toml")
+
+
+class ConfigError(Exception):
+    """Every problem found in one config file, each naming the key and what was expected."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _secret(env: str | None, file: str | None, key: str) -> str:
+    """Read a secret from the environment or a file; relative files may live in systemd's credentials."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ValueError(f"{key}_env: environment variable {env} is not set")
+        return value
+    if file:
+        path = Path(file)
+        if not path.is_absolute() and (creds := os.environ.get("CREDENTIALS_DIRECTORY")):
+            path = Path(creds) / path
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"{key}_file: cannot read {path}: {exc.strerror}") from exc
+    raise ValueError(f"{key}_env or {key}_file: one of them is required")
+
+
+class StorageSection(Section):
+    url: str = "sqlite:///var/hotline.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, url: str) -> str:
+        if not url.startswith(("sqlite:", "postgresql")):
+            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return url
+
+
+class CalendarSection(Section):
+    timezone: str = "Europe/Warsaw"
+    country: str = "PL"
+    hours: tuple[str, str] = ("08:00", "16:00")
+    extra_days_off: list[str] = []
+    extra_working_days: list[str] = []
+
+
+class ImapAccount(Section):
+    name: str
+    host: str
+    port: int = Field(993, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    username: str
+    password_env: str | None = None
+    password_file: str | None = None
+    folder: str = "INBOX"
+    channel: Literal["email", "fax"] = "email"
+    done: str = "move:Processed"
+    poll_seconds: int = Field(60, ge=1)
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> ImapAccount:
+        if (self.password_env is None) == (self.password_file is None):
+            raise ValueError("give exactly one of password_env or password_file")
+        return self
+
+    @field_validator("done")
+    @classmethod
+    def _done_form(cls, done: str) -> str:
+        if done != "flag" and not (done.startswith("move:") and len(done) > 5):
+            raise ValueError('expected "flag" or "move:FOLDER"')
+        return done
+
+    def password(self) -> str:
+        return _secret(self.password_env, self.password_file, "password")
+
+
+class SmtpServerSection(Section):
+    listen: str = "127.0.0.1:2525"
+    recipients: list[str] = []
+    channel_by_recipient: dict[str, Literal["email", "fax"]] = {}
+    max_message_bytes: int = Field(26_214_400, ge=1024)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, listen: str) -> str:
+        host, sep, port = listen.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError('expected "HOST:PORT", e.g. "127.0.0.1:2525"')
+        return listen
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class OutboundSection(Section):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    transport: Literal["smtp", "maildir"] = "maildir"
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    maildir: str = "var/outbox"
+    from_: str = Field("Hot-line <hotline@example.org>", alias="from")
+
+    @field_validator("from_")
+    @classmethod
+    def _has_address(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError('expected an address such as "Hot-line <hotline@example.org>"')
+        return value
+
+    @property
+    def address(self) -> str:
+        return parseaddr(self.from_)[1].lower()
+
+
+class FaxSection(Section):
+    gateway_senders: list[str] = []
+    outbound_address: str = "{number}@fax.example.org"
+
+
+class ConsultantsSection(Section):
+    addresses: list[str] = []
+    notify: list[str] = []
+    token_secret_env: str | None = "HOTLINE_TOKEN_SECRET"
+    token_secret_file: str | None = None
+
+
+class LimitsSection(Section):
+    max_message_bytes: int = Field(26_214_400, ge=1024)
+    max_attachments: int = Field(100, ge=0)
+    max_mime_depth: int = Field(20, ge=1)
+
+
+class LoggingSection(Section):
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(Section):
+    storage: StorageSection = StorageSection()
+    calendar: CalendarSection = CalendarSection()
+    calendars: dict[str, CalendarSection] = {}
+    imap: list[ImapAccount] = []
+    smtp_server: SmtpServerSection | None = None
+    outbound: OutboundSection = OutboundSection()
+    fax: FaxSection = FaxSection()
+    consultants: ConsultantsSection = ConsultantsSection()
+    limits: LimitsSection = LimitsSection()
+    logging: LoggingSection = LoggingSection()
+    source: Annotated[Path, Field(exclude=True)] = DEFAULT_PATH
+
+    @property
+    def own_domain(self) -> str:
+        """The domain of our own Message-IDs: replies to them thread without a subject tag."""
+        return self.outbound.address.rpartition("@")[2]
+
+    @property
+    def loop_id(self) -> str:
+        """Our X-Loop value: mail carrying it is ours and is never answered."""
+        return self.outbound.address
+
+
+def config_path(cli_value: str | None) -> Path:
+    """--config, else $HOTLINE_CONFIG, else ./hotline.toml (SPEC.md)."""
+    return Path(cli_value or os.environ.get("HOTLINE_CONFIG") or DEFAULT_PATH)
+
+
+def load(path: Path) -> Settings:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read config file: {exc.strerror}"]) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
+    try:
+        return Settings.model_validate({**data, "source": path})
+    except ValidationError as exc:
+        raise ConfigError(path, [_describe(e) for e in exc.errors()]) from exc
+
+
+def check_secrets(settings: Settings) -> list[str]:
+    """Secrets are resolved late (they may rotate), so check-config tries them explicitly."""
+    problems = []
+    for i, account in enumerate(settings.imap):
+        try:
+            account.password()
+        except ValueError as exc:
+            problems.append(f"imap[{i}].{exc}")
+    return problems
+
+
+def _describe(error: dict) -> str:  # type: ignore[type-arg]
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if error["type"] == "missing":
+        return f"{key}: required key is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key or '(top level)'}: {message} (got {error.get('input')!r})"

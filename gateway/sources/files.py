@@ -1,0 +1,49 @@
+"""Messages from files for `hotline ingest`: one .eml, an mbox, a Maildir, a folder, or stdin.
+
+A folder is read one message per file (whatever the extension), so a file that merely
+starts with an mbox "From " line is still one message. Order is by file name: it is not
+arrival order, and threading does not rely on it.
+"""
+from __future__ import annotations
+
+import mailbox
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class FileSource:
+    label: str  # for the inbox's source column
+    count: int | None  # known up front, for the progress bar
+    messages: Iterator[bytes]
+
+
+def open_source(spec: str) -> FileSource:
+    if spec == "-":
+        return FileSource("ingest:stdin", 1, iter([sys.stdin.buffer.read()]))
+    path = Path(spec)
+    if path.is_dir():
+        if (path / "cur").is_dir() and (path / "new").is_dir():
+            files = sorted([*(path / "new").iterdir(), *(path / "cur").iterdir()], key=lambda p: p.name)
+        else:
+            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        return FileSource(f"ingest:{path}", len(files), (p.read_bytes() for p in files))
+    if not path.is_file():
+        raise FileNotFoundError(f"{spec}: no such file or directory")
+    with path.open("rb") as fh:
+        is_mbox = fh.read(5) == b"From "
+    if not is_mbox:
+        return FileSource(f"ingest:{path}", 1, iter([path.read_bytes()]))
+    box = mailbox.mbox(path, create=False)
+    keys = box.keys()
+    return FileSource(f"ingest:{path}", len(keys), _mbox_messages(box, keys))
+
+
+def _mbox_messages(box: mailbox.mbox, keys: list[str]) -> Iterator[bytes]:
+    try:
+        for key in keys:
+            yield box.get_bytes(key)
+    finally:
+        box.close()

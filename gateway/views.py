@@ -1,0 +1,72 @@
+"""Tickets as the plain JSON objects of the command-line contract (SPEC.md)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from storage.models import Message, Ticket
+
+TIME_FIELDS = (
+    "received_at",
+    "effective_received_at",
+    "ack_due_at",
+    "acked_at",
+    "first_answer_at",
+    "closed_at",
+)
+
+
+def iso(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.isoformat()
+
+
+def ticket_json(ticket: Ticket, question: str, messages: list[Message] | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "number": ticket.number,
+        "status": ticket.status,
+        "channel": ticket.channel,
+        "subject": ticket.subject,
+        "severity": ticket.severity,
+        "needs_review": ticket.needs_review,
+        "user_name": ticket.user_name,
+        "office": ticket.office,
+        "reference": ticket.reference,
+        "form_date": iso(ticket.form_date),
+        "return_emails": list(ticket.return_emails),
+        "return_faxes": list(ticket.return_faxes),
+        "return_phones": list(ticket.return_phones),
+        "question": question,
+    }
+    data.update({name: iso(getattr(ticket, name)) for name in TIME_FIELDS})
+    if messages is not None:
+        data["messages"] = [message_json(m) for m in messages]
+    return data
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "direction": message.direction,
+        "kind": message.kind,
+        "channel": message.channel,
+        "from": message.from_addr,
+        "to": list(message.to_addrs),
+        "subject": message.subject,
+        "text": message.text,
+        "at": iso(message.at),
+    }
+
+
+def ticket_text(data: dict[str, Any]) -> str:
+    """A ticket for a person at a terminal: the fields, then the messages in order."""
+    lines = [f"{data['number']}  [{data['status']}]  {data['subject']}"]
+    for key, value in data.items():
+        if key not in ("number", "status", "subject", "messages", "question") and value not in (None, [], ""):
+            lines.append(f"  {key + ':':<23}{', '.join(value) if isinstance(value, list) else value}")
+    for m in data.get("messages", []):
+        lines += ["", f"--- {m['at']}  {m['direction']} {m['kind']} ({m['channel']})  from {m['from']}"]
+        lines += [f"    {line}" for line in m["text"].splitlines()]
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""Engines, sessions and schema migrations, the same for SQLite (embedded) and PostgreSQL."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached or is not at the schema this code expects."""
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with SQLite made safe for a mail queue: WAL, foreign keys, real SAVEPOINTs."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, issue BEGIN: otherwise SAVEPOINT does not work.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front: no deadlock when two processes upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine) -> str:
+    """Apply every pending migration; returns the revision now in force."""
+    command.upgrade(alembic_config(engine), "head")
+    return current_revision(engine) or "base"
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://"))).get_current_head()
+    assert head is not None, "no migrations shipped"
+    return head
+
+
+def open_store(url: str) -> sessionmaker[Session]:
+    """A session factory for a database at the current schema, or StoreUnavailable saying why."""
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    except Exception as exc:  # any driver error means the same to the caller: not now
+        raise StoreUnavailable(f"cannot open database {engine.url!r}: {exc}".splitlines()[0]) from exc
+    head = head_revision()
+    if revision != head:
+        raise StoreUnavailable(
+            f"database {engine.url!r} is at schema {revision or 'none'}, expected {head}: "
+            "run `hotline db upgrade`"
+        )
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: committed when the block ends, rolled back when it raises."""
+    with factory() as session, session.begin():
+        yield session
+
+
+
+def _insert(session: Session, table: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
+def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on either backend: content-addressed rows are written once."""
+    if rows:
+        session.execute(_insert(session, table), rows)
+
+
+def insert_unless_present(session: Session, table: Any, row: dict[str, Any]) -> int | None:
+    """Insert one row; its new id, or None when a unique key already holds it (even a concurrent one)."""
+    return session.scalar(_insert(session, table).returning(table.id), row)
