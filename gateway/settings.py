@@ -149,7 +149,7 @@ class ConsultantsSection(Section):
 
 
 class LimitsSection(Section):
-    max_message_bytes: int = Field(26_214_400, ge=1024)
+    max_message_bytes: int = Field(52_428_800, ge=1024)  # a 25 MB attachment, base64-encoded
     max_attachments: int = Field(100, ge=0)
     max_mime_depth: int = Field(20, ge=1)
 

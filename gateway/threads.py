@@ -21,15 +21,14 @@ def named_ticket(session: Session, msg: ParsedMessage, own_domain: str) -> Ticke
 
 
 def linked_tickets(session: Session, msg: ParsedMessage) -> list[Ticket]:
-    """Live tickets holding a message this one refers to, or one that refers to it; oldest first."""
+    """Live tickets holding a message this one refers to, one that refers to it, or one that
+    refers to the same message (siblings whose parent never reached us); oldest first."""
     ids = {i for i in (*msg.in_reply_to, *msg.references, *msg.embedded_message_ids) if i}
     ids.discard(msg.message_id)
-    parents = select(Message.ticket_id).where(Message.message_id.in_(ids)) if ids else None
-    children = (
-        select(Message.ticket_id)
-        .join(MessageRef, MessageRef.message_pk == Message.id)
-        .where(MessageRef.ref == msg.message_id)
-    )
-    stmt = children if parents is None else parents.union(children)
+    referring = select(Message.ticket_id).join(MessageRef, MessageRef.message_pk == Message.id)
+    stmt = referring.where(MessageRef.ref == msg.message_id)
+    if ids:
+        parents = select(Message.ticket_id).where(Message.message_id.in_(ids))
+        stmt = stmt.union(parents, referring.where(MessageRef.ref.in_(ids)))
     found = {t.id: t for tid in session.scalars(stmt) if (t := live(session, session.get(Ticket, tid)))}
     return sorted(found.values(), key=lambda t: t.id)

@@ -115,7 +115,7 @@ def add_message(session: Session, ticket: Ticket, arrival: Arrival, kind: Messag
         from_addr=format_address(msg),
         to_addrs=[a.addr for a in (*msg.to, *msg.cc) if a.addr],
         subject=msg.subject,
-        text=msg.text,
+        text=msg.text.rstrip(),
         headers={"fields": [list(f) for f in msg.headers], "defects": list(msg.defects), "verdict": arrival.verdict},
     )
     session.add(message)

@@ -13,6 +13,7 @@ import binascii
 import codecs
 import email
 import email.errors
+import functools
 import hashlib
 import html
 import logging
@@ -20,12 +21,11 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email import quoprimime
 from email.generator import BytesGenerator
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from io import BytesIO
-from typing import Iterator
+from typing import Callable, Iterator
 
 from inscriptis import get_text
 from mailparser.dates import parse_mail_date
@@ -87,6 +87,8 @@ class UnparseableMessage(ValueError):
     """The bytes are not a mail message at all, or break a configured limit."""
 
 
+Decode = Callable[[str], str]
+
 # --------------------------------------------------------------------------- constants
 
 SYNTHETIC_ID_DOMAIN = "synthesized.hotline"
@@ -98,6 +100,15 @@ _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Outlook .msg, old Office fi
 _EMBEDDED_HEADER_TYPES = frozenset({"text/rfc822-headers", "message/global-headers"})
 _EMBEDDED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
+_PARAM_FIELDS = frozenset({"content-type", "content-disposition"})
+_CHARSET_ALIASES = {
+    "ks_c_5601-1987": "cp949",  # what Outlook means by it; euc_kr lacks characters
+    "x-mac-ce": "mac-latin2",
+    "x-sjis": "shift_jis",
+    "x-euc-jp": "euc_jp",
+    "x-gbk": "gbk",
+    "x-ms-cp932": "cp932",
+}
 _EXTENSIONS = {
     "text/plain": ".txt",
     "text/html": ".html",
@@ -116,8 +127,16 @@ _ENCODED_WORD = re.compile(r"=\?([^?]*?)\?([qQbB])\?(.*?)\?=")
 _FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+_CR_BLANK_LINE = re.compile(rb"\r\r")
+_OBSOLETE_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
 _TAGS = re.compile(r"<[^>]*>")
 _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_SIMPLE_MAILBOX = re.compile(
+    rf"""[ \t]*(?:(?P<name>[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~ \t-]*|"[^"\\\r\n]*")[ \t]*"""
+    rf"""<(?P<angle>{_DOT_ATOM}@{_DOT_ATOM})>|(?P<bare>{_DOT_ATOM}@{_DOT_ATOM}))[ \t]*"""
+)
 
 
 # --------------------------------------------------------------------------- public API
@@ -149,29 +168,29 @@ def synthesize_message_id(content_hash: str) -> str:
 # --------------------------------------------------------------------------- top level
 
 def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
-    raw = _strip_mbox_from_line(raw)
+    raw = _strip_envelope(raw)
     msg = _message_from_bytes(raw)
+    fields = _Fields(msg)
     defects = _Defects()
-    hdr = _HeaderDecoder(_declared_charset(msg), defects)
-    body = _Body(msg, limits, defects)
-    content_hash = _content_hash(raw, msg)
-    message_id = _message_id(msg, hdr)
-    date = _date(msg, defects)
-    sender = _addresses(msg, "from", hdr, keep_unparseable=True)
+    hdr = _HeaderDecoder(lambda: _declared_charset(msg), defects)
+    body = _Body(msg, limits, hdr)
+    content_hash = _content_hash(raw, fields)
+    message_id = _message_id(fields.first("message-id"), hdr)
+    sender = _addresses(fields.all("from"), "From", hdr, keep_unparseable=True)
     return ParsedMessage(
         message_id=message_id or synthesize_message_id(content_hash),
         message_id_synthesized=not message_id,
         content_hash=content_hash,
-        subject=hdr.decode(_first_raw(msg, "subject") or ""),
+        subject=hdr.decode(fields.first("subject") or ""),
         sender=sender[0] if sender else None,
-        to=_addresses(msg, "to", hdr),
-        cc=_addresses(msg, "cc", hdr),
-        reply_to=_addresses(msg, "reply-to", hdr),
-        return_path=_return_path(msg),
-        date=date,
-        in_reply_to=_id_list(hdr.decode(_first_raw(msg, "in-reply-to") or "")),
-        references=_id_list(hdr.decode(_first_raw(msg, "references") or "")),
-        headers=tuple((name, hdr.decode(value)) for name, value in msg.raw_items()),
+        to=_addresses(fields.all("to"), "To", hdr),
+        cc=_addresses(fields.all("cc"), "Cc", hdr),
+        reply_to=_addresses(fields.all("reply-to"), "Reply-To", hdr),
+        return_path=_return_path(fields.first("return-path")),
+        date=_date(fields.first("date"), defects),
+        in_reply_to=_id_list(hdr.decode(fields.first("in-reply-to") or "")),
+        references=_id_list(hdr.decode(fields.first("references") or "")),
+        headers=tuple((name, hdr.decode(value)) for name, value in fields.items),
         content_type=msg.get_content_type(),
         text=body.text(),
         attachments=body.attachments,
@@ -180,12 +199,17 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
     )
 
 
-def _strip_mbox_from_line(raw: bytes) -> bytes:
-    """Drop the mbox envelope line: it is not part of the message and varies per mailbox."""
-    if not raw.startswith(b"From "):
-        return raw
-    match = _LINE_ENDS.search(raw)
-    return raw[match.end():] if match else b""
+def _strip_envelope(raw: bytes) -> bytes:
+    """Drop what precedes the header fields: a UTF-8 BOM, an mbox ``From `` line, blank lines.
+
+    None of it is part of the message, and the mbox line varies per mailbox.
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if raw.startswith(b"From "):
+        match = _LINE_ENDS.search(raw)
+        raw = raw[match.end():] if match else b""
+    return raw.lstrip(b"\r\n")
 
 
 def _message_from_bytes(raw: bytes) -> Message:
@@ -196,36 +220,68 @@ def _message_from_bytes(raw: bytes) -> Message:
         raise UnparseableMessage(
             "no RFC 5322 header fields found: an OLE2 compound file (Outlook .msg?)"
         )
-    msg = email.message_from_bytes(raw)
+    msg = email.message_from_bytes(_repair_obsolete_fields(raw))
     if not any(name.lower() in _MAIL_HEADERS for name in msg.keys()):
         raise UnparseableMessage("no RFC 5322 header fields found (not a mail message)")
     return msg
 
 
-def _first_raw(msg: Message, name: str) -> str | None:
-    """First raw value of a field as str (8-bit bytes kept as surrogate escapes)."""
-    lname = name.lower()
-    return next((str(v) for k, v in msg.raw_items() if k.lower() == lname), None)
+def _repair_obsolete_fields(raw: bytes) -> bytes:
+    """Accept RFC 5322 obsolete ``Name :`` (space before the colon) that the stdlib rejects.
+
+    The stdlib ends the header section at such a line, so a first line like
+    ``From :x`` would turn every header field into body text.
+    """
+    start, _ = _header_end(raw)
+    if not _OBSOLETE_FIELD.search(raw, 0, start):
+        return raw
+    return _OBSOLETE_FIELD.sub(rb"\1:", raw[:start]) + raw[start:]
 
 
-def _all_raw(msg: Message, name: str) -> list[str]:
-    lname = name.lower()
-    return [str(v) for k, v in msg.raw_items() if k.lower() == lname]
+class _Fields:
+    """Raw top-level header values (str; 8-bit bytes kept as surrogate escapes), indexed once."""
+
+    def __init__(self, msg: Message) -> None:
+        self.items = [(name, str(value)) for name, value in msg.raw_items()]
+        self._index: dict[str, list[str]] = {}
+        for name, value in self.items:
+            self._index.setdefault(name.lower(), []).append(value)
+
+    def first(self, name: str) -> str | None:
+        values = self._index.get(name)
+        return values[0] if values else None
+
+    def all(self, name: str) -> list[str]:
+        return self._index.get(name, [])
 
 
 def _declared_charset(msg: Message) -> str | None:
-    """The top-level charset: the best guess for raw 8-bit bytes in header fields."""
-    charset = msg.get_content_charset()
-    return charset if charset and _text_codec(charset) else None
+    """The first declared text charset: the best guess for raw 8-bit bytes in header fields."""
+    for part in _iter_parts(msg):
+        charset = part.get_content_charset()
+        if charset and _text_codec(charset) and charset not in ("us-ascii", "ascii"):
+            return charset
+    return None
+
+
+def _iter_parts(msg: Message) -> Iterator[Message]:
+    """Pre-order parts without recursion (nesting depth is attacker-controlled)."""
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        yield part
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend(p for p in reversed(payload) if isinstance(p, Message))
 
 
 # --------------------------------------------------------------------------- identity
 
-def _content_hash(raw: bytes, msg: Message) -> str:
+def _content_hash(raw: bytes, fields: _Fields) -> str:
     """sha256 of key header values and the CRLF-normalised body: Received:-independent."""
     digest = hashlib.sha256()
     for name in ("from", "to", "subject", "date"):
-        value = _first_raw(msg, name) or ""
+        value = fields.first(name) or ""
         digest.update(" ".join(value.split()).encode("utf-8", "surrogateescape") + b"\0")
     digest.update(_crlf(_body_bytes(raw)))
     return digest.hexdigest()
@@ -233,11 +289,15 @@ def _content_hash(raw: bytes, msg: Message) -> str:
 
 def _body_bytes(raw: bytes) -> bytes:
     """Everything after the first blank line, whatever the line-ending convention."""
+    return raw[_header_end(raw)[1]:]
+
+
+def _header_end(raw: bytes) -> tuple[int, int]:
+    """(end of the header section, start of the body); (len, len) when there is no body."""
     first_cr, first_lf = raw.find(b"\r"), raw.find(b"\n")
     cr_only = first_cr != -1 and (first_lf == -1 or first_lf > first_cr + 1)
-    pattern = rb"\r\r" if cr_only else rb"\n\r?\n"
-    match = re.search(pattern, raw)
-    return raw[match.end():] if match else b""
+    match = (_CR_BLANK_LINE if cr_only else _BLANK_LINE).search(raw)
+    return (match.start(), match.end()) if match else (len(raw), len(raw))
 
 
 def _crlf(data: bytes) -> bytes:
@@ -250,9 +310,9 @@ def _crlf(data: bytes) -> bytes:
     return _LINE_ENDS.sub(b"\r\n", data)
 
 
-def _message_id(msg: Message, hdr: _HeaderDecoder) -> str:
+def _message_id(raw: str | None, hdr: _HeaderDecoder) -> str:
     """The Message-ID without brackets, "" when absent or empty."""
-    value = hdr.decode(_first_raw(msg, "message-id") or "")
+    value = hdr.decode(raw or "")
     match = _ANGLE_ID.search(value)
     if match:
         return "".join(match.group(1).split())
@@ -268,8 +328,7 @@ def _id_list(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in ids if i))
 
 
-def _return_path(msg: Message) -> str | None:
-    value = _first_raw(msg, "return-path")
+def _return_path(value: str | None) -> str | None:
     if value is None:
         return None
     value = " ".join(value.split())
@@ -277,9 +336,8 @@ def _return_path(msg: Message) -> str | None:
     return (match.group(1) if match else value).strip()
 
 
-def _date(msg: Message, defects: _Defects) -> datetime | None:
+def _date(raw: str | None, defects: _Defects) -> datetime | None:
     """Aware UTC datetime; strict parse first, lenient stdlib parse as a noted recovery."""
-    raw = _first_raw(msg, "date")
     if raw is None:
         defects.add("no Date header")
         return None
@@ -297,19 +355,52 @@ def _date(msg: Message, defects: _Defects) -> datetime | None:
 
 
 def _addresses(
-    msg: Message, name: str, hdr: _HeaderDecoder, keep_unparseable: bool = False
+    values: list[str], field: str, hdr: _HeaderDecoder, keep_unparseable: bool = False
 ) -> tuple[Address, ...]:
     """All mailboxes of every occurrence of a field, names decoded, addresses lowercased."""
     found: list[Address] = []
-    for raw in _all_raw(msg, name):
-        diagnostics: list[dict] = []
+    for raw in values:
         text = hdr.decode_8bit(_FOLD.sub("", raw))
-        pairs = get_addresses(text, defects=diagnostics, decode_names=True)
-        for diag in diagnostics:
-            hdr.defects.add(f"{name.title()}: {diag.get('reason', 'address defect')}: {_printable(raw)}")
-        found += [_address(display, addr, hdr) for display, addr in pairs if addr]
-        if not any(addr for _, addr in pairs) and keep_unparseable and text.strip():
+        pairs, reasons = _mailboxes(text)
+        for reason in reasons:
+            hdr.defects.add(f"{field}: {reason}: {_printable(raw)}")
+        found += [_address(display, addr, hdr) for display, addr in pairs]
+        if not pairs and keep_unparseable and text.strip():
             found.append(Address(name=hdr.decode(text), addr=""))
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _mailboxes(text: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """(display, addr) pairs and defect reasons; cached, as senders and recipients repeat.
+
+    Plain "Name <a@b.c>" / "a@b.c" lists take a regex fast path; anything else goes to
+    mail-parser's recovering mailbox parser (~50-100 us a field).
+    """
+    simple = _simple_mailboxes(text)
+    if simple is not None:
+        return simple, ()
+    diagnostics: list[dict] = []
+    pairs = get_addresses(text, defects=diagnostics, decode_names=True)
+    reasons = tuple(str(d.get("reason", "address defect")) for d in diagnostics)
+    return tuple((n, a) for n, a in pairs if a), reasons
+
+
+def _simple_mailboxes(text: str) -> tuple[tuple[str, str], ...] | None:
+    """Mailboxes of a list of only atoms, plain quoted names and dot-atom addresses, else None."""
+    found, pos, end = [], 0, len(text)
+    while pos < end:
+        match = _SIMPLE_MAILBOX.match(text, pos)
+        if match is None:
+            if text[pos:].strip(" \t,"):
+                return None
+            break  # empty list items (a trailing comma) carry nothing
+        name = (match.group("name") or "").strip()
+        found.append((name[1:-1] if name.startswith('"') else name, match.group("angle") or match.group("bare")))
+        pos = match.end()
+        if pos < end and text[pos] != ",":
+            return None
+        pos += 1
     return tuple(found)
 
 
@@ -345,13 +436,32 @@ class _Defects:
         return tuple(self._seen)
 
 
+@functools.lru_cache(maxsize=256)
 def _text_codec(charset: str) -> codecs.CodecInfo | None:
-    """The codec for a charset name if it is a real text encoding (not base64, rot13...)."""
-    try:
-        info = codecs.lookup(charset.strip().strip('"').split("*")[0])
-    except (LookupError, ValueError, TypeError):
-        return None
-    return info if getattr(info, "_is_text_encoding", True) else None
+    """The codec for a charset label if it is a real text encoding (not base64, rot13...).
+
+    Mail clients use labels Python does not know (iso-8859-8-i, x-mac-cyrillic,
+    windows-874, cp-1250); they are mapped to the codec they mean.
+    """
+    label = charset.strip().strip("\"'").split("*")[0].lower()
+    label = _CHARSET_ALIASES.get(label, label)
+    for candidate in (label, *_charset_variants(label)):
+        try:
+            info = codecs.lookup(candidate)
+        except (LookupError, ValueError, TypeError):
+            continue
+        return info if getattr(info, "_is_text_encoding", True) else None
+    return None
+
+
+def _charset_variants(label: str) -> list[str]:
+    """Spellings to try for an unknown label: without x-, without a -i/-e suffix, cpNNNN."""
+    variants = [label[2:]] if label.startswith("x-") else []
+    variants += [v[:-2] for v in (label, *variants) if v.endswith(("-i", "-e"))]
+    digits = re.fullmatch(r"(?:x-)?(?:cp|win|windows)[-_]?(\d{3,4})", label)
+    if digits:
+        variants.append(f"cp{digits.group(1)}")
+    return variants
 
 
 def decode_bytes(data: bytes, charset: str | None, defects: _Defects | None = None) -> str:
@@ -379,15 +489,24 @@ def decode_bytes(data: bytes, charset: str | None, defects: _Defects | None = No
 class _HeaderDecoder:
     """RFC 2047 words, raw 8-bit bytes and folding -> text, recording what went wrong."""
 
-    def __init__(self, fallback_charset: str | None, defects: _Defects | None = None) -> None:
-        self.fallback = fallback_charset
+    def __init__(
+        self, fallback_charset: str | Callable[[], str | None] | None, defects: _Defects | None = None
+    ) -> None:
+        self._fallback = fallback_charset
         self.defects = defects if defects is not None else _Defects()
+        self._memo: dict[str, str] = {}  # Subject, From... are decoded for two fields each
 
     def decode(self, value: str) -> str:
-        text = self.decode_8bit(_FOLD.sub("", value))
-        text = text.replace("\r", " ").replace("\n", " ")
-        if "=?" in text:
-            text = self._decode_words(text)
+        decoded = self._memo.get(value)
+        if decoded is None:
+            decoded = self._memo[value] = self._decode(value)
+        return decoded
+
+    def _decode(self, value: str) -> str:
+        if value.isascii() and "=?" not in value and "\n" not in value and "\r" not in value:
+            return value.strip()
+        text = _FOLD.sub("", value).replace("\r", " ").replace("\n", " ")
+        text = self._decode_words(text) if "=?" in text else self.decode_8bit(text)
         return text.strip()
 
     def decode_8bit(self, value: str) -> str:
@@ -399,8 +518,11 @@ class _HeaderDecoder:
             return data.decode("utf-8")
         except UnicodeDecodeError:
             pass
-        if self.fallback:
-            return decode_bytes(data, self.fallback)
+        if callable(self._fallback):
+            self._fallback = self._fallback()
+        fallback = self._fallback
+        if fallback:
+            return decode_bytes(data, fallback)
         self.defects.add("raw 8-bit header bytes that are not utf-8: decoded with replacement characters")
         return data.decode("utf-8", "replace")
 
@@ -413,7 +535,7 @@ class _HeaderDecoder:
         run_charset = ""
         pos = 0
         for match in _ENCODED_WORD.finditer(text):
-            gap, pos = text[pos:match.start()], match.end()
+            gap, pos = self.decode_8bit(text[pos:match.start()]), match.end()
             data = self._word_bytes(match.group(2), match.group(3))
             charset = match.group(1).split("*")[0].strip().lower()
             adjacent = bool(run) and not gap.strip()
@@ -429,7 +551,7 @@ class _HeaderDecoder:
                 out.append(gap)
             run, run_charset = [data], charset
         self._flush(out, run, run_charset)
-        out.append(text[pos:])
+        out.append(self.decode_8bit(text[pos:]))
         return "".join(out)
 
     def _flush(self, out: list[str], run: list[bytes], charset: str | None) -> None:
@@ -437,12 +559,12 @@ class _HeaderDecoder:
             out.append(decode_bytes(b"".join(run), charset, self.defects))
 
     def _word_bytes(self, encoding: str, payload: str) -> bytes | None:
-        """The octets of one encoded word, or None when it cannot be decoded."""
+        """The octets of one encoded word (raw 8-bit inside kept as is), or None."""
         try:
+            data = payload.encode("utf-8", "surrogateescape")
             if encoding in "qQ":
-                return quoprimime.header_decode(payload).encode("latin-1")
-            padded = payload + "=" * (-len(payload) % 4)
-            return binascii.a2b_base64(padded.encode("ascii"))
+                return binascii.a2b_qp(data, header=True)
+            return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
         except (binascii.Error, UnicodeError, ValueError):
             self.defects.add(f"undecodable encoded word: {payload[:60]!r}")
             return None
@@ -452,76 +574,60 @@ class _HeaderDecoder:
 
 @dataclass(slots=True)
 class _Node:
+    """One MIME part with the attributes classification needs, computed once."""
+
     part: Message
     depth: int
     in_body: bool  # may contribute text (not under an attachment container)
     in_attached_message: bool  # inside an attached message/rfc822: its parts are not ours
+    ctype: str
+    disposition: str | None
+    filename: str | None  # RFC 2231 and raw 8-bit decoded; RFC 2047 words still encoded
+    leaf: bool
+
+
+def _node(part: Message, depth: int, in_body: bool, attached: bool, decode_8bit: Decode) -> _Node:
+    return _Node(
+        part, depth, in_body, attached,
+        ctype=_content_type(part),
+        disposition=part.get_content_disposition(),
+        filename=_raw_filename(part, decode_8bit),
+        leaf=not isinstance(part.get_payload(), list) or _is_message_type(part),
+    )
 
 
 class _Body:
     """Walks the MIME tree once: text parts, attachments and embedded Message-IDs."""
 
-    def __init__(self, msg: Message, limits: ParseLimits, defects: _Defects) -> None:
-        self.defects = defects
+    def __init__(self, msg: Message, limits: ParseLimits, hdr: _HeaderDecoder) -> None:
+        self.defects = defects = hdr.defects
+        self.hdr = hdr
         self.plain: list[str] = []
         self.html: list[str] = []
         self.embedded: dict[str, None] = {}
-        nodes = list(_walk(msg))
-        _check_depth(nodes, limits)
+        nodes = _walk(msg, limits, hdr.decode_8bit)
         for node in nodes:
             defects.add_part(node.part)
-        wanted = [n for n in nodes if self._wants_attachment(n)]
+        wanted = [n for n in nodes if _wants_attachment(n)]
         if len(wanted) > limits.max_attachments:
             raise UnparseableMessage(
                 f"{len(wanted)} attachments exceed limits.max_attachments={limits.max_attachments}"
             )
-        attach_ids = {id(n.part) for n in wanted}
-        found: list[Attachment] = []
+        self.attachments = tuple(self._attachment(n, i) for i, n in enumerate(wanted, 1))
         for node in nodes:
-            self._collect_embedded_id(node.part)
-            if id(node.part) in attach_ids:
-                found.append(self._attachment(node.part, len(found) + 1))
-            if self._is_body_text(node):
-                self._add_text(node.part)
-        self.attachments = tuple(found)
+            self._collect_embedded_id(node)
+            if _is_body_text(node):
+                self._add_text(node.part, node.ctype)
+        if not self.plain and not self.html:  # e.g. the body is a text/plain part with a name
+            for node in filter(_is_named_body_text, nodes):
+                self._add_text(node.part, node.ctype)
         self.embedded_ids = tuple(self.embedded)
 
-    # ---- classification
-    @staticmethod
-    def _is_leaf(node: _Node) -> bool:
-        payload = node.part.get_payload()
-        return not isinstance(payload, list) or _is_message_type(node.part)
-
-    def _wants_attachment(self, node: _Node) -> bool:
-        if node.in_attached_message or not self._is_leaf(node):
-            return False
-        return not self._is_body_text(node) or self._is_named_inline_text(node.part)
-
-    def _is_body_text(self, node: _Node) -> bool:
-        part = node.part
-        if not node.in_body or node.in_attached_message or not self._is_leaf(node):
-            return False
-        if _is_message_type(part) or _content_type(part) not in _BODY_TYPES:
-            return False
-        disposition = part.get_content_disposition()
-        if disposition == "attachment":
-            return False
-        return disposition == "inline" or not part.get_filename()
-
-    @staticmethod
-    def _is_named_inline_text(part: Message) -> bool:
-        """Named inline text is both body and a file (as mail-parser does)."""
-        return part.get_content_disposition() == "inline" and bool(part.get_filename())
-
-    # ---- content
-    def _add_text(self, part: Message) -> None:
+    def _add_text(self, part: Message, ctype: str) -> None:
         text = decode_bytes(_leaf_bytes(part), part.get_content_charset(), self.defects)
         if not text.strip():
             return
-        if _content_type(part) == "text/html":
-            self.html.append(text)
-        else:
-            self.plain.append(text)
+        (self.html if ctype == "text/html" else self.plain).append(text)
 
     def text(self) -> str:
         """All plain parts; HTML rendered to text only when there is no plain part."""
@@ -530,68 +636,119 @@ class _Body:
         return text.replace("\r\n", "\n").replace("\r", "\n")
 
     def _html_to_text(self, markup: str) -> str:
+        """Readable text of an HTML body, without the layout padding of rendered tables."""
         try:
-            return get_text(markup)
+            text = get_text(markup)
         except Exception as exc:  # lxml refuses some garbage; fall back to tag stripping
             self.defects.add(f"HTML not convertible ({type(exc).__name__}): tags stripped")
-            return html.unescape(_TAGS.sub(" ", markup))
+            text = html.unescape(_TAGS.sub(" ", markup))
+        text = "\n".join(line.rstrip() for line in text.splitlines()).strip("\n")
+        return text + "\n" if text else ""
 
-    def _attachment(self, part: Message, index: int) -> Attachment:
-        ctype = _content_type(part)
+    def _attachment(self, node: _Node, index: int) -> Attachment:
+        part = node.part
         data = _message_bytes(part) if _is_message_type(part) else _leaf_bytes(part)
+        name = self.hdr.decode(node.filename) if node.filename else ""
         return Attachment(
-            filename=self._filename(part, ctype, index),
-            content_type=ctype,
+            filename=_clean_filename(name) or f"attachment-{index}{_extension(node.ctype)}",
+            content_type=node.ctype,
             data=data,
             sha256=hashlib.sha256(data).hexdigest(),
         )
 
-    def _filename(self, part: Message, ctype: str, index: int) -> str:
-        try:
-            name = part.get_filename()
-        except (ValueError, TypeError, LookupError, UnicodeError):
-            self.defects.add("undecodable attachment file name")
-            name = None
-        name = _clean_filename(_HeaderDecoder(None, self.defects).decode(str(name))) if name else ""
-        return name or f"attachment-{index}{_extension(ctype)}"
-
-    def _collect_embedded_id(self, part: Message) -> None:
+    def _collect_embedded_id(self, node: _Node) -> None:
         """Message-IDs of attached messages and returned headers: bounces point back this way."""
-        ctype = _content_type(part)
-        if ctype in _EMBEDDED_MESSAGE_TYPES:
-            inner = _inner_message(part)
-        elif ctype in _EMBEDDED_HEADER_TYPES:
-            inner = email.message_from_bytes(_leaf_bytes(part).lstrip())
+        if node.ctype in _EMBEDDED_MESSAGE_TYPES:
+            inner = _inner_message(node.part)
+        elif node.ctype in _EMBEDDED_HEADER_TYPES:
+            inner = email.message_from_bytes(_leaf_bytes(node.part).lstrip())
         else:
             return
         if inner is not None:
-            mid = _message_id(inner, _HeaderDecoder(None))
+            mid = _message_id(inner.get("message-id") and str(inner.get("message-id")), _HeaderDecoder(None))
             if mid:
                 self.embedded.setdefault(mid, None)
 
 
-def _walk(msg: Message) -> Iterator[_Node]:
+def _wants_attachment(node: _Node) -> bool:
+    """Every leaf of our own message that is not body text, plus named inline text."""
+    if node.in_attached_message or not node.leaf:
+        return False
+    if not _is_body_text(node):
+        return True
+    return node.disposition == "inline" and bool(node.filename)  # body and a file, as mail-parser does
+
+
+def _is_body_text(node: _Node) -> bool:
+    if not node.in_body or node.in_attached_message or not node.leaf:
+        return False
+    if node.ctype not in _BODY_TYPES or node.disposition == "attachment":
+        return False
+    return node.disposition == "inline" or not node.filename
+
+
+def _is_named_body_text(node: _Node) -> bool:
+    """Named text not marked as an attachment: the body when there is nothing else."""
+    return (
+        node.in_body and not node.in_attached_message and node.leaf
+        and node.ctype in _BODY_TYPES and node.disposition != "attachment"
+    )
+
+
+def _raw_filename(part: Message, decode_8bit: Decode) -> str | None:
+    """filename / name parameter with RFC 2231 applied (RFC 2047 is decoded later).
+
+    Raw 8-bit names are decoded first: the stdlib would turn them into U+FFFD.
+    """
+    try:
+        if any(k.lower() in _PARAM_FIELDS and not v.isascii() for k, v in part.raw_items()):
+            part = _param_view(part, decode_8bit)
+        name = part.get_filename()
+    except (ValueError, TypeError, LookupError, UnicodeError):
+        return None
+    return str(name) if name else None
+
+
+def _param_view(part: Message, decode_8bit: Decode) -> Message:
+    """A header-only copy of a part's Content-Type/-Disposition with 8-bit bytes decoded."""
+    view = Message()
+    for name, value in part.raw_items():
+        if name.lower() in _PARAM_FIELDS:
+            view[name] = decode_8bit(str(value))
+    return view
+
+
+def _walk(msg: Message, limits: ParseLimits, decode_8bit: Decode) -> list[_Node]:
     """Iterative pre-order walk (the stdlib walk recurses) with depth and context."""
-    stack = [_Node(msg, 0, True, False)]
+    nodes: list[_Node] = []
+    stack = [_node(msg, 0, True, False, decode_8bit)]
     while stack:
         node = stack.pop()
-        yield node
+        if node.depth > limits.max_depth:
+            raise UnparseableMessage(
+                f"MIME nesting depth {_max_depth(node)} exceeds limits.max_depth={limits.max_depth}"
+            )
+        nodes.append(node)
         payload = node.part.get_payload()
         if not isinstance(payload, list):
             continue
-        part = node.part
-        in_body = node.in_body and part.get_content_disposition() != "attachment"
-        attached = node.in_attached_message or _is_message_type(part)
+        in_body = node.in_body and node.disposition != "attachment"
+        attached = node.in_attached_message or _is_message_type(node.part)
         children = [p for p in payload if isinstance(p, Message)]
-        stack.extend(_Node(c, node.depth + 1, in_body, attached) for c in reversed(children))
+        stack.extend(_node(c, node.depth + 1, in_body, attached, decode_8bit) for c in reversed(children))
+    return nodes
 
 
-def _check_depth(nodes: list[_Node], limits: ParseLimits) -> None:
-    depth = max(n.depth for n in nodes)
-    if depth > limits.max_depth:
-        raise UnparseableMessage(
-            f"MIME nesting depth {depth} exceeds limits.max_depth={limits.max_depth}"
-        )
+def _max_depth(node: _Node) -> int:
+    """Full depth below a node that broke the limit, for a precise error message."""
+    deepest, stack = node.depth, [(node.part, node.depth)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend((p, depth + 1) for p in payload if isinstance(p, Message))
+    return deepest
 
 
 def _content_type(part: Message) -> str:

@@ -2,16 +2,12 @@
 both backends, and the `hotline` command run in-process or as a real subprocess."""
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
-import sys
-import time
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateway import cli
 from storage import db
-
-REPO = Path(__file__).resolve().parent.parent
-HOTLINE = Path(sys.executable).parent / "hotline"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
+from tests.support import Hotline, free_port, write_config
 
 def pg_bindir() -> Path:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
@@ -50,9 +36,10 @@ class PgServer:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
-    """A throw-away cluster; postgres refuses to run as root, so it runs as the postgres user."""
-    bindir, root = pg_bindir(), tmp_path_factory.mktemp("pg")
+def pg_server() -> Iterator[PgServer]:
+    """A throw-away cluster; postgres refuses to run as root, so it runs as the postgres user
+    (in its own folder: pytest's temporary folders are private to root)."""
+    bindir, root = pg_bindir(), Path(tempfile.mkdtemp(prefix="hotline-pg-"))
     data, port = root / "data", free_port()
     as_user: list[str] = []
     if os.geteuid() == 0:
@@ -67,10 +54,13 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     try:
         with server.admin() as conn:
             conn.execute("CREATE DATABASE template_hotline")
-        db.upgrade(db.make_engine(server.url("template_hotline")))
+        engine = db.make_engine(server.url("template_hotline"))
+        db.upgrade(engine)
+        engine.dispose()  # a template must have no sessions open
         yield server
     finally:
         run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -102,83 +92,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json_lines(self) -> list[dict]:  # type: ignore[type-arg]
-        import json
-
-        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
-
-
-class Hotline:
-    """Runs `hotline` against one test's config: in-process by default, or as a real process."""
-
-    def __init__(self, config: Path) -> None:
-        self.config = config
-
-    def __call__(self, *args: str) -> Result:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = cli.main(["--config", str(self.config), *args])
-            except SystemExit as exc:  # argparse usage errors
-                code = int(exc.code or 0)
-        return Result(code, out.getvalue(), err.getvalue())
-
-    def process(self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> Result:
-        proc = subprocess.run(
-            [str(HOTLINE), "--config", str(self.config), *args],
-            input=stdin,
-            capture_output=True,
-            timeout=120,
-            env={**os.environ, **(env or {})},
-        )
-        return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-
-    def json(self, *args: str) -> list[dict]:  # type: ignore[type-arg]
-        result = self(*args)
-        assert result.code == 0, result.err
-        return result.json_lines()
-
-
-def write_config(path: Path, url: str, extra: str = "") -> Path:
-    path.write_text(
-        f"""
-[storage]
-url = "{url}"
-
-[outbound]
-transport = "maildir"
-maildir = "{path.parent / 'outbox'}"
-from = "Hot-line <hotline@example.org>"
-
-[logging]
-format = "json"
-level = "warning"
-{extra}
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
 @pytest.fixture
 def hotline(db_url: str, tmp_path: Path) -> Hotline:
     return Hotline(write_config(tmp_path / "hotline.toml", db_url))
-
-
-@pytest.fixture
-def wait_until():  # type: ignore[no-untyped-def]
-    def wait(predicate, timeout: float = 10.0, step: float = 0.05):  # type: ignore[no-untyped-def]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if value := predicate():
-                return value
-            time.sleep(step)
-        raise AssertionError(f"condition not met within {timeout}s")
-
-    return wait

@@ -7,7 +7,9 @@ mail (bounces, auto-replies, deep nesting) that a real mailbox receives.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from email import message_from_bytes, message_from_string
 from email.charset import BASE64, QP, Charset
+from email.encoders import encode_base64
 from email.header import Header
 from email.message import Message
 from email.mime.application import MIMEApplication
@@ -56,7 +58,7 @@ def make_message(
     _set_headers(root, subject, sender, to, cc, message_id, date, charset, encode_subject)
     for name, value in _items(headers):
         root[name] = value
-    return to_bytes(root, charset if not encode_subject else None)
+    return to_bytes(root)
 
 
 def _body_part(body: str | None, html: str | None, charset: str) -> Message:
@@ -93,18 +95,15 @@ def attachment_part(
     """A base64 attachment; the file name encoded the way real clients do."""
     maintype, _, subtype = content_type.partition("/")
     if maintype == "message" and subtype == "rfc822":
-        from email import message_from_bytes
-
         part: Message = MIMEMessage(message_from_bytes(data))
     elif maintype == "text":
         part = MIMEText(data.decode("utf-8"), subtype, "utf-8")
+    elif maintype == "application":
+        part = MIMEApplication(data, subtype)
     else:
-        part = MIMEApplication(data, subtype) if maintype == "application" else MIMEBase(maintype, subtype)
-        if maintype != "application":
-            part.set_payload(data)
-            from email.encoders import encode_base64
-
-            encode_base64(part)
+        part = MIMEBase(maintype, subtype)
+        part.set_payload(data)
+        encode_base64(part)
     if filename is not None:
         if filename_style == "rfc2047" and not filename.isascii():
             part["Content-Disposition"] = f'attachment; filename="{Header(filename, "utf-8").encode()}"'
@@ -137,12 +136,15 @@ def _set_headers(
     for name, value in reversed(fields):
         if value is None:
             continue
-        if name in ("From", "To", "Cc"):
-            value = encode_addresses(value, charset) if encode else value
-        elif name == "Subject" and encode and not value.isascii():
+        if not encode:
+            value = raw_8bit(value, charset)
+        elif name in ("From", "To", "Cc"):
+            value = encode_addresses(value, charset)
+        elif name == "Subject" and not value.isascii():
             value = Header(value, charset).encode()
         msg._headers.insert(0, (name, value))  # before Content-Type, like clients do
-    msg["MIME-Version"] = "1.0"
+    if "MIME-Version" not in msg:
+        msg["MIME-Version"] = "1.0"
 
 
 def encode_addresses(value: str, charset: str = "utf-8") -> str:
@@ -163,19 +165,14 @@ def _items(headers: HeaderItems | None) -> list[tuple[str, str]]:
     return list(headers.items()) if isinstance(headers, Mapping) else list(headers)
 
 
-def to_bytes(msg: Message, raw_header_charset: str | None = None, eol: bytes = b"\r\n") -> bytes:
-    """Serialise with the given line ending; raw (unencoded) header text in a charset if asked."""
-    if raw_header_charset is None:
-        data = msg.as_bytes()
-    else:
-        head, body = msg.as_string().split("\n\n", 1)  # as_string keeps unencoded headers as str
-        data = head.encode(raw_header_charset) + b"\n\n" + _body_bytes(msg, body)
-    return data.replace(b"\r\n", b"\n").replace(b"\n", eol)
+def to_bytes(msg: Message, eol: bytes = b"\r\n") -> bytes:
+    """Serialise with the given line ending."""
+    return msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", eol)
 
 
-def _body_bytes(msg: Message, body_text: str) -> bytes:
-    full = msg.as_bytes()
-    return full.split(b"\n\n", 1)[1] if b"\n\n" in full else body_text.encode()
+def raw_8bit(value: str, charset: str) -> str:
+    """A header value that the generator writes as raw 8-bit bytes in ``charset``."""
+    return value.encode(charset).decode("ascii", "surrogateescape")
 
 
 # --------------------------------------------------------------------------- raw builders
@@ -254,8 +251,6 @@ def dsn_bounce(
         f"Date: {DEFAULT_DATE}\n"
     )
     if attach_full_message:
-        from email import message_from_string
-
         report.attach(MIMEMessage(message_from_string(original + "\nOur answer.\n")))
     else:
         headers_part = MIMEBase("text", "rfc822-headers")

@@ -1,0 +1,132 @@
+"""Config validation: every error names the file and the key; secrets never inline."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway import settings
+from tests.support import REPO, Hotline
+
+BROKEN = """
+[storage]
+url = "mysql://nope"
+
+[smtp_server]
+listen = "localhost"
+max_message_bytes = "big"
+
+[[imap]]
+name = "box"
+host = "127.0.0.1"
+port = 99999
+username = "u"
+password_env = "X"
+
+[[imap]]
+name = "nopassword"
+host = "127.0.0.1"
+username = "u"
+
+[outbound]
+transport = "pigeon"
+colour = "blue"
+"""
+
+
+def test_example_config_is_valid() -> None:
+    result = Hotline(REPO / "config" / "hotline.example.toml")("check-config")
+    assert result.code == 0, result.err
+    assert result.out.strip().endswith(": OK")
+
+
+def test_check_config_names_every_wrong_key_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(BROKEN)
+    result = Hotline(path)("check-config")
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert all(line.startswith(f"{path}: ") for line in lines)
+    keys = {line.removeprefix(f"{path}: ").split(":")[0] for line in lines}
+    assert keys == {
+        "storage.url",
+        "smtp_server.listen",
+        "smtp_server.max_message_bytes",
+        "imap[0].port",
+        "imap[1]",  # neither password_env nor password_file
+        "outbound.transport",
+        "outbound.colour",
+    }
+    assert f"{path}: outbound.colour: unknown key" in lines
+
+
+def test_other_commands_give_one_line_and_point_to_check_config(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(BROKEN)
+    result = Hotline(path)("tickets", "list")
+    assert result.code == 2
+    assert len(result.err.strip().splitlines()) == 1
+    assert "run hotline check-config" in result.err
+
+
+def test_toml_syntax_error_names_file(tmp_path: Path) -> None:
+    path = tmp_path / "syntax.toml"
+    path.write_text("[storage\nurl = 1\n")
+    result = Hotline(path)("check-config")
+    assert result.code == 2
+    assert result.err.startswith(f"{path}: not valid TOML")
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = Hotline(tmp_path / "nope.toml")("check-config")
+    assert result.code == 2
+    assert "cannot read config file" in result.err
+
+
+def test_config_path_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOTLINE_CONFIG", "/etc/from-env.toml")
+    assert settings.config_path("cli.toml") == Path("cli.toml")
+    assert settings.config_path(None) == Path("/etc/from-env.toml")
+    monkeypatch.delenv("HOTLINE_CONFIG")
+    assert settings.config_path(None) == Path("hotline.toml")
+
+
+IMAP = """
+[[imap]]
+name = "box"
+host = "127.0.0.1"
+username = "u"
+{secret}
+"""
+
+
+def test_secret_from_unset_environment_variable_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HOTLINE_TEST_PW", raising=False)
+    path = tmp_path / "c.toml"
+    path.write_text(IMAP.format(secret='password_env = "HOTLINE_TEST_PW"'))
+    result = Hotline(path)("check-config")
+    assert result.code == 2
+    assert f"{path}: imap[0].password_env: environment variable HOTLINE_TEST_PW is not set" in result.err
+    monkeypatch.setenv("HOTLINE_TEST_PW", "s3cret")
+    assert Hotline(path)("check-config").code == 0
+    assert settings.load(path).imap[0].password() == "s3cret"
+
+
+def test_secret_from_systemd_credentials_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "imap-password").write_text("from-credential\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    path = tmp_path / "c.toml"
+    path.write_text(IMAP.format(secret='password_file = "imap-password"'))
+    assert settings.load(path).imap[0].password() == "from-credential"
+
+
+def test_inline_password_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(IMAP.format(secret='password = "inline"'))
+    result = Hotline(path)("check-config")
+    assert result.code == 2
+    assert "imap[0].password: unknown key" in result.err

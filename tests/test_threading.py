@@ -1,0 +1,76 @@
+"""Threading holds whatever the arrival order: a reply that arrives before its parent is
+joined to the right ticket once the parent arrives (IMAP and folder order are not arrival order)."""
+from __future__ import annotations
+
+import mailbox
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage import db
+from storage.models import Message, Ticket
+from tests import mailfactory as mf
+from tests.support import Hotline
+
+
+def thread_corpus(seed: int, threads: int = 12) -> tuple[list[bytes], dict[str, str]]:
+    """Messages of several threads, with replies to replies, some clients setting only In-Reply-To.
+
+    Returns the raw messages and, for each Message-ID, the id of its thread's root."""
+    rng = random.Random(seed)
+    raws, root_of, refs_of = [], {}, {}
+    for t in range(threads):
+        root = f"root{t}@u"
+        start = datetime(2026, 3, 2, 9, tzinfo=timezone.utc) + timedelta(days=t)
+        raws.append(mf.make_message(subject=f"Pytanie {t}", message_id=f"<{root}>",
+                                    body=f"Pytanie numer {t}\n", date=format_datetime(start)))  # fmt: skip
+        root_of[root], refs_of[root] = root, []
+        members = [root]
+        for r in range(rng.randrange(0, 5)):
+            parent = rng.choice(members)
+            mid = f"t{t}r{r}@u"
+            chain = [*refs_of[parent], parent]
+            headers = [("In-Reply-To", f"<{parent}>")]
+            if rng.random() < 0.7:
+                headers.append(("References", " ".join(f"<{c}>" for c in chain)))
+            when = format_datetime(start + timedelta(minutes=r + 1))
+            raws.append(mf.make_message(subject=f"Re: Pytanie {t}", message_id=f"<{mid}>", date=when,
+                                        body=f"Odpowiedź {r} w wątku {t}\n", headers=headers))  # fmt: skip
+            root_of[mid], refs_of[mid] = root, chain
+            members.append(mid)
+    return raws, root_of
+
+
+def partition(db_url: str) -> set[frozenset[str]]:
+    engine = db.make_engine(db_url)
+    groups: dict[int, set[str]] = defaultdict(set)
+    with Session(engine) as s:
+        live = select(Ticket.id).where(Ticket.merged_into_id.is_(None))
+        for ticket_id, message_id in s.execute(select(Message.ticket_id, Message.message_id).where(Message.ticket_id.in_(live))):
+            groups[ticket_id].add(message_id)
+    engine.dispose()
+    return {frozenset(g) for g in groups.values()}
+
+
+@pytest.mark.parametrize("order_seed", [1, 2, 3])
+def test_any_arrival_order_gives_the_same_threads(hotline: Hotline, db_url: str, tmp_path: Path, order_seed: int) -> None:
+    raws, root_of = thread_corpus(seed=7)
+    random.Random(order_seed).shuffle(raws)
+    box = mailbox.mbox(tmp_path / "shuffled.mbox")
+    for raw in raws:
+        box.add(raw)
+    box.close()
+    lines = hotline.json("ingest", str(tmp_path / "shuffled.mbox"))
+    assert len(lines) == len(raws)
+    expected: dict[str, set[str]] = defaultdict(set)
+    for mid, root in root_of.items():
+        expected[root].add(mid)
+    assert partition(db_url) == {frozenset(g) for g in expected.values()}
+    for ticket in hotline.json("tickets", "list", "--json"):  # the root is the question, however late
+        assert ticket["question"] == ticket["subject"].replace("Pytanie ", "Pytanie numer "), ticket
