@@ -396,6 +396,7 @@ class Tally:
     replies: int = 0
     replies_to_replies: int = 0
     kinds: Counter[str] = field(default_factory=Counter)
+    roots: dict[str, str] = field(default_factory=dict)  # reply id -> thread's first id, no <>
     charsets: Counter[str] = field(default_factory=Counter)
     languages: Counter[str] = field(default_factory=Counter)
 
@@ -500,6 +501,8 @@ def next_message(rng: random.Random, index: int, date: datetime, users: list[Use
         gen.body = reply_body(rng, sender, parent)
         tally.replies += 1
         tally.replies_to_replies += int(parent.parent is not None)
+        root_id = tally.roots.get(parent.message_id.strip("<>"), parent.message_id.strip("<>"))
+        tally.roots[gen.message_id.strip("<>")] = root_id
         return gen, f"Re: {parent.root_subject}"
     sender = rng.choice(users)
     subject = rng.choice(SUBJECTS[sender.office.lang])
@@ -613,6 +616,17 @@ class Pass:
     stderr: str
     peak_rss_kib: int
 
+    def tickets(self) -> dict[str, str | None]:
+        """Message-ID -> ticket number, as the command reported it."""
+        found: dict[str, str | None] = {}
+        for line in self.lines:
+            try:
+                data = json.loads(line)
+                found[str(data.get("message_id"))] = data.get("ticket")
+            except (ValueError, AttributeError):
+                continue
+        return found
+
     def actions(self) -> Counter[str]:
         found: Counter[str] = Counter()
         for line in self.lines:
@@ -702,7 +716,17 @@ def report_first(p: Pass, expected: dict[str, Any], rss_before: int) -> None:
     row("peak RSS (MiB)", f"{p.peak_rss_kib / 1024:.0f}", rss_note)
     row("tickets created", acts.pop("created", 0), f"(expected threads {expected['threads']})")
     row("follow-ups", acts.pop("appended", 0), f"(expected replies {expected['replies']})")
+    row("  on wrong ticket", misthreaded(p, expected["reply_roots"]), "(reply not on its thread's ticket)")
     row("other actions", json.dumps(dict(sorted(acts.items()))))
+
+
+def misthreaded(p: Pass, roots: dict[str, str]) -> int:
+    """Replies whose ticket differs from the ticket of their thread's first message.
+
+    Matching counts alone would not notice replies glued to the wrong ticket.
+    """
+    ticket = p.tickets()
+    return sum(1 for reply, root in roots.items() if ticket.get(reply) != ticket.get(root) or ticket.get(reply) is None)
 
 
 def report_second(p: Pass, count: int, rss_before: int) -> None:
@@ -783,7 +807,7 @@ def prepare(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
     expected = {"seed": args.seed, "count": args.count, "threads": tally.threads, "replies": tally.replies,
                 "replies_to_replies": tally.replies_to_replies, "kinds": dict(tally.kinds),
                 "charsets": dict(tally.charsets), "languages": dict(tally.languages),
-                "mbox_bytes": mbox.stat().st_size, "generator": fingerprint()}
+                "mbox_bytes": mbox.stat().st_size, "generator": fingerprint(), "reply_roots": tally.roots}
     expected_path.write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
     print(f"generated {mbox} ({expected['mbox_bytes'] / 2**20:.1f} MiB, {time.perf_counter() - started:.1f} s, "
           f"parsed back and checked): {tally.threads} threads, {tally.replies} replies")

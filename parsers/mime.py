@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 from inscriptis import get_text
 from mailparser.dates import parse_mail_date
-from mailparser.utils import get_addresses
+from mailparser.utils import get_addresses, raw_payload
 
 # mail-parser logs per-part chatter ("Email content 'alternative' not handled") at
 # WARNING; keep command output and the journal clean.
@@ -128,6 +128,7 @@ _FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 _BLANK_LINE = re.compile(rb"\n\r?\n")
+_MBOX_FROM = re.compile(rb"From [ \t]*[^\s:]")  # not the obsolete header syntax "From : x"
 _CR_BLANK_LINE = re.compile(rb"\r\r")
 _OBSOLETE_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
 _TAGS = re.compile(r"<[^>]*>")
@@ -206,7 +207,7 @@ def _strip_envelope(raw: bytes) -> bytes:
     """
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    if raw.startswith(b"From "):
+    if _MBOX_FROM.match(raw):
         match = _LINE_ENDS.search(raw)
         raw = raw[match.end():] if match else b""
     return raw.lstrip(b"\r\n")
@@ -270,9 +271,12 @@ def _iter_parts(msg: Message) -> Iterator[Message]:
     while stack:
         part = stack.pop()
         yield part
-        payload = part.get_payload()
-        if isinstance(payload, list):
-            stack.extend(p for p in reversed(payload) if isinstance(p, Message))
+        stack.extend(reversed(_children(part)))
+
+
+def _children(part: Message) -> list[Message]:
+    """Sub-parts; get_payload() is only called on containers (on leaves it may decode, and raise)."""
+    return [p for p in part.get_payload() if isinstance(p, Message)] if part.is_multipart() else []
 
 
 # --------------------------------------------------------------------------- identity
@@ -592,7 +596,7 @@ def _node(part: Message, depth: int, in_body: bool, attached: bool, decode_8bit:
         ctype=_content_type(part),
         disposition=part.get_content_disposition(),
         filename=_raw_filename(part, decode_8bit),
-        leaf=not isinstance(part.get_payload(), list) or _is_message_type(part),
+        leaf=not part.is_multipart() or _is_message_type(part),
     )
 
 
@@ -729,12 +733,9 @@ def _walk(msg: Message, limits: ParseLimits, decode_8bit: Decode) -> list[_Node]
                 f"MIME nesting depth {_max_depth(node)} exceeds limits.max_depth={limits.max_depth}"
             )
         nodes.append(node)
-        payload = node.part.get_payload()
-        if not isinstance(payload, list):
-            continue
+        children = _children(node.part)
         in_body = node.in_body and node.disposition != "attachment"
         attached = node.in_attached_message or _is_message_type(node.part)
-        children = [p for p in payload if isinstance(p, Message)]
         stack.extend(_node(c, node.depth + 1, in_body, attached, decode_8bit) for c in reversed(children))
     return nodes
 
@@ -745,15 +746,13 @@ def _max_depth(node: _Node) -> int:
     while stack:
         part, depth = stack.pop()
         deepest = max(deepest, depth)
-        payload = part.get_payload()
-        if isinstance(payload, list):
-            stack.extend((p, depth + 1) for p in payload if isinstance(p, Message))
+        stack.extend((p, depth + 1) for p in _children(part))
     return deepest
 
 
 def _content_type(part: Message) -> str:
     ctype = part.get_content_type()
-    if ctype.startswith("multipart/") and not isinstance(part.get_payload(), list):
+    if ctype.startswith("multipart/") and not part.is_multipart():
         return "text/plain"  # a multipart without usable boundaries: keep its text
     return ctype
 
@@ -765,22 +764,24 @@ def _is_message_type(part: Message) -> bool:
 
 def _leaf_bytes(part: Message) -> bytes:
     """Transfer-decoded bytes of a leaf, decoding base64 in one pass without extra copies."""
-    payload = part.get_payload()
-    if isinstance(payload, list):
+    if part.is_multipart():
         return _message_bytes(part)
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
-    if cte == "base64" and isinstance(payload, str):
+    if cte == "base64":
+        payload = raw_payload(part)  # mail-parser's guard against charsets that refuse to decode
+        if isinstance(payload, bytes):
+            return payload
         try:
-            return binascii.a2b_base64(payload)
+            return binascii.a2b_base64(payload or "")
         except (binascii.Error, ValueError):
             pass  # bad padding or 8-bit garbage: the stdlib repairs what it can
     try:
         data = part.get_payload(decode=True)
     except (ValueError, TypeError, LookupError, UnicodeError, binascii.Error):
-        data = None
-    if isinstance(data, bytes):
-        return data
-    return str(payload or "").encode("utf-8", "surrogateescape")
+        data = raw_payload(part)
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogateescape")
+    return data if isinstance(data, bytes) else b""
 
 
 def _message_bytes(part: Message) -> bytes:
@@ -800,12 +801,11 @@ def _message_bytes(part: Message) -> bytes:
 
 def _inner_message(part: Message) -> Message | None:
     """The message carried by a message/rfc822 part, re-parsed when it was transfer-encoded."""
-    payload = part.get_payload()
+    children = _children(part)
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
-    if isinstance(payload, list) and payload and cte not in ("base64", "quoted-printable"):
-        inner = payload[0]
-        return inner if isinstance(inner, Message) else None
-    data = _message_bytes(part) if isinstance(payload, list) else _leaf_bytes(part)
+    if children and cte not in ("base64", "quoted-printable"):
+        return children[0]
+    data = _message_bytes(part) if part.is_multipart() else _leaf_bytes(part)
     return email.message_from_bytes(data.lstrip()) if data.strip() else None
 
 

@@ -7,7 +7,7 @@ mail (bounces, auto-replies, deep nesting) that a real mailbox receives.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from email import message_from_bytes, message_from_string
+from email import message_from_bytes
 from email.charset import BASE64, QP, Charset
 from email.encoders import encode_base64
 from email.header import Header
@@ -232,37 +232,35 @@ def dsn_bounce(
     reporting_mta: str = "mx.example.org",
     attach_full_message: bool = False,
 ) -> bytes:
-    """An RFC 3464 delivery status notification (multipart/report) about one of our messages."""
-    report = MIMEMultipart("report", report_type="delivery-status")
-    report.attach(MIMEText(
-        f"This is the mail system at host {reporting_mta}.\n\n"
-        "I'm sorry to have to inform you that your message could not\n"
-        f"be delivered to one or more recipients.\n\n<{recipient}>: host not found\n"
-    ))
-    status = MIMEBase("message", "delivery-status")
-    status.set_payload(
-        f"Reporting-MTA: dns; {reporting_mta}\n\n"
-        f"Final-Recipient: rfc822; {recipient}\nAction: failed\nStatus: 5.1.2\n"
-    )
-    report.attach(status)
+    """An RFC 3464 delivery status notification (multipart/report) about one of our messages,
+    laid out as Postfix writes it; the original comes back as headers or as a full message."""
     original = (
-        f"From: Hot-line <hotline@example.org>\nTo: {recipient}\n"
-        f"Subject: {original_subject}\nMessage-ID: <{original_message_id}>\n"
-        f"Date: {DEFAULT_DATE}\n"
+        f"From: Hot-line <hotline@example.org>\r\nTo: {recipient}\r\n"
+        f"Subject: {original_subject}\r\nMessage-ID: <{original_message_id}>\r\n"
+        f"Date: {DEFAULT_DATE}\r\n"
     )
-    if attach_full_message:
-        report.attach(MIMEMessage(message_from_string(original + "\nOur answer.\n")))
-    else:
-        headers_part = MIMEBase("text", "rfc822-headers")
-        headers_part.set_payload(original)
-        report.attach(headers_part)
-    report["From"] = f"MAILER-DAEMON@{reporting_mta} (Mail Delivery System)"
-    report["To"] = "hotline@example.org"
-    report["Subject"] = "Undelivered Mail Returned to Sender"
-    report["Date"] = DEFAULT_DATE
-    report["Message-ID"] = f"<bounce.1@{reporting_mta}>"
-    report["Auto-Submitted"] = "auto-replied"
-    return with_prepended_headers(report.as_bytes(), [("Return-Path", "<>")])
+    returned = (
+        f"Content-Type: message/rfc822\r\n\r\n{original}\r\nOur answer.\r\n"
+        if attach_full_message
+        else f"Content-Type: text/rfc822-headers\r\n\r\n{original}"
+    )
+    text = (
+        f"Return-Path: <>\r\n"
+        f"From: MAILER-DAEMON@{reporting_mta} (Mail Delivery System)\r\n"
+        f"To: hotline@example.org\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Date: {DEFAULT_DATE}\r\nMessage-ID: <bounce.1@{reporting_mta}>\r\n"
+        "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="dsn"\r\n\r\n'
+        "--dsn\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+        f"This is the mail system at host {reporting_mta}.\r\n\r\n"
+        "I'm sorry to have to inform you that your message could not\r\n"
+        f"be delivered to one or more recipients.\r\n\r\n<{recipient}>: host not found\r\n"
+        "--dsn\r\nContent-Type: message/delivery-status\r\n\r\n"
+        f"Reporting-MTA: dns; {reporting_mta}\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.2\r\n\r\n"
+        f"--dsn\r\n{returned}\r\n--dsn--\r\n"
+    )
+    return text.encode("utf-8")
 
 
 def out_of_office(
@@ -281,16 +279,13 @@ def out_of_office(
 
 def read_receipt(original_message_id: str) -> bytes:
     """An RFC 8098 disposition notification (read receipt)."""
-    report = MIMEMultipart("report", report_type="disposition-notification")
-    report.attach(MIMEText("Your message was displayed.\n"))
-    mdn = MIMEBase("message", "disposition-notification")
-    mdn.set_payload(
-        f"Final-Recipient: rfc822; jan@example.pl\nOriginal-Message-ID: <{original_message_id}>\n"
-        "Disposition: manual-action/MDN-sent-manually; displayed\n"
+    text = (
+        "From: jan@example.pl\r\nTo: hotline@example.org\r\nSubject: Read: Pytanie\r\n"
+        f"Date: {DEFAULT_DATE}\r\nMessage-ID: <mdn.1@example.pl>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="mdn"\r\n\r\n'
+        "--mdn\r\nContent-Type: text/plain\r\n\r\nYour message was displayed.\r\n"
+        "--mdn\r\nContent-Type: message/disposition-notification\r\n\r\n"
+        f"Final-Recipient: rfc822; jan@example.pl\r\nOriginal-Message-ID: <{original_message_id}>\r\n"
+        "Disposition: manual-action/MDN-sent-manually; displayed\r\n\r\n--mdn--\r\n"
     )
-    report.attach(mdn)
-    report["From"] = "jan@example.pl"
-    report["To"] = "hotline@example.org"
-    report["Subject"] = "Read: Pytanie"
-    report["Message-ID"] = "<mdn.1@example.pl>"
-    return report.as_bytes()
+    return text.encode("utf-8")
