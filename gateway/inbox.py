@@ -5,6 +5,8 @@ message is counted on its first inbox row and never processed twice.
 """
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from parsers.identity import identify
 from storage import blobs
-from storage.db import insert_unless_present
+from storage.db import insert_ignoring_conflicts
 from storage.models import InboxEntry, InboxState
 
 
@@ -35,37 +37,62 @@ class Accepted:
 
 
 def accept(session: Session, delivery: Delivery) -> Accepted:
-    """Store a delivery, or count it on the row of the identical message already stored."""
-    ident = identify(delivery.raw)
-    existing = _find(session, ident.message_id, ident.content_hash)
-    if existing is None:
-        row = {
-            "raw_sha256": blobs.put(session, delivery.raw),
-            "size": len(delivery.raw),
-            "message_id": ident.message_id,
-            "content_hash": ident.content_hash,
-            "source": delivery.source[:200],
-            "channel": delivery.channel,
-            "received_at": delivery.received_at,
-            "state": InboxState.NEW,
-            "duplicates": 0,
-        }
-        if (new_id := insert_unless_present(session, InboxEntry, row)) is not None:
-            return Accepted(new_id, ident.message_id, duplicate=False)
-        existing = _find(session, ident.message_id, ident.content_hash)  # a concurrent instance won
-        assert existing is not None
-    session.execute(
-        update(InboxEntry).where(InboxEntry.id == existing).values(duplicates=InboxEntry.duplicates + 1)
-    )
-    return Accepted(existing, ident.message_id, duplicate=True)
+    return accept_many(session, [delivery])[0]
 
 
-def _find(session: Session, message_id: str, content_hash: str) -> int | None:
-    return session.scalar(
-        select(InboxEntry.id).where(
-            InboxEntry.message_id == message_id, InboxEntry.content_hash == content_hash
+def accept_many(session: Session, deliveries: list[Delivery]) -> list[Accepted]:
+    """Store deliveries, each at most once: an identical message already stored (or earlier
+    in the same batch) is counted on that row instead."""
+    idents = [identify(d.raw) for d in deliveries]
+    known = _find(session, {(i.message_id, i.content_hash) for i in idents})
+    fresh: dict[tuple[str, str], tuple[Delivery, str]] = {}
+    for delivery, ident in zip(deliveries, idents):
+        key = (ident.message_id, ident.content_hash)
+        if key not in known and key not in fresh:
+            fresh[key] = (delivery, hashlib.sha256(delivery.raw).hexdigest())
+    if fresh:
+        blobs.put(session, {sha: d.raw for d, sha in fresh.values()})
+        rows = [_row(d, sha, key) for key, (d, sha) in fresh.items()]
+        insert_ignoring_conflicts(session, InboxEntry, rows)  # a concurrent instance may win a row
+        stored = _find(session, set(fresh))
+    created: set[int] = set()
+    result = []
+    for ident in idents:
+        key = (ident.message_id, ident.content_hash)
+        inbox_id = known.get(key) or stored[key]
+        duplicate = key in known or inbox_id in created
+        created.add(inbox_id)
+        result.append(Accepted(inbox_id, ident.message_id, duplicate))
+    if dups := [a.inbox_id for a in result if a.duplicate]:
+        for inbox_id, count in Counter(dups).items():
+            bump = InboxEntry.duplicates + count
+            session.execute(update(InboxEntry).where(InboxEntry.id == inbox_id).values(duplicates=bump))
+    return result
+
+
+def _row(delivery: Delivery, sha: str, key: tuple[str, str]) -> dict[str, object]:
+    return {
+        "raw_sha256": sha,
+        "size": len(delivery.raw),
+        "message_id": key[0],
+        "content_hash": key[1],
+        "source": delivery.source[:200],
+        "channel": delivery.channel,
+        "received_at": delivery.received_at,
+        "state": InboxState.NEW,
+        "duplicates": 0,
+    }
+
+
+def _find(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    ids = sorted({k[0] for k in keys})
+    for start in range(0, len(ids), 5000):
+        stmt = select(InboxEntry.message_id, InboxEntry.content_hash, InboxEntry.id).where(
+            InboxEntry.message_id.in_(ids[start : start + 5000])
         )
-    )
+        found.update({(m, h): i for m, h, i in session.execute(stmt) if (m, h) in keys})
+    return found
 
 
 def claim(session: Session, ids: list[int]) -> list[InboxEntry]:

@@ -1,25 +1,39 @@
 """Feeding raw messages through the one path: inbox (committed) -> pipeline -> outcome.
 
 Used by `hotline ingest` and by the daemon's worker alike; the only difference is where
-the bytes come from.
+the bytes come from. While one batch is routed, the worker processes already parse the
+next one.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import islice
 
+import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import inbox
-from gateway.pipeline import Outcome, Parser, process
+from gateway.pipeline import Outcome, Parser, Rejected, process
 from gateway.settings import Settings
+from parsers.mime import ParsedMessage
 from storage import blobs
 from storage.db import transaction
-from storage.models import InboxEntry, Ticket
+from storage.models import InboxEntry, InboxState, Ticket
 
+log = structlog.get_logger("hotline.ingest")
 BATCH = 256
+Parsed = ParsedMessage | Rejected
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    accepted: list[inbox.Accepted]
+    fresh: list[int]  # inbox ids stored by this batch, to be routed
+    parsed: Iterator[Parsed]  # results for `fresh`, in order, possibly still being computed
 
 
 def batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
@@ -38,60 +52,63 @@ def ingest(
     received_at: datetime | None = None,
 ) -> Iterator[Outcome]:
     """Outcomes in input order; each batch's raw bytes are committed before it is processed."""
-    for batch in batched(raws, BATCH):
+    pending: Batch | None = None
+    for chunk in batched(raws, BATCH):
+        now = datetime.now(timezone.utc)
         with transaction(factory) as session:
-            accepted = [
-                inbox.accept(
-                    session, inbox.Delivery(raw, source, channel, received_at or datetime.now(timezone.utc))
-                )
-                for raw in batch
-            ]
-        fresh = {a.inbox_id: raw for a, raw in zip(accepted, batch) if not a.duplicate}
-        outcomes = route_entries(factory, settings, parser, list(fresh), fresh.__getitem__)
-        yield from _in_order(factory, accepted, outcomes)
+            accepted = inbox.accept_many(
+                session, [inbox.Delivery(raw, source, channel, received_at or now) for raw in chunk]
+            )
+        fresh = {a.inbox_id: raw for a, raw in zip(accepted, chunk) if not a.duplicate}
+        batch = Batch(accepted, list(fresh), parser.map(list(fresh.values())))
+        if pending is not None:
+            yield from _finish(factory, settings, pending)
+        pending = batch
+    if pending is not None:
+        yield from _finish(factory, settings, pending)
 
 
-def process_backlog(
-    factory: sessionmaker[Session], settings: Settings, parser: Parser, limit: int = BATCH
-) -> list[Outcome]:
+def process_backlog(factory: sessionmaker[Session], settings: Settings, parser: Parser, limit: int = BATCH) -> list[Outcome]:
     """The daemon's worker: route the oldest unprocessed inbox rows, whoever stored them."""
     with factory() as session:
-        stmt = select(InboxEntry.id).where(InboxEntry.state == "new").order_by(InboxEntry.id).limit(limit)
-        ids = list(session.scalars(stmt))
-    if not ids:
-        return []
+        stmt = (
+            select(InboxEntry.id, InboxEntry.raw_sha256)
+            .where(InboxEntry.state == InboxState.NEW)
+            .order_by(InboxEntry.id)
+            .limit(limit)
+        )
+        rows = session.execute(stmt).all()
+        raws = blobs.get_many(session, [sha for _, sha in rows])
+    ids = [inbox_id for inbox_id, _ in rows]
+    parsed = dict(zip(ids, parser.map([raws[sha] for _, sha in rows]), strict=True))
+    return list(route(factory, settings, parsed).values())
 
-    def raw_of(inbox_id: int) -> bytes:
-        with factory() as session:
-            entry = session.get_one(InboxEntry, inbox_id)
-            return blobs.get(session, entry.raw_sha256)
 
-    return list(route_entries(factory, settings, parser, ids, raw_of).values())
-
-
-def route_entries(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    parser: Parser,
-    ids: list[int],
-    raw_of: Callable[[int], bytes],
-) -> dict[int, Outcome]:
-    """Parse outside the transaction (no lock held while CPU-bound), then route in one."""
-    if not ids:
+def route(factory: sessionmaker[Session], settings: Settings, parsed: dict[int, Parsed]) -> dict[int, Outcome]:
+    """Route in one transaction; if storing fails, retry one message at a time so that only
+    the message that causes it is quarantined. An unreachable store raises."""
+    if not parsed:
         return {}
-    parsed = dict(zip(ids, parser.map([raw_of(i) for i in ids]), strict=True))
-    with transaction(factory) as session:
-        entries = inbox.claim(session, ids)  # rows another worker took are skipped
-        results = process(session, settings, entries, [parsed[e.id] for e in entries])
-        return {e.id: r for e, r in zip(entries, results)}
+    try:
+        with transaction(factory) as session:
+            entries = inbox.claim(session, list(parsed))  # rows another worker took are skipped
+            results = process(session, settings, entries, [parsed[e.id] for e in entries])
+            return {e.id: r for e, r in zip(entries, results)}
+    except (OperationalError, InterfaceError):
+        raise
+    except SQLAlchemyError as exc:
+        if len(parsed) > 1:
+            log.warning("storing a batch failed, retrying one by one", error=str(exc).splitlines()[0])
+            return {k: v for i, p in parsed.items() for k, v in route(factory, settings, {i: p}).items()}
+        ((inbox_id, _),) = parsed.items()
+        return route(factory, settings, {inbox_id: Rejected(f"storage error: {str(exc).splitlines()[0]}")})
 
 
-def _in_order(
-    factory: sessionmaker[Session], accepted: list[inbox.Accepted], outcomes: dict[int, Outcome]
-) -> Iterator[Outcome]:
-    pending = [a.inbox_id for a in accepted if a.inbox_id not in outcomes or a.duplicate]
+def _finish(factory: sessionmaker[Session], settings: Settings, batch: Batch) -> Iterator[Outcome]:
+    outcomes = route(factory, settings, dict(zip(batch.fresh, batch.parsed, strict=True)))
+    pending = [a.inbox_id for a in batch.accepted if a.duplicate or a.inbox_id not in outcomes]
     earlier = _recorded(factory, pending)
-    for a in accepted:
+    for a in batch.accepted:
         if a.duplicate:
             ticket = earlier.get(a.inbox_id, (None, None))[0]
             yield Outcome(a.message_id, "duplicate", ticket, f"same Message-ID and content as inbox #{a.inbox_id}")

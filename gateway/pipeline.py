@@ -1,9 +1,9 @@
-"""inbox row -> parse -> classify -> thread -> route: one message, one savepoint, one outcome.
+"""inbox row -> parse -> classify -> thread -> route: one message, one outcome.
 
 Like structlog's processor chain, each step is a small callable taking and returning a
-frozen Work; the last one writes the rows. Parsing is CPU-bound and runs in worker
-processes; everything that touches the database runs in order, in the caller's
-transaction, so threading sees every earlier message of the batch.
+frozen Work. Parsing is CPU-bound and runs in worker processes; routing runs in order,
+in memory, against a thread index loaded once per batch, and the batch's rows are then
+stored together (gateway/changes.py) in the caller's transaction.
 """
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from gateway import tickets
 from gateway.settings import Settings
-from gateway.threads import linked_tickets, named_ticket
+from gateway.changes import ChangeSet
+from gateway.threads import ThreadIndex, TicketRef
 from parsers import autoreply
 from parsers.mime import ParsedMessage, ParseLimits, UnparseableMessage, parse
-from storage.models import InboxEntry, InboxState, MessageKind, Ticket
+from storage.models import InboxEntry, InboxState, MessageKind
 
 log = structlog.get_logger("hotline.pipeline")
 
@@ -47,15 +48,17 @@ class Work:
     entry: InboxEntry
     parsed: ParsedMessage
     verdict: autoreply.Verdict | None = None
-    ticket: Ticket | None = None
+    ticket: TicketRef | None = None
     via: str | None = None  # how the ticket was found
     outcome: Outcome | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    session: Session
     settings: Settings
+    index: ThreadIndex
+    changes: ChangeSet
+    numbers: tickets.Numbers
 
 
 Step = Callable[[Context, Work], Work]
@@ -66,43 +69,45 @@ def classify(ctx: Context, work: Work) -> Work:
 
 
 def find_thread(ctx: Context, work: Work) -> Work:
-    named = named_ticket(ctx.session, work.parsed, ctx.settings.own_domain)
+    named = ctx.index.named(work.parsed, ctx.settings.own_domain)
     if named is not None:
         return replace(work, ticket=named, via="ticket reference")
-    linked = linked_tickets(ctx.session, work.parsed)
+    linked = ctx.index.linked(work.parsed)
     if not linked:
         return work
     target, others = linked[0], linked[1:]
     if others and work.verdict is not None and work.verdict.kind in ("normal", "list"):
-        tickets.merge(ctx.session, target, others, actor=work.entry.source)
+        tickets.merge(ctx.changes, target, others, arrival_of(ctx, work))
     return replace(work, ticket=target, via="References")
 
 
 def route(ctx: Context, work: Work) -> Work:
     assert work.verdict is not None
-    arrival = tickets.Arrival(
+    arrival, kind = arrival_of(ctx, work), work.verdict.kind
+    if kind in ("own", "autoreply", "bounce"):
+        action = "bounce" if kind == "bounce" else "autoreply"
+        if work.ticket is not None:
+            msg_kind = MessageKind.BOUNCE if kind == "bounce" else MessageKind.AUTOREPLY
+            tickets.add_message(ctx.changes, work.ticket, arrival, msg_kind)
+            ctx.changes.event(work.ticket, arrival.actor, action, arrival.received_at, reason=work.verdict.reason)
+        return done(ctx, work, action, work.ticket, work.verdict.reason)
+    if work.ticket is not None:
+        tickets.append_followup(ctx.changes, work.ticket, arrival)
+        return done(ctx, work, "appended", work.ticket, f"follow-up by {work.via}")
+    year = arrival.received_at.astimezone(ZoneInfo(ctx.settings.calendar.timezone)).year
+    ticket = tickets.open_ticket(ctx.numbers, ctx.changes, arrival, year)
+    return done(ctx, work, "created", ticket, work.verdict.reason if kind == "list" else None)
+
+
+def arrival_of(ctx: Context, work: Work) -> tickets.Arrival:
+    return tickets.Arrival(
         inbox_id=work.entry.id,
         parsed=work.parsed,
         channel=channel_of(ctx.settings, work),
         received_at=work.entry.received_at,
         actor=work.entry.source,
-        verdict=work.verdict.kind,
+        verdict=work.verdict.kind if work.verdict else "normal",
     )
-    kind = work.verdict.kind
-    if kind in ("own", "autoreply", "bounce"):
-        action = "bounce" if kind == "bounce" else "autoreply"
-        if work.ticket is not None:
-            msg_kind = MessageKind.BOUNCE if kind == "bounce" else MessageKind.AUTOREPLY
-            tickets.add_message(ctx.session, work.ticket, arrival, msg_kind)
-            tickets.record_event(ctx.session, work.ticket, arrival.actor, action, reason=work.verdict.reason)
-        return done(work, action, work.ticket, work.verdict.reason)
-    if work.ticket is not None:
-        tickets.append_followup(ctx.session, work.ticket, arrival)
-        return done(work, "appended", work.ticket, f"follow-up by {work.via}")
-    year = work.entry.received_at.astimezone(ZoneInfo(ctx.settings.calendar.timezone)).year
-    ticket = tickets.open_ticket(ctx.session, arrival, year)
-    reason = work.verdict.reason if kind == "list" else None
-    return done(work, "created", ticket, reason)
 
 
 def channel_of(settings: Settings, work: Work) -> str:
@@ -112,7 +117,9 @@ def channel_of(settings: Settings, work: Work) -> str:
     return "fax" if sender and sender in {s.lower() for s in settings.fax.gateway_senders} else "email"
 
 
-def done(work: Work, action: str, ticket: Ticket | None, reason: str | None) -> Work:
+def done(ctx: Context, work: Work, action: str, ticket: TicketRef | None, reason: str | None) -> Work:
+    if ticket is not None:
+        ctx.index.add(work.parsed, ticket)
     number = None if ticket is None else ticket.number
     return replace(work, ticket=ticket, outcome=Outcome(work.parsed.message_id, action, number, reason))
 
@@ -169,35 +176,46 @@ class Parser:
 def process(
     session: Session, settings: Settings, entries: list[InboxEntry], parsed: Iterable[ParsedMessage | Rejected]
 ) -> list[Outcome]:
-    """Route claimed inbox rows; a message that fails is quarantined and the rest go on."""
-    ctx = Context(session, settings)
-    return [process_one(ctx, entry, result) for entry, result in zip(entries, parsed, strict=True)]
+    """Route claimed inbox rows in order and store the result; a message that fails is
+    quarantined and the rest go on. A storage error raises: the caller retries one by one."""
+    pairs = list(zip(entries, parsed, strict=True))
+    good = [p for _, p in pairs if isinstance(p, ParsedMessage)]
+    index = ThreadIndex.load(session, good, settings.own_domain)
+    ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(good)))
+    outcomes = [route_one(ctx, entry, result) for entry, result in pairs]
+    ctx.numbers.release()
+    ctx.changes.apply(session)
+    tickets.renumber_questions(session, ctx.changes.grown())
+    return outcomes
 
 
-def process_one(ctx: Context, entry: InboxEntry, result: ParsedMessage | Rejected) -> Outcome:
+def route_one(ctx: Context, entry: InboxEntry, result: ParsedMessage | Rejected) -> Outcome:
     if isinstance(result, Rejected):
-        return quarantine(ctx.session, entry, result.reason)
+        return quarantine(ctx.changes, entry, result.reason)
+    mark = ctx.changes.mark()
     try:
-        with ctx.session.begin_nested():
-            work = run_steps(ctx, Work(entry, result))
-            assert work.outcome is not None
-            finish(entry, InboxState.PROCESSED, work.outcome, work.ticket)
+        work = run_steps(ctx, Work(entry, result))
     except Exception as exc:  # one bad message never blocks the others
+        ctx.changes.rollback(mark)
         log.exception("routing failed, message quarantined", inbox_id=entry.id, message_id=entry.message_id)
-        return quarantine(ctx.session, entry, f"routing error: {type(exc).__name__}: {exc}")
+        return quarantine(ctx.changes, entry, f"routing error: {type(exc).__name__}: {exc}")
+    assert work.outcome is not None
+    finish(ctx.changes, entry, InboxState.PROCESSED, work.outcome, work.ticket)
     return work.outcome
 
 
-def quarantine(session: Session, entry: InboxEntry, reason: str) -> Outcome:
+def quarantine(changes: ChangeSet, entry: InboxEntry, reason: str) -> Outcome:
     outcome = Outcome(entry.message_id, "quarantined", None, reason)
-    finish(entry, InboxState.QUARANTINED, outcome, None)
+    finish(changes, entry, InboxState.QUARANTINED, outcome, None)
     log.warning("message quarantined", inbox_id=entry.id, message_id=entry.message_id, reason=reason)
     return outcome
 
 
-def finish(entry: InboxEntry, state: InboxState, outcome: Outcome, ticket: Ticket | None) -> None:
-    entry.state = state
-    entry.action = outcome.action
-    entry.reason = outcome.reason
-    entry.ticket_id = None if ticket is None else ticket.id
-    entry.processed_at = datetime.now(timezone.utc)
+def finish(changes: ChangeSet, entry: InboxEntry, state: InboxState, outcome: Outcome, ticket: TicketRef | None) -> None:
+    values = {
+        "state": state,
+        "action": outcome.action,
+        "reason": outcome.reason,
+        "processed_at": datetime.now(timezone.utc),
+    }
+    changes.inbox.append((entry.id, values, ticket))

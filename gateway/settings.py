@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from functools import cached_property
 import tomllib
 from email.utils import parseaddr
 from pathlib import Path
@@ -131,7 +132,7 @@ class OutboundSection(Section):
             raise ValueError('expected an address such as "Hot-line <hotline@example.org>"')
         return value
 
-    @property
+    @cached_property
     def address(self) -> str:
         return parseaddr(self.from_)[1].lower()
 
@@ -172,12 +173,12 @@ class Settings(Section):
     logging: LoggingSection = LoggingSection()
     source: Annotated[Path, Field(exclude=True)] = DEFAULT_PATH
 
-    @property
+    @cached_property
     def own_domain(self) -> str:
         """The domain of our own Message-IDs: replies to them thread without a subject tag."""
         return self.outbound.address.rpartition("@")[2]
 
-    @property
+    @cached_property
     def loop_id(self) -> str:
         """Our X-Loop value: mail carrying it is ours and is never answered."""
         return self.outbound.address

@@ -1,34 +1,124 @@
 """Which ticket a message belongs to, whatever order the thread arrives in.
 
 A subject tag or one of our own Message-IDs names the ticket outright. Otherwise the
-thread is the set of messages linked by Message-ID and References, in both directions:
-a parent that arrives after its reply finds the reply through the reply's references.
+thread is the set of messages linked by Message-ID and References, in every direction:
+a message joins the ticket of a message it refers to, of one that refers to it (a
+reply that arrived before its parent), or of one that refers to the same message
+(siblings whose parent never reached us).
+
+The index is loaded for a whole batch in a few queries and kept up to date in memory
+as the batch is routed, so routing a message costs no database round trip.
 """
 from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.tickets import by_number, live
 from parsers.mime import ParsedMessage
 from parsers.refs import find_ticket_number
 from storage.models import Message, MessageRef, Ticket
 
-
-def named_ticket(session: Session, msg: ParsedMessage, own_domain: str) -> Ticket | None:
-    number = find_ticket_number(msg, own_domain)
-    return None if number is None else by_number(session, number)
+_new_order = itertools.count(1 << 40)  # tickets created in a batch sort after every stored one
 
 
-def linked_tickets(session: Session, msg: ParsedMessage) -> list[Ticket]:
-    """Live tickets holding a message this one refers to, one that refers to it, or one that
-    refers to the same message (siblings whose parent never reached us); oldest first."""
+@dataclass(eq=False)
+class TicketRef:
+    """A ticket as one batch sees it: stored (id set) or about to be created (id None)."""
+
+    number: str
+    status: str
+    id: int | None = None
+    merged_into: TicketRef | None = None
+    order: int = field(default_factory=lambda: next(_new_order))
+
+    def live(self) -> TicketRef:
+        ticket = self
+        while ticket.merged_into is not None:
+            ticket = ticket.merged_into
+        return ticket
+
+
+def thread_ids(msg: ParsedMessage) -> set[str]:
+    """The ids this message points at: its parents, and for a bounce, the message bounced."""
     ids = {i for i in (*msg.in_reply_to, *msg.references, *msg.embedded_message_ids) if i}
     ids.discard(msg.message_id)
-    referring = select(Message.ticket_id).join(MessageRef, MessageRef.message_pk == Message.id)
-    stmt = referring.where(MessageRef.ref == msg.message_id)
-    if ids:
-        parents = select(Message.ticket_id).where(Message.message_id.in_(ids))
-        stmt = stmt.union(parents, referring.where(MessageRef.ref.in_(ids)))
-    found = {t.id: t for tid in session.scalars(stmt) if (t := live(session, session.get(Ticket, tid)))}
-    return sorted(found.values(), key=lambda t: t.id)
+    return ids
+
+
+class ThreadIndex:
+    def __init__(self) -> None:
+        self.holder: dict[str, TicketRef] = {}  # Message-ID -> ticket holding it
+        self.referrers: dict[str, list[TicketRef]] = defaultdict(list)  # id -> tickets referring to it
+        self.numbers: dict[str, TicketRef] = {}
+
+    @classmethod
+    def load(cls, session: Session, messages: Iterable[ParsedMessage], own_domain: str) -> ThreadIndex:
+        index, ids, numbers = cls(), set(), set()
+        for msg in messages:
+            ids |= thread_ids(msg) | {msg.message_id}
+            if number := find_ticket_number(msg, own_domain):
+                numbers.add(number)
+        held = _chunked_rows(session, ids, lambda c: select(Message.message_id, Message.ticket_id).where(Message.message_id.in_(c)))
+        refs = _chunked_rows(
+            session,
+            ids,
+            lambda c: select(MessageRef.ref, Message.ticket_id)
+            .join(Message, Message.id == MessageRef.message_pk)
+            .where(MessageRef.ref.in_(c)),
+        )
+        tickets = index._load_tickets(session, {t for _, t in (*held, *refs)}, numbers)
+        for message_id, ticket_id in held:
+            index.holder.setdefault(message_id, tickets[ticket_id])
+        for ref, ticket_id in refs:
+            index.referrers[ref].append(tickets[ticket_id])
+        return index
+
+    def _load_tickets(self, session: Session, ids: set[int], numbers: set[str]) -> dict[int, TicketRef]:
+        """Tickets by id, following merges to the ticket that now holds each thread."""
+        loaded: dict[int, TicketRef] = {}
+        merged: dict[int, int] = {}
+        stmt = select(Ticket.id, Ticket.number, Ticket.status, Ticket.merged_into_id)
+        query = stmt.where(Ticket.id.in_(ids) | Ticket.number.in_(numbers))
+        while True:
+            for tid, number, status, into in session.execute(query):
+                loaded[tid] = self.numbers[number] = TicketRef(number, status, tid, order=tid)
+                if into is not None:
+                    merged[tid] = into
+            missing = set(merged.values()) - set(loaded)
+            if not missing:
+                break
+            query = stmt.where(Ticket.id.in_(missing))
+        for tid, into in merged.items():
+            loaded[tid].merged_into = loaded[into]
+        return loaded
+
+    def named(self, msg: ParsedMessage, own_domain: str) -> TicketRef | None:
+        number = find_ticket_number(msg, own_domain)
+        ticket = None if number is None else self.numbers.get(number)
+        return None if ticket is None else ticket.live()
+
+    def linked(self, msg: ParsedMessage) -> list[TicketRef]:
+        """Live tickets of the thread, oldest first."""
+        found = list(self.referrers.get(msg.message_id, ()))
+        for i in thread_ids(msg):
+            found += [*self.referrers.get(i, ()), *([self.holder[i]] if i in self.holder else [])]
+        return sorted({t.live() for t in found}, key=lambda t: t.order)
+
+    def add(self, msg: ParsedMessage, ticket: TicketRef) -> None:
+        self.holder.setdefault(msg.message_id, ticket)
+        for i in dict.fromkeys((*msg.in_reply_to, *msg.references)):
+            self.referrers[i].append(ticket)
+        self.numbers[ticket.number] = ticket
+
+
+def _chunked_rows(session: Session, ids: set[str], stmt_for, size: int = 5000) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    rows: list[tuple[str, int]] = []
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), size):
+        rows += [(a, b) for a, b in session.execute(stmt_for(ordered[start : start + size]))]
+    return rows

@@ -1,9 +1,11 @@
 """Ticket lifecycle: numbering, opening, adding messages, reopening and merging threads.
 
-Every change writes an Event row: the audit trail is append-only.
+Routing decides on TicketRefs and records rows in the batch's ChangeSet; every change
+also records an Event: the audit trail is append-only.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,20 +14,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from gateway.changes import ChangeSet, NewMessage
+from gateway.threads import TicketRef
 from parsers.mime import ParsedMessage
-from storage import blobs
 from storage.db import insert_ignoring_conflicts
-from storage.models import (
-    Attachment,
-    Direction,
-    Event,
-    Message,
-    MessageKind,
-    MessageRef,
-    Ticket,
-    TicketCounter,
-    TicketStatus,
-)
+from storage.models import Direction, Message, MessageKind, Ticket, TicketCounter, TicketStatus
 
 SUBJECT_MAX = 200
 
@@ -42,98 +35,90 @@ class Arrival:
     verdict: str  # parsers.autoreply kind
 
 
-def next_number(session: Session, year: int) -> str:
-    """HOT-YYYY-NNNNNN from a per-year counter; the UPDATE's row lock serialises instances."""
-    insert_ignoring_conflicts(session, TicketCounter, [{"year": year, "last": 0}])
-    last = session.scalar(
-        update(TicketCounter)
-        .where(TicketCounter.year == year)
-        .values(last=TicketCounter.last + 1)
-        .returning(TicketCounter.last)
-    )
-    return f"HOT-{year}-{last:06d}"
+class Numbers:
+    """Ticket numbers HOT-YYYY-NNNNNN for one batch, without gaps.
+
+    The first number of a year reserves a block under the counter's row lock (held until
+    commit, so no other instance can interleave); `release` gives back what was not used.
+    """
+
+    def __init__(self, session: Session, block: int) -> None:
+        self.session, self.block = session, block
+        self.free: dict[int, list[int]] = {}
+
+    def next(self, year: int) -> str:
+        if year not in self.free:
+            last = self._bump(year, self.block)
+            if last is None:  # the year's first ticket ever
+                insert_ignoring_conflicts(self.session, TicketCounter, [{"year": year, "last": 0}])
+                last = self._bump(year, self.block)
+            assert last is not None
+            self.free[year] = list(range(last, last - self.block, -1))
+        return f"HOT-{year}-{self.free[year].pop():06d}"
+
+    def release(self) -> None:
+        for year, unused in self.free.items():
+            if unused:
+                self._bump(year, -len(unused))
+        self.free.clear()
+
+    def _bump(self, year: int, by: int) -> int | None:
+        table = TicketCounter.__table__
+        stmt = update(table).where(table.c.year == year).values(last=table.c.last + by).returning(table.c.last)
+        return self.session.scalar(stmt)
 
 
-def by_number(session: Session, number: str) -> Ticket | None:
-    return live(session, session.scalar(select(Ticket).where(Ticket.number == number)))
-
-
-def live(session: Session, ticket: Ticket | None) -> Ticket | None:
-    """Follow merges to the ticket that now holds the thread."""
-    while ticket is not None and ticket.merged_into_id is not None:
-        ticket = session.get(Ticket, ticket.merged_into_id)
-    return ticket
-
-
-def record_event(session: Session, ticket: Ticket | None, actor: str, kind: str, **data: Any) -> None:
-    session.add(Event(ticket_id=None if ticket is None else ticket.id, actor=actor, kind=kind, data=data))
-
-
-def open_ticket(session: Session, arrival: Arrival, number_year: int) -> Ticket:
+def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, year: int) -> TicketRef:
     msg = arrival.parsed
     reply_to = next((a.addr for a in msg.reply_to if a.addr), None)
     sender = msg.sender.addr if msg.sender and msg.sender.addr else None
-    ticket = Ticket(
-        number=next_number(session, number_year),
-        status=TicketStatus.NEW,
-        channel=arrival.channel,
-        subject=subject_of(msg),
-        user_name=(msg.sender.name or None) if msg.sender else None,
-        return_emails=[a for a in (reply_to or sender,) if a],
-        return_faxes=[],
-        return_phones=[],
-        received_at=arrival.received_at,
-    )
-    session.add(ticket)
-    session.flush()
-    add_message(session, ticket, arrival, MessageKind.QUESTION)
-    record_event(session, ticket, arrival.actor, "created", inbox_id=arrival.inbox_id, verdict=arrival.verdict)
+    ticket = TicketRef(numbers.next(year), TicketStatus.NEW)
+    row = {
+        "number": ticket.number,
+        "status": ticket.status,
+        "channel": arrival.channel,
+        "subject": subject_of(msg),
+        "user_name": (msg.sender.name or None) if msg.sender else None,
+        "return_emails": [a for a in (reply_to or sender,) if a],
+        "return_faxes": [],
+        "return_phones": [],
+        "received_at": arrival.received_at,
+    }
+    changes.tickets.append((ticket, row))
+    add_message(changes, ticket, arrival, MessageKind.QUESTION)
+    changes.event(ticket, arrival.actor, "created", arrival.received_at, inbox_id=arrival.inbox_id, verdict=arrival.verdict)
     return ticket
+
+
+def shorten(subject: str) -> str:
+    subject = " ".join(subject.split())
+    return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 1].rstrip() + "…"
 
 
 def subject_of(msg: ParsedMessage) -> str:
     """The subject line, else the question's first line, shortened."""
-    subject = " ".join(msg.subject.split())
-    if not subject:
-        subject = next((line.strip() for line in msg.text.splitlines() if line.strip()), "")
-    if len(subject) > SUBJECT_MAX:
-        subject = subject[: SUBJECT_MAX - 1].rstrip() + "…"
-    return subject or "(no subject)"
+    first_line = next((line for line in msg.text.splitlines() if line.strip()), "")
+    return shorten(msg.subject) or shorten(first_line) or "(no subject)"
 
 
-def add_message(session: Session, ticket: Ticket, arrival: Arrival, kind: MessageKind) -> Message:
+def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: MessageKind) -> None:
     msg = arrival.parsed
-    message = Message(
-        ticket_id=ticket.id,
-        inbox_id=arrival.inbox_id,
-        direction=Direction.IN,
-        kind=kind,
-        channel=arrival.channel,
-        message_id=msg.message_id,
-        sent_at=msg.date,
-        at=arrival.received_at,
-        from_addr=format_address(msg),
-        to_addrs=[a.addr for a in (*msg.to, *msg.cc) if a.addr],
-        subject=msg.subject,
-        text=msg.text.rstrip(),
-        headers={"fields": [list(f) for f in msg.headers], "defects": list(msg.defects), "verdict": arrival.verdict},
-    )
-    session.add(message)
-    session.flush()
-    refs = dict.fromkeys((*msg.in_reply_to, *msg.references))
-    session.add_all(MessageRef(message_pk=message.id, ref=ref[:998]) for ref in refs if ref)
-    for att in msg.attachments:
-        sha = blobs.put(session, att.data, att.sha256)
-        session.add(
-            Attachment(
-                message_pk=message.id,
-                blob_sha256=sha,
-                filename=att.filename,
-                content_type=att.content_type,
-                size=len(att.data),
-            )
-        )
-    return message
+    row = {
+        "inbox_id": arrival.inbox_id,
+        "direction": Direction.IN,
+        "kind": kind,
+        "channel": arrival.channel,
+        "message_id": msg.message_id,
+        "sent_at": msg.date,
+        "at": arrival.received_at,
+        "from_addr": format_address(msg),
+        "to_addrs": [a.addr for a in (*msg.to, *msg.cc) if a.addr],
+        "subject": msg.subject,
+        "text": msg.text.rstrip(),
+        "headers": {"fields": [list(f) for f in msg.headers], "defects": list(msg.defects), "verdict": arrival.verdict},
+    }
+    refs = [r[:998] for r in dict.fromkeys((*msg.in_reply_to, *msg.references)) if r]
+    changes.messages.append(NewMessage(ticket, row, refs, msg.attachments))
 
 
 def format_address(msg: ParsedMessage) -> str:
@@ -142,56 +127,64 @@ def format_address(msg: ParsedMessage) -> str:
     return f"{msg.sender.name} <{msg.sender.addr}>" if msg.sender.name else msg.sender.addr
 
 
-def append_followup(session: Session, ticket: Ticket, arrival: Arrival) -> Message:
+def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival) -> None:
     """A user's message on an existing thread; an answered or closed ticket needs a consultant again."""
-    question = first_question(session, ticket)
-    older = _is_older(arrival.parsed, question)
-    message = add_message(session, ticket, arrival, MessageKind.QUESTION if older else MessageKind.FOLLOWUP)
-    if older and question is not None:
-        # The thread's true first message arrived late: it becomes the question.
-        question.kind = MessageKind.FOLLOWUP
-        ticket.subject = subject_of(arrival.parsed)
+    add_message(changes, ticket, arrival, MessageKind.FOLLOWUP)
+    changes.threads_grown.add(ticket)
     if ticket.status in (TicketStatus.ANSWERED, TicketStatus.CLOSED):
-        record_event(session, ticket, arrival.actor, "reopened", previous=ticket.status)
+        changes.event(ticket, arrival.actor, "reopened", arrival.received_at, previous=ticket.status)
         ticket.status = TicketStatus.PENDING
-        ticket.closed_at = None
-    record_event(session, ticket, arrival.actor, "followup", inbox_id=arrival.inbox_id)
-    return message
+        changes.status[ticket] = {"status": ticket.status, "closed_at": None}
+    changes.event(ticket, arrival.actor, "followup", arrival.received_at, inbox_id=arrival.inbox_id)
+
+
+def merge(changes: ChangeSet, target: TicketRef, others: list[TicketRef], arrival: Arrival) -> None:
+    """One thread found in several tickets (replies arrived before their parent): join them."""
+    for other in others:
+        other.merged_into = target
+        changes.merges.append((other, target))
+        changes.event(other, arrival.actor, "merged", arrival.received_at, into=target.number)
+        changes.event(target, arrival.actor, "merged", arrival.received_at, absorbed=other.number)
+
+
+def renumber_questions(session: Session, ticket_ids: set[int]) -> None:
+    """The earliest user message of a thread (by its Date) is the question, whatever arrived first."""
+    if not ticket_ids:
+        return
+    rows = session.execute(
+        select(Message.id, Message.ticket_id, Message.kind, Message.subject)
+        .where(Message.ticket_id.in_(ticket_ids), Message.kind.in_([MessageKind.QUESTION, MessageKind.FOLLOWUP]))
+        .order_by(Message.ticket_id, Message.sent_at.is_(None), Message.sent_at, Message.id)
+    ).all()
+    by_ticket: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_ticket[row.ticket_id].append(row)
+    kinds, subjects = [], []
+    for ticket_id, msgs in by_ticket.items():
+        for position, row in enumerate(msgs):
+            wanted = MessageKind.QUESTION if position == 0 else MessageKind.FOLLOWUP
+            if row.kind != wanted:
+                kinds.append({"id": row.id, "kind": wanted})
+                if position == 0 and (subject := shorten(row.subject)):
+                    subjects.append({"id": ticket_id, "subject": subject})
+    if kinds:
+        session.execute(update(Message), kinds)
+    if subjects:
+        session.execute(update(Ticket), subjects)
+
+
+def by_number(session: Session, number: str) -> Ticket | None:
+    """The ticket holding a number's thread now (merged tickets point to their target)."""
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    while ticket is not None and ticket.merged_into_id is not None:
+        ticket = session.get(Ticket, ticket.merged_into_id)
+    return ticket
 
 
 def first_question(session: Session, ticket: Ticket) -> Message | None:
     return session.scalar(
         select(Message).where(Message.ticket_id == ticket.id, Message.kind == MessageKind.QUESTION)
     )
-
-
-def _is_older(msg: ParsedMessage, question: Message | None) -> bool:
-    if question is None:
-        return True
-    return msg.date is not None and question.sent_at is not None and msg.date < question.sent_at
-
-
-def merge(session: Session, target: Ticket, others: list[Ticket], actor: str) -> None:
-    """One thread found in several tickets (replies arrived before their parent): join them."""
-    for other in others:
-        session.execute(update(Message).where(Message.ticket_id == other.id).values(ticket_id=target.id))
-        other.merged_into_id = target.id
-        target.received_at = min(target.received_at, other.received_at)
-        other.status = TicketStatus.CLOSED
-        record_event(session, other, actor, "merged", into=target.number)
-        record_event(session, target, actor, "merged", absorbed=other.number)
-    session.expire(target, ["messages"])
-    questions = list(
-        session.scalars(
-            select(Message)
-            .where(Message.ticket_id == target.id, Message.kind == MessageKind.QUESTION)
-            .order_by(Message.sent_at.is_(None), Message.sent_at, Message.id)
-        )
-    )
-    for later in questions[1:]:
-        later.kind = MessageKind.FOLLOWUP
-    if questions:
-        target.subject = " ".join(questions[0].subject.split())[:SUBJECT_MAX] or target.subject
 
 
 def question_text(session: Session, ticket: Ticket) -> str:

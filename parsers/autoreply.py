@@ -155,5 +155,8 @@ def _content_type_param(msg: ParsedMessage, param: str) -> str | None:
         return None
     holder = Message()
     holder["Content-Type"] = value
-    found = holder.get_param(param)
+    try:
+        found = holder.get_param(param)
+    except (ValueError, TypeError, LookupError, UnicodeError):  # RFC 2231 garbage
+        return None
     return str(found).strip().lower() if isinstance(found, str) else None

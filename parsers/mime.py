@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.generator import BytesGenerator
 from email.message import Message
-from email.utils import parsedate_to_datetime
+from email.policy import Compat32
+from email.utils import getaddresses, parsedate_to_datetime
 from io import BytesIO
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from inscriptis import get_text
 from mailparser.dates import parse_mail_date
@@ -127,6 +128,8 @@ _ENCODED_WORD = re.compile(r"=\?([^?]*?)\?([qQbB])\?(.*?)\?=")
 _FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
+_TEXT_LINE_ENDS = re.compile(r"\r\n|\r|\n")
+_PARAM_ERRORS = (ValueError, TypeError, LookupError, UnicodeError, IndexError, email.errors.MessageError)
 _BLANK_LINE = re.compile(rb"\n\r?\n")
 _MBOX_FROM = re.compile(rb"From [ \t]*[^\s:]")  # not the obsolete header syntax "From : x"
 _CR_BLANK_LINE = re.compile(rb"\r\r")
@@ -221,10 +224,64 @@ def _message_from_bytes(raw: bytes) -> Message:
         raise UnparseableMessage(
             "no RFC 5322 header fields found: an OLE2 compound file (Outlook .msg?)"
         )
-    msg = email.message_from_bytes(_repair_obsolete_fields(raw))
+    msg = email.message_from_bytes(_repair_obsolete_fields(raw), _class=_TolerantMessage)
     if not any(name.lower() in _MAIL_HEADERS for name in msg.keys()):
         raise UnparseableMessage("no RFC 5322 header fields found (not a mail message)")
     return msg
+
+
+class _TolerantMessage(Message):
+    """A Message whose parameter accessors never raise: a malformed parameter is an absent one.
+
+    The stdlib raises ValueError/TypeError on some RFC 2231 garbage (a NUL in the charset,
+    ``name*`` mixed with ``name*0``), even from inside the parser when it looks up the
+    boundary; the parser builds every part with this class instead.
+    """
+
+    def get_param(self, param: str, failobj: Any = None, header: str = "content-type", unquote: bool = True) -> Any:
+        try:
+            return super().get_param(param, failobj, header, unquote)
+        except _PARAM_ERRORS:
+            return failobj
+
+    def get_params(self, failobj: Any = None, header: str = "content-type", unquote: bool = True) -> Any:
+        try:
+            return super().get_params(failobj, header, unquote)
+        except _PARAM_ERRORS:
+            return failobj
+
+    def get_boundary(self, failobj: Any = None) -> Any:
+        try:
+            return super().get_boundary(failobj)
+        except _PARAM_ERRORS:
+            return failobj
+
+    def get_filename(self, failobj: Any = None) -> Any:
+        try:
+            return super().get_filename(failobj)
+        except _PARAM_ERRORS:
+            return failobj
+
+    def get_content_charset(self, failobj: Any = None) -> Any:
+        try:
+            return super().get_content_charset(failobj)
+        except _PARAM_ERRORS:
+            return failobj
+
+
+class _VerbatimHeaders(Compat32):
+    """Writes header fields as they arrived when flattening an attached message.
+
+    compat32 refolds every field through email.header.Header, which raises on a value
+    with an embedded line break and rewrites the original bytes.
+    """
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        text = _TEXT_LINE_ENDS.sub(self.linesep, str(value)).rstrip("\r\n")
+        return f"{name}: {text}{self.linesep}".encode("utf-8", "surrogateescape")
+
+
+_VERBATIM = _VerbatimHeaders(linesep="\r\n")
 
 
 def _repair_obsolete_fields(raw: bytes) -> bytes:
@@ -385,7 +442,11 @@ def _mailboxes(text: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
     if simple is not None:
         return simple, ()
     diagnostics: list[dict] = []
-    pairs = get_addresses(text, defects=diagnostics, decode_names=True)
+    try:
+        pairs = get_addresses(text, defects=diagnostics, decode_names=True)
+    except _PARAM_ERRORS as exc:  # mail-parser lets HeaderParseError out of bad encoded words
+        pairs = getaddresses([text])
+        diagnostics = [{"reason": f"mail-parser failed ({type(exc).__name__}); stdlib parse used"}]
     reasons = tuple(str(d.get("reason", "address defect")) for d in diagnostics)
     return tuple((n, a) for n, a in pairs if a), reasons
 
@@ -665,7 +726,7 @@ class _Body:
         if node.ctype in _EMBEDDED_MESSAGE_TYPES:
             inner = _inner_message(node.part)
         elif node.ctype in _EMBEDDED_HEADER_TYPES:
-            inner = email.message_from_bytes(_leaf_bytes(node.part).lstrip())
+            inner = email.message_from_bytes(_leaf_bytes(node.part).lstrip(), _class=_TolerantMessage)
         else:
             return
         if inner is not None:
@@ -715,7 +776,7 @@ def _raw_filename(part: Message, decode_8bit: Decode) -> str | None:
 
 def _param_view(part: Message, decode_8bit: Decode) -> Message:
     """A header-only copy of a part's Content-Type/-Disposition with 8-bit bytes decoded."""
-    view = Message()
+    view = _TolerantMessage()
     for name, value in part.raw_items():
         if name.lower() in _PARAM_FIELDS:
             view[name] = decode_8bit(str(value))
@@ -788,13 +849,15 @@ def _message_bytes(part: Message) -> bytes:
     """The body of a message/* part as bytes (an attached .eml, a delivery report)."""
     buffer = BytesIO()
     try:
-        BytesGenerator(buffer, mangle_from_=False).flatten(part)
-    except (ValueError, TypeError, LookupError, UnicodeError, AttributeError):
-        return b""
+        BytesGenerator(buffer, mangle_from_=False, policy=_VERBATIM).flatten(part)
+    except (*_PARAM_ERRORS, AttributeError, KeyError):
+        return b""  # the attachment is dropped, the message is not
     data = _body_bytes(buffer.getvalue())
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte in ("base64", "quoted-printable"):  # illegal for message/*, but seen
-        carrier = email.message_from_bytes(b"Content-Transfer-Encoding: " + cte.encode() + b"\n\n" + data)
+        carrier = email.message_from_bytes(
+            b"Content-Transfer-Encoding: " + cte.encode() + b"\n\n" + data, _class=_TolerantMessage
+        )
         data = _leaf_bytes(carrier)
     return data
 
@@ -806,7 +869,7 @@ def _inner_message(part: Message) -> Message | None:
     if children and cte not in ("base64", "quoted-printable"):
         return children[0]
     data = _message_bytes(part) if part.is_multipart() else _leaf_bytes(part)
-    return email.message_from_bytes(data.lstrip()) if data.strip() else None
+    return email.message_from_bytes(data.lstrip(), _class=_TolerantMessage) if data.strip() else None
 
 
 def _clean_filename(name: str) -> str:

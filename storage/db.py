@@ -111,7 +111,3 @@ def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str,
     if rows:
         session.execute(_insert(session, table), rows)
 
-
-def insert_unless_present(session: Session, table: Any, row: dict[str, Any]) -> int | None:
-    """Insert one row; its new id, or None when a unique key already holds it (even a concurrent one)."""
-    return session.scalar(_insert(session, table).returning(table.id), row)
