@@ -63,11 +63,11 @@ class ChangeSet:
                 session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
         self._merge(session)
         if self.events:
-            rows = [{**e, "ticket_id": None if t is None else t.live().id} for t, e in self.events]
+            rows = [{**e, "ticket_id": None if t is None else t.id} for t, e in self.events]  # history stays put
             session.execute(insert(Event.__table__), rows)
         if self.inbox:
             rows = [{"id": i, **v, "ticket_id": None if t is None else t.live().id} for i, v, t in self.inbox]
-            session.execute(update(InboxEntry), rows)
+            session.execute(update(InboxEntry), rows)  # by primary key, one statement
 
     def grown(self) -> set[int]:
         """Stored ids of the tickets whose thread gained messages: their question may have changed."""

@@ -191,6 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gateway.daemon import run
 
     settings = load_settings(args)
+    logs.configure(settings.logging.format, settings.logging.level, sys.stdout)  # journald reads stdout
     return run(settings, open_store(settings))
 
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 from inscriptis import get_text
 from mailparser.dates import parse_mail_date
-from mailparser.utils import get_addresses, raw_payload
+from mailparser.utils import get_addresses
 
 # mail-parser logs per-part chatter ("Email content 'alternative' not handled") at
 # WARNING; keep command output and the journal clean.
@@ -652,12 +652,17 @@ class _Node:
 
 
 def _node(part: Message, depth: int, in_body: bool, attached: bool, decode_8bit: Decode) -> _Node:
+    ctype = part.get_content_type()
+    container = part.is_multipart()
+    if ctype.startswith("multipart/") and not container:
+        ctype = "text/plain"  # a multipart without usable boundaries: keep its text
+    leaf = not container or ctype.startswith("message/")
     return _Node(
         part, depth, in_body, attached,
-        ctype=_content_type(part),
+        ctype=ctype,
         disposition=part.get_content_disposition(),
-        filename=_raw_filename(part, decode_8bit),
-        leaf=not part.is_multipart() or _is_message_type(part),
+        filename=_raw_filename(part, decode_8bit) if leaf else None,
+        leaf=leaf,
     )
 
 
@@ -712,7 +717,7 @@ class _Body:
 
     def _attachment(self, node: _Node, index: int) -> Attachment:
         part = node.part
-        data = _message_bytes(part) if _is_message_type(part) else _leaf_bytes(part)
+        data = _message_bytes(part) if node.ctype.startswith("message/") else _leaf_bytes(part)
         name = self.hdr.decode(node.filename) if node.filename else ""
         return Attachment(
             filename=_clean_filename(name) or f"attachment-{index}{_extension(node.ctype)}",
@@ -730,7 +735,7 @@ class _Body:
         else:
             return
         if inner is not None:
-            mid = _message_id(inner.get("message-id") and str(inner.get("message-id")), _HeaderDecoder(None))
+            mid = _message_id(_Fields(inner).first("message-id"), _HeaderDecoder(None))
             if mid:
                 self.embedded.setdefault(mid, None)
 
@@ -769,7 +774,7 @@ def _raw_filename(part: Message, decode_8bit: Decode) -> str | None:
         if any(k.lower() in _PARAM_FIELDS and not v.isascii() for k, v in part.raw_items()):
             part = _param_view(part, decode_8bit)
         name = part.get_filename()
-    except (ValueError, TypeError, LookupError, UnicodeError):
+    except _PARAM_ERRORS:
         return None
     return str(name) if name else None
 
@@ -796,7 +801,7 @@ def _walk(msg: Message, limits: ParseLimits, decode_8bit: Decode) -> list[_Node]
         nodes.append(node)
         children = _children(node.part)
         in_body = node.in_body and node.disposition != "attachment"
-        attached = node.in_attached_message or _is_message_type(node.part)
+        attached = node.in_attached_message or node.ctype.startswith("message/")
         stack.extend(_node(c, node.depth + 1, in_body, attached, decode_8bit) for c in reversed(children))
     return nodes
 
@@ -811,37 +816,28 @@ def _max_depth(node: _Node) -> int:
     return deepest
 
 
-def _content_type(part: Message) -> str:
-    ctype = part.get_content_type()
-    if ctype.startswith("multipart/") and not part.is_multipart():
-        return "text/plain"  # a multipart without usable boundaries: keep its text
-    return ctype
-
-
-def _is_message_type(part: Message) -> bool:
-    """message/* parts are files in their own right (.eml, delivery reports)."""
-    return part.get_content_maintype() == "message"
-
-
 def _leaf_bytes(part: Message) -> bytes:
     """Transfer-decoded bytes of a leaf, decoding base64 in one pass without extra copies."""
     if part.is_multipart():
         return _message_bytes(part)
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte == "base64":
-        payload = raw_payload(part)  # mail-parser's guard against charsets that refuse to decode
-        if isinstance(payload, bytes):
-            return payload
         try:
-            return binascii.a2b_base64(payload or "")
+            payload = part.get_payload()  # decodes 8-bit text with its charset, which may refuse
+        except _PARAM_ERRORS:
+            payload = None
+        try:
+            return binascii.a2b_base64(payload) if isinstance(payload, str) else _decoded_payload(part)
         except (binascii.Error, ValueError):
             pass  # bad padding or 8-bit garbage: the stdlib repairs what it can
+    return _decoded_payload(part)
+
+
+def _decoded_payload(part: Message) -> bytes:
     try:
         data = part.get_payload(decode=True)
-    except (ValueError, TypeError, LookupError, UnicodeError, binascii.Error):
-        data = raw_payload(part)
-    if isinstance(data, str):
-        return data.encode("utf-8", "surrogateescape")
+    except (*_PARAM_ERRORS, binascii.Error):
+        return b""
     return data if isinstance(data, bytes) else b""
 
 
@@ -852,7 +848,9 @@ def _message_bytes(part: Message) -> bytes:
         BytesGenerator(buffer, mangle_from_=False, policy=_VERBATIM).flatten(part)
     except (*_PARAM_ERRORS, AttributeError, KeyError):
         return b""  # the attachment is dropped, the message is not
-    data = _body_bytes(buffer.getvalue())
+    flat = buffer.getvalue()
+    # skip the part's own header fields; a part may have none (multipart/digest defaults)
+    data = flat[len(_VERBATIM.linesep):] if not part.keys() else _body_bytes(flat)
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte in ("base64", "quoted-printable"):  # illegal for message/*, but seen
         carrier = email.message_from_bytes(

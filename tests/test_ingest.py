@@ -1,11 +1,16 @@
 """`hotline ingest` end to end, on SQLite and PostgreSQL: every message one JSON line, one outcome."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import mailbox
 import os
+import pty
+import select
+import struct
+import subprocess
+import termios
 from collections.abc import Iterator
-from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -15,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage import db
 from storage.models import Attachment, Blob, Event, InboxEntry, Message as MessageRow, Ticket
 from tests import mailfactory as mf
-from tests.support import Hotline, free_port, write_config
+from tests.support import HOTLINE, Hotline, free_port, write_config
 
 TICKET_KEYS = {
     "number", "status", "channel", "subject", "severity", "needs_review", "user_name", "office",
@@ -291,3 +296,28 @@ def test_bad_input_gives_one_line(hotline: Hotline, tmp_path: Path) -> None:
         result = hotline(*args)
         assert result.code == 2, args
         assert len(result.err.strip().splitlines()) == 1, result.err
+
+
+def test_bulk_import_shows_progress_on_a_terminal(hotline: Hotline, tmp_path: Path) -> None:
+    box = write_mbox(tmp_path / "old.mbox", [mf.make_message(message_id=f"<old{i}@u>", subject=f"S{i}") for i in range(30)])
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a real terminal's size
+    proc = subprocess.run(
+        [str(HOTLINE), "--config", str(hotline.config), "ingest", str(box)],
+        stdout=subprocess.PIPE, stderr=follower, timeout=120,
+    )  # fmt: skip
+    os.close(follower)
+    shown = b""
+    while select.select([leader], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal has no writer left
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    assert len(proc.stdout.splitlines()) == 30
+    assert b"30/30" in shown and b"msg" in shown
+

@@ -180,6 +180,17 @@ def test_attached_message_is_an_eml_file_and_its_text_stays_out() -> None:
     assert msg.embedded_message_ids == ("inner@x.pl",)
 
 
+def test_digest_parts_without_headers_are_whole_eml_files() -> None:
+    raw = (b"From: a@b.pl\r\nSubject: digest\r\nMIME-Version: 1.0\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n"
+           b"--d\r\n\r\nFrom: x@y.pl\r\nSubject: one\r\nMessage-ID: <one@y.pl>\r\n\r\nfirst body\r\n"
+           b"--d\r\n\r\nFrom: z@y.pl\r\nSubject: two\r\nMessage-ID: <two@y.pl>\r\n\r\nsecond body\r\n--d--\r\n")
+    msg = parse(raw)
+    assert [(a.filename, a.content_type) for a in msg.attachments] == [
+        ("attachment-1.eml", "message/rfc822"), ("attachment-2.eml", "message/rfc822")]
+    assert msg.attachments[0].data == b"From: x@y.pl\r\nSubject: one\r\nMessage-ID: <one@y.pl>\r\n\r\nfirst body"
+    assert msg.embedded_message_ids == ("one@y.pl", "two@y.pl") and msg.text == ""
+
+
 def test_bounce_exposes_the_returned_message_id() -> None:
     headers_only = parse(mf.dsn_bounce("HOT-2026-000123.ab12@example.org"))
     full = parse(mf.dsn_bounce("HOT-2026-000123.ab12@example.org", attach_full_message=True))
@@ -404,6 +415,44 @@ def test_top_level_delivery_status_is_an_attachment() -> None:
     msg = parse(raw)
     (att,) = msg.attachments
     assert att.content_type == "message/delivery-status" and b"Action: failed" in att.data and msg.text == ""
+
+
+# --------------------------------------------------------------------------- found by fuzzing
+
+def test_bad_base64_word_in_a_display_name() -> None:
+    # mail-parser's get_addresses raises HeaderParseError on it
+    msg = parse(mf.make_message(sender="J. =?utf-8?b?A?= <jan@example.pl>"))
+    assert msg.sender is not None and msg.sender.addr == "jan@example.pl"
+
+
+def test_attached_message_with_a_line_separator_inside_a_header() -> None:
+    # "\x1c" splits lines for str.splitlines(): the stdlib generator refuses to re-fold it
+    inner = b"From: a@x.pl\r\nReceived: from a by b;\r\n Thu, 8 Jul 2012 00\x1c00:00 +0900\r\nMessage-ID: <fs@x.pl>\r\n\r\nbody\r\n"
+    raw = mf.raw_message(
+        [("From", "b@example.pl"), ("MIME-Version", "1.0"), ("Content-Type", 'multipart/mixed; boundary="b"')],
+        body=b"--b\r\nContent-Type: text/plain\r\n\r\nzob.\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"--b--\r\n",
+    )
+    msg = parse(raw)
+    assert [a.data for a in msg.attachments] == [inner[:-2]]  # the CRLF before a boundary belongs to it
+    assert msg.embedded_message_ids == ("fs@x.pl",) and msg.text == "zob."
+
+
+@pytest.mark.parametrize("content_type", [
+    b"multipart/mixed; boundary*=u\x00tf-8''b",  # ValueError inside the stdlib parser
+    b"multipart/mixed; boundary*=b; boundary*0=b",  # TypeError inside the stdlib parser
+])  # fmt: skip
+def test_rfc2231_garbage_in_the_boundary(content_type: bytes) -> None:
+    raw = b"From: a@b.pl\r\nContent-Type: " + content_type + b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n"
+    msg = parse(raw)
+    assert "x" in msg.text and any("NoBoundaryInMultipartDefect" in d for d in msg.defects)
+
+
+@pytest.mark.parametrize("params", [b"charset*=utf-8''utf-8; charset*0=utf-8", b"charset=U\x00TF-8"])
+@pytest.mark.parametrize("cte", [b"8bit", b"base64"])
+def test_rfc2231_garbage_in_the_charset(params: bytes, cte: bytes) -> None:
+    body = b"VHJlxZvEhw==" if cte == b"base64" else b"Tre\xc5\x9b\xc4\x87"
+    raw = b"From: a@b.pl\r\nContent-Type: text/plain; " + params + b"\r\nContent-Transfer-Encoding: " + cte + b"\r\n\r\n" + body
+    assert parse(raw).text == "Treść"
 
 
 # --------------------------------------------------------------------------- robustness
