@@ -431,13 +431,22 @@ def _addresses(
     return tuple(found)
 
 
-@functools.lru_cache(maxsize=4096)
-def _mailboxes(text: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
-    """(display, addr) pairs and defect reasons; cached, as senders and recipients repeat.
+Mailboxes = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
 
-    Plain "Name <a@b.c>" / "a@b.c" lists take a regex fast path; anything else goes to
-    mail-parser's recovering mailbox parser (~50-100 us a field).
-    """
+
+def _mailboxes(text: str) -> Mailboxes:
+    """(display, addr) pairs and defect reasons; short fields are cached, as senders repeat."""
+    return _cached_mailboxes(text) if len(text) <= 512 else _parse_mailboxes(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_mailboxes(text: str) -> Mailboxes:
+    return _parse_mailboxes(text)
+
+
+def _parse_mailboxes(text: str) -> Mailboxes:
+    """Plain "Name <a@b.c>" / "a@b.c" lists take a regex fast path; anything else goes to
+    mail-parser's recovering mailbox parser (~50-100 us a mailbox)."""
     simple = _simple_mailboxes(text)
     if simple is not None:
         return simple, ()
@@ -475,8 +484,10 @@ def _address(display: str, addr: str, hdr: _HeaderDecoder) -> Address:
     return Address(name="" if name.lower() == addr else name, addr=addr)
 
 
-def _printable(value: str) -> str:
-    return repr(value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+def _printable(value: str, limit: int = 120) -> str:
+    """Raw header evidence for a defect string: escaped, and short (a field can be 100 KB)."""
+    text = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 # --------------------------------------------------------------------------- decoding
@@ -631,7 +642,7 @@ class _HeaderDecoder:
                 return binascii.a2b_qp(data, header=True)
             return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
         except (binascii.Error, UnicodeError, ValueError):
-            self.defects.add(f"undecodable encoded word: {payload[:60]!r}")
+            self.defects.add(f"undecodable encoded word: {_printable(payload, 60)}")
             return None
 
 

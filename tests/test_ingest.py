@@ -6,7 +6,7 @@ import hashlib
 import mailbox
 import os
 import pty
-import select
+import select as io_select
 import struct
 import subprocess
 import termios
@@ -308,7 +308,7 @@ def test_bulk_import_shows_progress_on_a_terminal(hotline: Hotline, tmp_path: Pa
     )  # fmt: skip
     os.close(follower)
     shown = b""
-    while select.select([leader], [], [], 0.5)[0]:
+    while io_select.select([leader], [], [], 0.5)[0]:
         try:
             chunk = os.read(leader, 65536)
         except OSError:  # EIO: the terminal has no writer left

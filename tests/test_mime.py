@@ -299,6 +299,12 @@ def test_unparseable_from_keeps_the_text_as_name() -> None:
     assert any(d.startswith("From: invalid-or-ambiguous-address") for d in msg.defects)
 
 
+def test_defect_strings_stay_short_for_huge_fields() -> None:
+    junk = ",\r\n\t".join(["=?utf-8?Q?date=3E2017-08-20T10:08:28.617=3C/pr?="] * 3000)
+    msg = parse(mf.make_message(to=f'"test" <test@test.com>, {junk}', date="x" * 5000))
+    assert msg.defects and max(len(d) for d in msg.defects) < 300
+
+
 def test_address_list_with_quoted_comma_and_trailing_comma() -> None:
     msg = parse(mf.make_message(to='"Kowalski, Jan" <jan@x.pl>, =?utf-8?q?=C5=BBak?= <z@x.pl>,', encode_subject=True))
     assert msg.to == (Address("Kowalski, Jan", "jan@x.pl"), Address("Żak", "z@x.pl"))
