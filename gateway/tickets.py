@@ -78,7 +78,7 @@ def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, year: in
         "status": ticket.status,
         "channel": arrival.channel,
         "subject": subject_of(msg),
-        "user_name": (msg.sender.name or None) if msg.sender else None,
+        "user_name": text(msg.sender.name) or None if msg.sender else None,
         "return_emails": [a for a in (reply_to or sender,) if a],
         "return_faxes": [],
         "return_phones": [],
@@ -90,8 +90,13 @@ def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, year: in
     return ticket
 
 
+def text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL; mail from broken clients sometimes does."""
+    return value.replace("\x00", "")
+
+
 def shorten(subject: str) -> str:
-    subject = " ".join(subject.split())
+    subject = " ".join(text(subject).split())
     return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 1].rstrip() + "…"
 
 
@@ -111,10 +116,10 @@ def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: M
         "message_id": msg.message_id,
         "sent_at": msg.date,
         "at": arrival.received_at,
-        "from_addr": format_address(msg),
+        "from_addr": text(format_address(msg)),
         "to_addrs": [a.addr for a in (*msg.to, *msg.cc) if a.addr],
-        "subject": msg.subject,
-        "text": msg.text.rstrip(),
+        "subject": text(msg.subject),
+        "text": text(msg.text).rstrip(),
         "headers": {"fields": [list(f) for f in msg.headers], "defects": list(msg.defects), "verdict": arrival.verdict},
     }
     refs = [r[:998] for r in dict.fromkeys((*msg.in_reply_to, *msg.references)) if r]

@@ -321,3 +321,14 @@ def test_bulk_import_shows_progress_on_a_terminal(hotline: Hotline, tmp_path: Pa
     assert len(proc.stdout.splitlines()) == 30
     assert b"30/30" in shown and b"msg" in shown
 
+
+
+def test_nul_bytes_do_not_break_postgresql(hotline: Hotline, tmp_path: Path) -> None:
+    raw = mf.raw_message(
+        [("From", "a@example.pl"), ("Subject", "Zero\x00byte"), ("Content-Type", "text/plain; charset=utf-8")],
+        body=b"przed\x00po\n",
+    )
+    line = ingest_one(hotline, tmp_path, raw)
+    assert line["action"] == "created", line
+    ticket = show(hotline, line["ticket"])
+    assert ticket["question"] == "przedpo" and ticket["subject"] == "Zerobyte"
