@@ -153,7 +153,7 @@ class Parser:
 
     def __init__(self, settings: Settings, workers: int | None = None) -> None:
         lim = settings.limits
-        self.limits = ParseLimits(max_attachments=lim.max_attachments, max_depth=lim.max_mime_depth)
+        self.limits = ParseLimits(max_attachments=lim.max_attachments, max_mime_depth=lim.max_mime_depth)
         self.max_bytes = lim.max_message_bytes
         self.workers = workers or os.cpu_count() or 1
         self._pool: Executor | None = None

@@ -32,6 +32,8 @@ from inscriptis import get_text
 from mailparser.dates import parse_mail_date
 from mailparser.utils import get_addresses
 
+from parsers.identity import clean_message_id, header_end, identify, repair_obsolete_fields, strip_envelope
+
 # mail-parser logs per-part chatter ("Email content 'alternative' not handled") at
 # WARNING; keep command output and the journal clean.
 logging.getLogger("mailparser").setLevel(logging.ERROR)
@@ -54,7 +56,7 @@ class Attachment:
 @dataclass(frozen=True, slots=True)
 class ParseLimits:
     max_attachments: int = 100
-    max_depth: int = 20
+    max_mime_depth: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,6 @@ Decode = Callable[[str], str]
 
 # --------------------------------------------------------------------------- constants
 
-SYNTHETIC_ID_DOMAIN = "synthesized.hotline"
 _MAIL_HEADERS = frozenset(
     "from to cc subject date message-id received return-path content-type "
     "mime-version sender reply-to".split()
@@ -127,13 +128,8 @@ _MIMETYPES = mimetypes.MimeTypes()  # built-in table only: same answer on every 
 _ENCODED_WORD = re.compile(r"=\?([^?]*?)\?([qQbB])\?(.*?)\?=")
 _FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
-_LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 _TEXT_LINE_ENDS = re.compile(r"\r\n|\r|\n")
 _PARAM_ERRORS = (ValueError, TypeError, LookupError, UnicodeError, IndexError, email.errors.MessageError)
-_BLANK_LINE = re.compile(rb"\n\r?\n")
-_MBOX_FROM = re.compile(rb"From [ \t]*[^\s:]")  # not the obsolete header syntax "From : x"
-_CR_BLANK_LINE = re.compile(rb"\r\r")
-_OBSOLETE_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
 _TAGS = re.compile(r"<[^>]*>")
 _UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -153,7 +149,7 @@ def parse(raw: bytes, limits: ParseLimits = ParseLimits()) -> ParsedMessage:
         raise
     except RecursionError as exc:
         raise UnparseableMessage(
-            f"MIME nesting too deep for the parser (limits.max_depth={limits.max_depth})"
+            f"MIME nesting too deep for the parser (limits.max_mime_depth={limits.max_mime_depth})"
         ) from exc
     except Exception as exc:  # last line of defence: a worker must never crash on input
         raise UnparseableMessage(f"internal parser error: {type(exc).__name__}: {exc}") from exc
@@ -164,27 +160,21 @@ def decode_header_value(value: str, fallback_charset: str | None = None) -> str:
     return _HeaderDecoder(fallback_charset).decode(value)
 
 
-def synthesize_message_id(content_hash: str) -> str:
-    """Stable Message-ID for a message without one, so re-delivery de-duplicates."""
-    return f"{content_hash[:32]}@{SYNTHETIC_ID_DOMAIN}"
-
-
 # --------------------------------------------------------------------------- top level
 
 def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
-    raw = _strip_envelope(raw)
+    ident = identify(raw)
+    raw = strip_envelope(raw)
     msg = _message_from_bytes(raw)
     fields = _Fields(msg)
     defects = _Defects()
     hdr = _HeaderDecoder(lambda: _declared_charset(msg), defects)
     body = _Body(msg, limits, hdr)
-    content_hash = _content_hash(raw, fields)
-    message_id = _message_id(fields.first("message-id"), hdr)
     sender = _addresses(fields.all("from"), "From", hdr, keep_unparseable=True)
     return ParsedMessage(
-        message_id=message_id or synthesize_message_id(content_hash),
-        message_id_synthesized=not message_id,
-        content_hash=content_hash,
+        message_id=ident.message_id,
+        message_id_synthesized=ident.synthesized,
+        content_hash=ident.content_hash,
         subject=hdr.decode(fields.first("subject") or ""),
         sender=sender[0] if sender else None,
         to=_addresses(fields.all("to"), "To", hdr),
@@ -203,19 +193,6 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
     )
 
 
-def _strip_envelope(raw: bytes) -> bytes:
-    """Drop what precedes the header fields: a UTF-8 BOM, an mbox ``From `` line, blank lines.
-
-    None of it is part of the message, and the mbox line varies per mailbox.
-    """
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    if _MBOX_FROM.match(raw):
-        match = _LINE_ENDS.search(raw)
-        raw = raw[match.end():] if match else b""
-    return raw.lstrip(b"\r\n")
-
-
 def _message_from_bytes(raw: bytes) -> Message:
     """Stdlib parse plus the checks that tell a mail message from arbitrary bytes."""
     if not raw.strip():
@@ -224,7 +201,7 @@ def _message_from_bytes(raw: bytes) -> Message:
         raise UnparseableMessage(
             "no RFC 5322 header fields found: an OLE2 compound file (Outlook .msg?)"
         )
-    msg = email.message_from_bytes(_repair_obsolete_fields(raw), _class=_TolerantMessage)
+    msg = email.message_from_bytes(repair_obsolete_fields(raw), _class=_TolerantMessage)
     if not any(name.lower() in _MAIL_HEADERS for name in msg.keys()):
         raise UnparseableMessage("no RFC 5322 header fields found (not a mail message)")
     return msg
@@ -284,18 +261,6 @@ class _VerbatimHeaders(Compat32):
 _VERBATIM = _VerbatimHeaders(linesep="\r\n")
 
 
-def _repair_obsolete_fields(raw: bytes) -> bytes:
-    """Accept RFC 5322 obsolete ``Name :`` (space before the colon) that the stdlib rejects.
-
-    The stdlib ends the header section at such a line, so a first line like
-    ``From :x`` would turn every header field into body text.
-    """
-    start, _ = _header_end(raw)
-    if not _OBSOLETE_FIELD.search(raw, 0, start):
-        return raw
-    return _OBSOLETE_FIELD.sub(rb"\1:", raw[:start]) + raw[start:]
-
-
 class _Fields:
     """Raw top-level header values (str; 8-bit bytes kept as surrogate escapes), indexed once."""
 
@@ -337,49 +302,6 @@ def _children(part: Message) -> list[Message]:
 
 
 # --------------------------------------------------------------------------- identity
-
-def _content_hash(raw: bytes, fields: _Fields) -> str:
-    """sha256 of key header values and the CRLF-normalised body: Received:-independent."""
-    digest = hashlib.sha256()
-    for name in ("from", "to", "subject", "date"):
-        value = fields.first(name) or ""
-        digest.update(" ".join(value.split()).encode("utf-8", "surrogateescape") + b"\0")
-    digest.update(_crlf(_body_bytes(raw)))
-    return digest.hexdigest()
-
-
-def _body_bytes(raw: bytes) -> bytes:
-    """Everything after the first blank line, whatever the line-ending convention."""
-    return raw[_header_end(raw)[1]:]
-
-
-def _header_end(raw: bytes) -> tuple[int, int]:
-    """(end of the header section, start of the body); (len, len) when there is no body."""
-    first_cr, first_lf = raw.find(b"\r"), raw.find(b"\n")
-    cr_only = first_cr != -1 and (first_lf == -1 or first_lf > first_cr + 1)
-    match = (_CR_BLANK_LINE if cr_only else _BLANK_LINE).search(raw)
-    return (match.start(), match.end()) if match else (len(raw), len(raw))
-
-
-def _crlf(data: bytes) -> bytes:
-    """CRLF-normalise without copying when the data already is (large attachments)."""
-    crlf = data.count(b"\r\n")
-    if crlf == data.count(b"\n") == data.count(b"\r"):
-        return data
-    if b"\r" not in data:
-        return data.replace(b"\n", b"\r\n")
-    return _LINE_ENDS.sub(b"\r\n", data)
-
-
-def _message_id(raw: str | None, hdr: _HeaderDecoder) -> str:
-    """The Message-ID without brackets, "" when absent or empty."""
-    value = hdr.decode(raw or "")
-    match = _ANGLE_ID.search(value)
-    if match:
-        return "".join(match.group(1).split())
-    words = value.split()
-    return words[0].strip("<>") if words else ""
-
 
 def _id_list(value: str) -> tuple[str, ...]:
     """Message-IDs of In-Reply-To/References: <...> tokens, else whitespace words."""
@@ -746,7 +668,7 @@ class _Body:
         else:
             return
         if inner is not None:
-            mid = _message_id(_Fields(inner).first("message-id"), _HeaderDecoder(None))
+            mid = clean_message_id(_HeaderDecoder(None).decode(_Fields(inner).first("message-id") or ""))
             if mid:
                 self.embedded.setdefault(mid, None)
 
@@ -805,9 +727,9 @@ def _walk(msg: Message, limits: ParseLimits, decode_8bit: Decode) -> list[_Node]
     stack = [_node(msg, 0, True, False, decode_8bit)]
     while stack:
         node = stack.pop()
-        if node.depth > limits.max_depth:
+        if node.depth > limits.max_mime_depth:
             raise UnparseableMessage(
-                f"MIME nesting depth {_max_depth(node)} exceeds limits.max_depth={limits.max_depth}"
+                f"MIME nesting depth {_nesting_depth(node)} exceeds limits.max_mime_depth={limits.max_mime_depth}"
             )
         nodes.append(node)
         children = _children(node.part)
@@ -817,7 +739,7 @@ def _walk(msg: Message, limits: ParseLimits, decode_8bit: Decode) -> list[_Node]
     return nodes
 
 
-def _max_depth(node: _Node) -> int:
+def _nesting_depth(node: _Node) -> int:
     """Full depth below a node that broke the limit, for a precise error message."""
     deepest, stack = node.depth, [(node.part, node.depth)]
     while stack:
@@ -861,7 +783,7 @@ def _message_bytes(part: Message) -> bytes:
         return b""  # the attachment is dropped, the message is not
     flat = buffer.getvalue()
     # skip the part's own header fields; a part may have none (multipart/digest defaults)
-    data = flat[len(_VERBATIM.linesep):] if not part.keys() else _body_bytes(flat)
+    data = flat[len(_VERBATIM.linesep):] if not part.keys() else flat[header_end(flat)[1] :]
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte in ("base64", "quoted-printable"):  # illegal for message/*, but seen
         carrier = email.message_from_bytes(

@@ -330,10 +330,10 @@ def test_mixed_line_ends_normalised() -> None:
 
 def test_mime_depth_limit() -> None:
     assert parse(mf.nested_multipart(20)).text == "deep inside"
-    with pytest.raises(UnparseableMessage, match=r"^MIME nesting depth 25 exceeds limits\.max_depth=20$"):
+    with pytest.raises(UnparseableMessage, match=r"^MIME nesting depth 25 exceeds limits\.max_mime_depth=20$"):
         parse(mf.nested_multipart(25))
-    with pytest.raises(UnparseableMessage, match=r"depth 6 exceeds limits\.max_depth=5"):
-        parse(mf.nested_multipart(6), ParseLimits(max_depth=5))
+    with pytest.raises(UnparseableMessage, match=r"depth 6 exceeds limits\.max_mime_depth=5"):
+        parse(mf.nested_multipart(6), ParseLimits(max_mime_depth=5))
 
 
 def test_nesting_beyond_the_interpreter_recursion_limit_is_unparseable() -> None:
