@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from parsers.identity import identify
+from parsers.identity import Identity, identify
 from storage import blobs
 from storage.db import insert_ignoring_conflicts
 from storage.models import InboxEntry, InboxState
@@ -40,10 +40,11 @@ def accept(session: Session, delivery: Delivery) -> Accepted:
     return accept_many(session, [delivery])[0]
 
 
-def accept_many(session: Session, deliveries: list[Delivery]) -> list[Accepted]:
+def accept_many(session: Session, deliveries: list[Delivery], idents: list[Identity] | None = None) -> list[Accepted]:
     """Store deliveries, each at most once: an identical message already stored (or earlier
-    in the same batch) is counted on that row instead."""
-    idents = [identify(d.raw) for d in deliveries]
+    in the same batch) is counted on that row instead. Identities already computed (by the
+    parser's worker processes) save the work here."""
+    idents = idents or [identify(d.raw) for d in deliveries]
     known = _find(session, {(i.message_id, i.content_hash) for i in idents})
     fresh: dict[tuple[str, str], tuple[Delivery, str]] = {}
     for delivery, ident in zip(deliveries, idents):

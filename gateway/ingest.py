@@ -1,8 +1,7 @@
 """Feeding raw messages through the one path: inbox (committed) -> pipeline -> outcome.
 
 Used by `hotline ingest` and by the daemon's worker alike; the only difference is where
-the bytes come from. While one batch is routed, the worker processes already parse the
-next one.
+the bytes come from.
 """
 from __future__ import annotations
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import inbox
 from gateway.pipeline import Outcome, Parser, Rejected, process
 from gateway.settings import Settings
+from parsers.identity import Identity, identify
 from parsers.mime import ParsedMessage
 from storage import blobs
 from storage.db import transaction
@@ -51,21 +51,47 @@ def ingest(
     channel: str | None = None,
     received_at: datetime | None = None,
 ) -> Iterator[Outcome]:
-    """Outcomes in input order; each batch's raw bytes are committed before it is processed."""
+    """Outcomes in input order. Worker processes parse batch k+1 while batch k is routed;
+    each batch's raw bytes are committed to the inbox before it is routed."""
     pending: Batch | None = None
-    for chunk in batched(raws, BATCH):
-        now = datetime.now(timezone.utc)
-        with transaction(factory) as session:
-            accepted = inbox.accept_many(
-                session, [inbox.Delivery(raw, source, channel, received_at or now) for raw in chunk]
-            )
-        fresh = {a.inbox_id: raw for a, raw in zip(accepted, chunk) if not a.duplicate}
-        batch = Batch(accepted, list(fresh), parser.map(list(fresh.values())))
+    chunks = batched(raws, BATCH)
+    parsing = _next_parse(parser, chunks)
+    while parsing is not None:
+        chunk, results = parsing
+        parsing = _next_parse(parser, chunks)
         if pending is not None:
             yield from _finish(factory, settings, pending)
-        pending = batch
+        pending = _accept(factory, chunk, list(results), source, channel, received_at)
     if pending is not None:
         yield from _finish(factory, settings, pending)
+
+
+def _next_parse(parser: Parser, chunks: Iterator[list[bytes]]) -> tuple[list[bytes], Iterator[Parsed]] | None:
+    chunk = next(chunks, None)
+    return None if chunk is None else (chunk, parser.map(chunk))
+
+
+def _accept(
+    factory: sessionmaker[Session],
+    chunk: list[bytes],
+    results: list[Parsed],
+    source: str,
+    channel: str | None,
+    received_at: datetime | None,
+) -> Batch:
+    now = datetime.now(timezone.utc)
+    deliveries = [inbox.Delivery(raw, source, channel, received_at or now) for raw in chunk]
+    idents = [_identity(raw, result) for raw, result in zip(chunk, results)]
+    with transaction(factory) as session:
+        accepted = inbox.accept_many(session, deliveries, idents)
+    fresh = [(a.inbox_id, r) for a, r in zip(accepted, results) if not a.duplicate]
+    return Batch(accepted, [i for i, _ in fresh], iter([r for _, r in fresh]))
+
+
+def _identity(raw: bytes, result: Parsed) -> Identity:
+    if isinstance(result, ParsedMessage):
+        return Identity(result.message_id, result.content_hash, result.message_id_synthesized)
+    return identify(raw)
 
 
 def process_backlog(factory: sessionmaker[Session], settings: Settings, parser: Parser, limit: int = BATCH) -> list[Outcome]:
