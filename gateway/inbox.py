@@ -42,8 +42,9 @@ def accept(session: Session, delivery: Delivery) -> Accepted:
 
 def accept_many(session: Session, deliveries: list[Delivery], idents: list[Identity] | None = None) -> list[Accepted]:
     """Store deliveries, each at most once: an identical message already stored (or earlier
-    in the same batch) is counted on that row instead. Identities already computed (by the
-    parser's worker processes) save the work here."""
+    in the same batch) is counted on that row instead, unless that row was never processed
+    (a run that died halfway): then it is handed back for routing. Identities already
+    computed (by the parser's worker processes) save the work here."""
     idents = idents or [identify(d.raw) for d in deliveries]
     known = _find(session, {(i.message_id, i.content_hash) for i in idents})
     fresh: dict[tuple[str, str], tuple[Delivery, str]] = {}
@@ -56,13 +57,13 @@ def accept_many(session: Session, deliveries: list[Delivery], idents: list[Ident
         rows = [_row(d, sha, key) for key, (d, sha) in fresh.items()]
         insert_ignoring_conflicts(session, InboxEntry, rows)  # a concurrent instance may win a row
         stored = _find(session, set(fresh))
-    created: set[int] = set()
+    seen: set[int] = set()
     result = []
     for ident in idents:
         key = (ident.message_id, ident.content_hash)
-        inbox_id = known.get(key) or stored[key]
-        duplicate = key in known or inbox_id in created
-        created.add(inbox_id)
+        inbox_id, unfinished = known[key] if key in known else stored[key]
+        duplicate = inbox_id in seen or (key in known and not unfinished)
+        seen.add(inbox_id)
         result.append(Accepted(inbox_id, ident.message_id, duplicate))
     if dups := [a.inbox_id for a in result if a.duplicate]:
         for inbox_id, count in Counter(dups).items():
@@ -85,14 +86,15 @@ def _row(delivery: Delivery, sha: str, key: tuple[str, str]) -> dict[str, object
     }
 
 
-def _find(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    found: dict[tuple[str, str], int] = {}
+def _find(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, bool]]:
+    """(inbox id, still unprocessed) of the stored rows with these identities."""
+    found: dict[tuple[str, str], tuple[int, bool]] = {}
     ids = sorted({k[0] for k in keys})
     for start in range(0, len(ids), 5000):
-        stmt = select(InboxEntry.message_id, InboxEntry.content_hash, InboxEntry.id).where(
+        stmt = select(InboxEntry.message_id, InboxEntry.content_hash, InboxEntry.id, InboxEntry.state).where(
             InboxEntry.message_id.in_(ids[start : start + 5000])
         )
-        found.update({(m, h): i for m, h, i in session.execute(stmt) if (m, h) in keys})
+        found.update({(m, h): (i, st == InboxState.NEW) for m, h, i, st in session.execute(stmt) if (m, h) in keys})
     return found
 
 

@@ -11,12 +11,14 @@ import struct
 import subprocess
 import termios
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import inbox
 from storage import db
 from storage.models import Attachment, Blob, Event, InboxEntry, Message as MessageRow, Ticket
 from tests import mailfactory as mf
@@ -332,3 +334,17 @@ def test_nul_bytes_do_not_break_postgresql(hotline: Hotline, tmp_path: Path) -> 
     assert line["action"] == "created", line
     ticket = show(hotline, line["ticket"])
     assert ticket["question"] == "przedpo" and ticket["subject"] == "Zerobyte"
+
+
+def test_rerun_after_a_crash_routes_what_was_stored_but_not_processed(hotline: Hotline, tmp_path: Path, store) -> None:
+    raws = [mf.make_message(subject=f"Przed awarią {i}", message_id=f"<crash{i}@u>") for i in range(3)]
+    box = write_mbox(tmp_path / "box.mbox", raws)
+    with store.begin() as s:  # as if a run had committed the raw bytes and died before routing
+        accepted = inbox.accept_many(s, [inbox.Delivery(r, "ingest:crashed", None, datetime.now(timezone.utc)) for r in raws[:2]])
+    assert not any(a.duplicate for a in accepted)
+    lines = hotline.json("ingest", str(box))
+    assert [line["action"] for line in lines] == ["created"] * 3
+    assert [line["action"] for line in hotline.json("ingest", str(box))] == ["duplicate"] * 3
+    with store() as s:
+        assert s.scalar(select(func.count()).select_from(InboxEntry)) == 3
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 3
