@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import structlog
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway import tickets
@@ -26,6 +27,7 @@ from parsers.mime import ParsedMessage, ParseLimits, UnparseableMessage, parse
 from storage.models import InboxEntry, InboxState, MessageKind
 
 log = structlog.get_logger("hotline.pipeline")
+ROUTING_LOCK = 0x686F746C  # "hotl": the advisory lock key of the router
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +180,11 @@ def process(
 ) -> list[Outcome]:
     """Route claimed inbox rows in order and store the result; a message that fails is
     quarantined and the rest go on. A storage error raises: the caller retries one by one."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One router at a time across instances, so two halves of a thread never open two
+        # tickets; parsing, the expensive part, stays parallel. SQLite's BEGIN IMMEDIATE
+        # already serialises writers.
+        session.execute(select(func.pg_advisory_xact_lock(ROUTING_LOCK)))
     pairs = list(zip(entries, parsed, strict=True))
     good = [p for _, p in pairs if isinstance(p, ParsedMessage)]
     index = ThreadIndex.load(session, good, settings.own_domain)

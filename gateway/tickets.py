@@ -122,7 +122,7 @@ def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: M
         "text": text(msg.text).rstrip(),
         "headers": {"fields": [list(f) for f in msg.headers], "defects": list(msg.defects), "verdict": arrival.verdict},
     }
-    refs = [r[:998] for r in dict.fromkeys((*msg.in_reply_to, *msg.references)) if r]
+    refs = [r for r in dict.fromkeys((*msg.in_reply_to, *msg.references)) if r]
     changes.messages.append(NewMessage(ticket, row, refs, msg.attachments))
 
 

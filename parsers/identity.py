@@ -20,6 +20,8 @@ _BLANK_LINE = re.compile(rb"\n\r?\n|\r\r")  # LF, CRLF, old Mac CR-only, or a re
 _MBOX_FROM = re.compile(rb"From [ \t]*[^\s:]")  # not the obsolete header syntax "From : x"
 _OBSOLETE_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_ID_LENGTH = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,19 +41,26 @@ def identify(raw: bytes) -> Identity:
         digest.update(" ".join(value.split()).encode("utf-8", "surrogateescape") + b"\0")
     digest.update(crlf(raw[body:]))
     content_hash = digest.hexdigest()
-    message_id = clean_message_id(str(fields.get("message-id") or ""))[:990]
+    message_id = clean_message_id(str(fields.get("message-id") or ""))
     if message_id:
         return Identity(message_id, content_hash, synthesized=False)
     return Identity(f"{content_hash[:32]}@{SYNTHETIC_DOMAIN}", content_hash, synthesized=True)
 
 
 def clean_message_id(value: str) -> str:
-    """"<a@b> (comment)" -> "a@b"; a bare id is kept; "" when absent."""
+    """"<a@b> (comment)" -> "a@b"; a bare id is kept; "" when absent. Control characters
+    are dropped and the length capped: an id is a database key, not free text."""
     match = _ANGLE_ID.search(value)
     if match:
-        return "".join(match.group(1).split())
-    words = value.split()
-    return words[0].strip("<>") if words else ""
+        found = "".join(match.group(1).split())
+    else:
+        words = value.split()
+        found = words[0].strip("<>") if words else ""
+    return bounded_id(found)
+
+
+def bounded_id(token: str) -> str:
+    return _CONTROL.sub("", token)[:MAX_ID_LENGTH]
 
 
 def strip_envelope(raw: bytes) -> bytes:

@@ -32,7 +32,7 @@ from inscriptis import get_text
 from mailparser.dates import parse_mail_date
 from mailparser.utils import get_addresses
 
-from parsers.identity import clean_message_id, header_end, identify, repair_obsolete_fields, strip_envelope
+from parsers.identity import bounded_id, clean_message_id, header_end, identify, repair_obsolete_fields, strip_envelope
 
 # mail-parser logs per-part chatter ("Email content 'alternative' not handled") at
 # WARNING; keep command output and the journal clean.
@@ -308,7 +308,7 @@ def _id_list(value: str) -> tuple[str, ...]:
     ids = ["".join(m.split()) for m in _ANGLE_ID.findall(value)]
     if not ids:
         ids = [w.strip("<>,") for w in value.split()]
-    return tuple(dict.fromkeys(i for i in ids if i))
+    return tuple(dict.fromkeys(bounded_id(i) for i in ids if i))
 
 
 def _return_path(value: str | None) -> str | None:

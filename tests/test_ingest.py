@@ -348,3 +348,15 @@ def test_rerun_after_a_crash_routes_what_was_stored_but_not_processed(hotline: H
     with store() as s:
         assert s.scalar(select(func.count()).select_from(InboxEntry)) == 3
         assert s.scalar(select(func.count()).select_from(Ticket)) == 3
+
+
+def test_hostile_message_ids_are_bounded_keys(hotline: Hotline, tmp_path: Path) -> None:
+    long_id = "ż" * 2000 + "@example.pl"  # 4 KB of UTF-8: over PostgreSQL's index row limit
+    raw = mf.raw_message(
+        [("From", "a@example.pl"), ("Subject", "Długie"), ("Message-ID", f"<a\x01b{long_id}>"),
+         ("References", f"<{long_id}> <x\x00y@z>"), ("Content-Type", "text/plain; charset=utf-8")],
+        body="Treść\n",
+    )  # fmt: skip
+    line = ingest_one(hotline, tmp_path, raw)
+    assert line["action"] == "created", line
+    assert line["message_id"].startswith("ab") and len(line["message_id"]) == 250
