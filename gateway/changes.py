@@ -24,6 +24,7 @@ from storage.models import (
     Message,
     MessageRef,
     Ticket,
+    table,
 )
 
 
@@ -64,7 +65,7 @@ class ChangeSet:
         self._merge(session)
         if self.events:
             rows = [{**e, "ticket_id": None if t is None else t.id} for t, e in self.events]  # history stays put
-            session.execute(insert(Event.__table__), rows)
+            session.execute(insert(table(Event)), rows)
         if self.inbox:
             rows = [{"id": i, **v, "ticket_id": None if t is None else t.live().id} for i, v, t in self.inbox]
             session.execute(update(InboxEntry), rows)  # by primary key, one statement
@@ -76,8 +77,8 @@ class ChangeSet:
     def _insert_tickets(self, session: Session) -> None:
         if not self.tickets:
             return
-        table = Ticket.__table__  # Core, not ORM, inserts: a tenth of the overhead per row
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        tickets = table(Ticket)  # Core, not ORM, inserts: a tenth of the overhead per row
+        stmt = insert(tickets).returning(tickets.c.id, sort_by_parameter_order=True)
         ids = session.scalars(stmt, [row for _, row in self.tickets]).all()
         for (ticket, _), new_id in zip(self.tickets, ids, strict=True):
             ticket.id = new_id
@@ -86,12 +87,12 @@ class ChangeSet:
         if not self.messages:
             return
         rows = [{**m.row, "ticket_id": m.ticket.id} for m in self.messages]
-        table = Message.__table__
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        messages = table(Message)
+        stmt = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
         ids = list(session.scalars(stmt, rows))
         refs = [{"message_pk": pk, "ref": r} for m, pk in zip(self.messages, ids) for r in m.refs]
         if refs:
-            session.execute(insert(MessageRef.__table__), refs)
+            session.execute(insert(table(MessageRef)), refs)
         data: dict[str, bytes] = {}
         attachments = []
         for m, pk in zip(self.messages, ids):
@@ -108,7 +109,7 @@ class ChangeSet:
                 )
         if attachments:
             blobs.put(session, data)
-            session.execute(insert(Attachment.__table__), attachments)
+            session.execute(insert(table(Attachment)), attachments)
 
     def _merge(self, session: Session) -> None:
         for other, target in self.merges:

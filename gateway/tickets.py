@@ -18,7 +18,7 @@ from gateway.changes import ChangeSet, NewMessage
 from gateway.threads import TicketRef
 from parsers.mime import ParsedMessage
 from storage.db import insert_ignoring_conflicts
-from storage.models import Direction, Message, MessageKind, Ticket, TicketCounter, TicketStatus
+from storage.models import Direction, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
 
 SUBJECT_MAX = 200
 
@@ -63,9 +63,9 @@ class Numbers:
         self.free.clear()
 
     def _bump(self, year: int, by: int) -> int | None:
-        table = TicketCounter.__table__
-        stmt = update(table).where(table.c.year == year).values(last=table.c.last + by).returning(table.c.last)
-        return self.session.scalar(stmt)
+        counters = table(TicketCounter)
+        stmt = update(counters).where(counters.c.year == year).values(last=counters.c.last + by)
+        return self.session.scalar(stmt.returning(counters.c.last))
 
 
 def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, year: int) -> TicketRef:
