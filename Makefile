@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config/hotline.example.toml
 # Debian packages the daemon and its test suite use; installed when missing (as root).
-DEB_PACKAGES := python3-venv postgresql
+DEB_PACKAGES := python3-venv postgresql dovecot-imapd systemd openssl
 
 .PHONY: run test bench deps venv clean
 

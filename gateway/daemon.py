@@ -1,50 +1,201 @@
-"""`hotline run`: the SMTP listener and the pipeline worker in one process.
+"""`hotline run`: every source, the routing worker and the scheduler in one process.
 
-SIGTERM or SIGINT stops taking work, lets the current batch finish and exits 0.
+Start: the SMTP listener, one thread per IMAP account, and APScheduler jobs (the sweep
+that routes whatever is stored but unrouted, the metrics refresh, the watchdog ping);
+READY=1 once every source has had its first go. SIGTERM: the listener stops taking mail,
+the sources finish the slice in flight, the scheduler lets running jobs end; then exit 0,
+within `daemon.grace_seconds`. Nothing acknowledged is ever uncommitted, so an exit at
+any point loses nothing. SIGHUP: the config is read again; what can change on the fly
+(logging) does, and anything else is named in a clear "restart needed" message.
 """
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+import time
 from dataclasses import asdict
+from datetime import datetime, timezone
+from types import FrameType
+from typing import Any
 
 import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway import logs, metrics, sdnotify
 from gateway.ingest import process_backlog
-from gateway.pipeline import Parser
-from gateway.settings import Settings
+from gateway.pipeline import Outcome, Parser
+from gateway.settings import ConfigError, Settings, load
 from gateway.sources import smtp
+from gateway.sources.imap import ImapSource
 
 log = structlog.get_logger("hotline.daemon")
-IDLE_SECONDS = 1.0
+READY_WAIT_SECONDS = 30.0  # how long READY=1 waits for IMAP accounts that are down
+RELOADABLE = {"logging"}
+
+
+class Daemon:
+    def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
+        self.settings, self.factory = settings, factory
+        self.stop = threading.Event()
+        self.reload = threading.Event()
+        self.parser = Parser(settings, start_method="forkserver")
+        self.metrics = metrics.Metrics()
+        self.scheduler = BackgroundScheduler(timezone=timezone.utc)
+        self.sources = [ImapSource(a, settings, factory, self.parser, self.record) for a in settings.imap]
+        self.threads: list[threading.Thread] = []
+        self.listener: Any = None
+        self.http: Any = None
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def run(self) -> int:
+        self._install_signals()
+        self.start()
+        sdnotify.notify("READY=1", f"STATUS={self.status()}")
+        log.info("ready", status=self.status())
+        while not self.stop.wait(1.0):
+            if self.reload.is_set():
+                self.reload.clear()
+                self.reload_config()
+        self.shutdown()
+        return 0
+
+    def start(self) -> None:
+        cfg = self.settings
+        if cfg.smtp_server is not None:
+            self.listener = smtp.start(self.factory, cfg.smtp_server, self.wake_sweep)
+        for source in self.sources:
+            thread = threading.Thread(target=source.run, args=(self.stop,), name=source.name, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        self.scheduler.add_job(self.sweep, "interval", seconds=cfg.daemon.sweep_seconds, id="sweep",
+                               max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
+        self.scheduler.add_job(self.refresh_metrics, "interval", seconds=5, id="metrics", next_run_time=_now())
+        if (interval := sdnotify.watchdog_interval()) is not None:
+            self.scheduler.add_job(self.watchdog, "interval", seconds=interval / 2, id="watchdog")
+        self.scheduler.start()
+        if cfg.metrics is not None:
+            self.http = metrics.serve(self.metrics, self.health, *cfg.metrics.host_port)
+        self._wait_for_sources()
+        log.info(
+            "started",
+            smtp=cfg.smtp_server.listen if cfg.smtp_server else None,
+            imap=[s.name for s in self.sources],
+            metrics=cfg.metrics.listen if cfg.metrics else None,
+            store=make_url(cfg.storage.url).render_as_string(hide_password=True),
+        )
+
+    def shutdown(self) -> None:
+        deadline = time.monotonic() + self.settings.daemon.grace_seconds
+        sdnotify.notify("STOPPING=1", "STATUS=stopping")
+        log.info("stopping", grace_seconds=self.settings.daemon.grace_seconds)
+        if self.listener is not None:
+            self.listener.stop()  # no new mail is taken: senders get a connection refused and retry
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.scheduler.shutdown(wait=True)  # a sweep in flight finishes its batch
+        if self.http is not None:
+            self.http.shutdown()
+        self.parser.close()
+        late = [t.name for t in self.threads if t.is_alive()]
+        if late:
+            log.error("sources still busy after the grace time; their uncommitted work will be redone", sources=late)
+        log.info("stopped")
+
+    def _install_signals(self) -> None:
+        def on_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal received", signal=signal.Signals(signum).name)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, lambda _s, _f: self.reload.set())
+
+    def _wait_for_sources(self) -> None:
+        deadline = time.monotonic() + READY_WAIT_SECONDS
+        for source in self.sources:
+            source.connected.wait(max(0.0, deadline - time.monotonic()))
+
+    # -- jobs -------------------------------------------------------------------------
+
+    def sweep(self) -> None:
+        """Route what sources stored but did not route (the SMTP listener, a crashed run)."""
+        try:
+            while not self.stop.is_set() and (routed := process_backlog(self.factory, self.settings, self.parser)):
+                for source, outcome in routed:
+                    self.record(source, outcome)
+        except Exception:
+            self.metrics.errors.labels("worker").inc()
+            log.exception("sweep failed; will retry")
+
+    def wake_sweep(self) -> None:
+        job = self.scheduler.get_job("sweep")
+        if job is not None:
+            job.modify(next_run_time=_now())
+
+    def record(self, source: str, outcome: Outcome) -> None:
+        self.metrics.messages.labels(source, outcome.action).inc()
+        log.info("message routed", source=source, **asdict(outcome))
+
+    def refresh_metrics(self) -> None:
+        try:
+            self.metrics.refresh_inbox(self.factory)
+        except Exception as exc:
+            self.metrics.errors.labels("store").inc()
+            log.warning("store unreachable for metrics", error=str(exc).splitlines()[0])
+        now = time.monotonic()
+        for source in self.sources:
+            if source.last_sync is not None:
+                self.metrics.since_sync.labels(source.account.name).set(now - source.last_sync)
+        sdnotify.notify(f"STATUS={self.status()}")
+
+    def watchdog(self) -> None:
+        sdnotify.notify("WATCHDOG=1")
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        down = [s.name for s in self.sources if not s.connected.is_set()]
+        try:
+            self.metrics.refresh_inbox(self.factory)
+            store_ok = True
+        except Exception:
+            store_ok = False
+        detail = {"store": store_ok, "imap_down": down, "backlog": self.metrics.backlog_count}
+        return store_ok and not down, detail
+
+    def status(self) -> str:
+        up = sum(s.connected.is_set() for s in self.sources)
+        parts = [f"imap {up}/{len(self.sources)} up"]
+        if self.settings.smtp_server:
+            parts.append(f"smtp on {self.settings.smtp_server.listen}")
+        parts.append(f"backlog {self.metrics.backlog_count}")
+        return ", ".join(parts)
+
+    # -- SIGHUP -----------------------------------------------------------------------
+
+    def reload_config(self) -> None:
+        sdnotify.notify("RELOADING=1")
+        try:
+            fresh = load(self.settings.source)
+        except ConfigError as exc:
+            log.error("config reload refused, keeping the running config", problems=exc.problems)
+            sdnotify.notify("READY=1")
+            return
+        changed = {name for name in type(fresh).model_fields if getattr(fresh, name) != getattr(self.settings, name)}
+        if "logging" in changed:
+            logs.configure(fresh.logging.format, fresh.logging.level, sys.stdout)
+        if needs_restart := sorted(changed - RELOADABLE - {"source"}):
+            log.warning("config changed in sections that need a restart", sections=needs_restart)
+        log.info("config reloaded", applied=sorted(changed & RELOADABLE), restart_needed=needs_restart)
+        sdnotify.notify("READY=1", f"STATUS={self.status()}")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def run(settings: Settings, factory: sessionmaker[Session]) -> int:
-    stop, wake = threading.Event(), threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info("stopping", signal=signal.Signals(signum).name)
-        stop.set()
-        wake.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    listener = smtp.start(factory, settings.smtp_server, wake.set) if settings.smtp_server else None
-    log.info("started", smtp=settings.smtp_server.listen if settings.smtp_server else None, store=make_url(settings.storage.url).render_as_string(hide_password=True))
-    parser = Parser(settings)
-    try:
-        while not stop.is_set():
-            outcomes = process_backlog(factory, settings, parser)
-            for outcome in outcomes:
-                log.info("message routed", **asdict(outcome))
-            if not outcomes:
-                wake.wait(IDLE_SECONDS)
-                wake.clear()
-    finally:
-        if listener is not None:
-            listener.stop()
-        parser.close()
-    log.info("stopped")
-    return 0
+    return Daemon(settings, factory).run()

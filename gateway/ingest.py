@@ -94,20 +94,23 @@ def _identity(raw: bytes, result: Parsed) -> Identity:
     return identify(raw)
 
 
-def process_backlog(factory: sessionmaker[Session], settings: Settings, parser: Parser, limit: int = BATCH) -> list[Outcome]:
-    """The daemon's worker: route the oldest unprocessed inbox rows, whoever stored them."""
+def process_backlog(
+    factory: sessionmaker[Session], settings: Settings, parser: Parser, limit: int = BATCH
+) -> list[tuple[str, Outcome]]:
+    """The daemon's worker: route the oldest unprocessed inbox rows, whoever stored them;
+    returns (source, outcome) pairs."""
     with factory() as session:
         stmt = (
-            select(InboxEntry.id, InboxEntry.raw_sha256)
+            select(InboxEntry.id, InboxEntry.raw_sha256, InboxEntry.source)
             .where(InboxEntry.state == InboxState.NEW)
             .order_by(InboxEntry.id)
             .limit(limit)
         )
         rows = session.execute(stmt).all()
-        raws = blobs.get_many(session, [sha for _, sha in rows])
-    ids = [inbox_id for inbox_id, _ in rows]
-    parsed = dict(zip(ids, parser.map([raws[sha] for _, sha in rows]), strict=True))
-    return list(route(factory, settings, parsed).values())
+        raws = blobs.get_many(session, [row.raw_sha256 for row in rows])
+    parsed = dict(zip([row.id for row in rows], parser.map([raws[row.raw_sha256] for row in rows]), strict=True))
+    outcomes = route(factory, settings, parsed)
+    return [(row.source, outcomes[row.id]) for row in rows if row.id in outcomes]
 
 
 def route(factory: sessionmaker[Session], settings: Settings, parsed: dict[int, Parsed]) -> dict[int, Outcome]:

@@ -7,7 +7,9 @@ stored together (gateway/changes.py) in the caller's transaction.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -153,26 +155,34 @@ class Parser:
 
     POOL_THRESHOLD = 64
 
-    def __init__(self, settings: Settings, workers: int | None = None) -> None:
+    def __init__(self, settings: Settings, workers: int | None = None, start_method: str = "fork") -> None:
+        """start_method "forkserver" for a process that already runs threads: forking
+        those could copy a held lock into the worker."""
         lim = settings.limits
         self.limits = ParseLimits(max_attachments=lim.max_attachments, max_mime_depth=lim.max_mime_depth)
         self.max_bytes = lim.max_message_bytes
         self.workers = workers or os.cpu_count() or 1
         self._pool: Executor | None = None
+        self._lock = threading.Lock()  # the daemon's sources share one pool
+        self._context = multiprocessing.get_context(start_method)
+        if start_method == "forkserver":
+            self._context.set_forkserver_preload(["parsers.mime"])
 
     def map(self, raws: list[bytes]) -> Iterator[ParsedMessage | Rejected]:
         if len(raws) < self.POOL_THRESHOLD or self.workers < 2:
             return (parse_raw(r, self.limits, self.max_bytes) for r in raws)
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=self._context)
         n = len(raws)
         chunk = max(1, n // (self.workers * 4))
         return self._pool.map(parse_raw, raws, [self.limits] * n, [self.max_bytes] * n, chunksize=chunk)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
 
 
 def process(

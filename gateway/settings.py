@@ -8,7 +8,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 DEFAULT_PATH = Path("hotline.toml")
@@ -94,24 +94,25 @@ class ImapAccount(Section):
         return _secret(self.password_env, self.password_file, "password")
 
 
+def _check_listen(listen: str) -> str:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError('expected "HOST:PORT", e.g. "127.0.0.1:2525"')
+    return listen
+
+
+Listen = Annotated[str, AfterValidator(_check_listen)]
+
+
 class SmtpServerSection(Section):
-    listen: str = "127.0.0.1:2525"
+    listen: Listen = "127.0.0.1:2525"
     recipients: list[str] = []
     channel_by_recipient: dict[str, Literal["email", "fax"]] = {}
     max_message_bytes: int = Field(26_214_400, ge=1024)
 
-    @field_validator("listen")
-    @classmethod
-    def _host_port(cls, listen: str) -> str:
-        host, sep, port = listen.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError('expected "HOST:PORT", e.g. "127.0.0.1:2525"')
-        return listen
-
     @property
     def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]"), int(port)
+        return _split_host_port(self.listen)
 
 
 class OutboundSection(Section):
@@ -156,6 +157,19 @@ class LimitsSection(Section):
     max_mime_depth: int = Field(20, ge=1)
 
 
+class DaemonSection(Section):
+    grace_seconds: float = Field(20.0, gt=0)  # SIGTERM: how long in-flight work may take
+    sweep_seconds: float = Field(2.0, gt=0)  # how often stored but unrouted messages are looked for
+
+
+class MetricsSection(Section):
+    listen: Listen = "127.0.0.1:9466"  # Prometheus /metrics and /health; keep it on loopback
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return _split_host_port(self.listen)
+
+
 class LoggingSection(Section):
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -171,6 +185,8 @@ class Settings(Section):
     fax: FaxSection = FaxSection()
     consultants: ConsultantsSection = ConsultantsSection()
     limits: LimitsSection = LimitsSection()
+    daemon: DaemonSection = DaemonSection()
+    metrics: MetricsSection | None = None
     logging: LoggingSection = LoggingSection()
     source: Annotated[Path, Field(exclude=True)] = DEFAULT_PATH
 
@@ -183,6 +199,11 @@ class Settings(Section):
     def loop_id(self) -> str:
         """Our X-Loop value: mail carrying it is ours and is never answered."""
         return self.outbound.address
+
+
+def _split_host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
 
 
 def config_path(cli_value: str | None) -> Path:

@@ -244,6 +244,16 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class ImapState(Base):
+    """Where each IMAP account's sync stands; a new UIDVALIDITY restarts it from the top."""
+
+    __tablename__ = "imap_state"
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_sync_at: Mapped[datetime | None]
+
+
 def table(model: type[Base]) -> Table:
     """The Core table of a model, for multi-row statements without ORM bookkeeping."""
     return cast(Table, model.__table__)

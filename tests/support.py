@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,3 +85,57 @@ level = "warning"
         encoding="utf-8",
     )
     return path
+
+
+class DaemonProcess:
+    """`hotline run` as a real process, told apart from the test by its own notify socket:
+    the test waits for READY=1 exactly as systemd would."""
+
+    def __init__(self, config: Path, tmp: Path) -> None:
+        self.config, self.log_path = config, tmp / f"daemon-{id(self)}.log"
+        self.notify_path = tmp / f"notify-{id(self)}.sock"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.notify_path))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> "DaemonProcess":
+        env = {**os.environ, "NOTIFY_SOCKET": str(self.notify_path)}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen([str(HOTLINE), "--config", str(self.config), "run"],
+                                         stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
+        self.wait_for("READY=1", timeout)
+        return self
+
+    def wait_for(self, field: str, timeout: float) -> list[str]:
+        """Datagrams until one carries `field`; fails with the daemon's log if it never comes."""
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited {self.proc.returncode}:\n{self.log()}")
+            self.notify.settimeout(0.2)
+            try:
+                seen.append(self.notify.recv(4096).decode())
+            except OSError:
+                continue
+            if field in seen[-1].splitlines():
+                return seen
+        raise AssertionError(f"no {field} within {timeout}s; got {seen}\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        self.proc.terminate()
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def close(self) -> None:
+        self.kill()
+        self.notify.close()

@@ -1,16 +1,20 @@
-"""`hotline run` as `make run` starts it: the SMTP listener stores, the worker routes, SIGTERM stops."""
+"""`hotline run` as systemd runs it: READY=1 over the notify socket, the SMTP listener
+stores, the sweep routes, metrics and health answer, SIGHUP reloads, SIGTERM stops cleanly."""
 from __future__ import annotations
 
+import json
 import signal
 import smtplib
-import subprocess
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import mailfactory as mf
-from tests.support import HOTLINE, Hotline, free_port, write_config
+from tests.support import DaemonProcess, Hotline, free_port, write_config
 
 
 def wait_for(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
@@ -22,33 +26,62 @@ def wait_for(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
     raise AssertionError(f"not within {timeout}s")
 
 
-def connectable(port: int) -> bool:
+@pytest.fixture
+def setup(db_url: str, tmp_path: Path) -> Iterator[tuple[DaemonProcess, Hotline, int, int]]:
+    smtp_port, metrics_port = free_port(), free_port()
+    extra = (
+        f'[smtp_server]\nlisten = "127.0.0.1:{smtp_port}"\nrecipients = ["hotline@example.org", "@fax.example.org"]\n'
+        f'[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n'
+        "[daemon]\nsweep_seconds = 0.5\n"
+    )
+    cfg = write_config(tmp_path / "c.toml", db_url, extra)
+    daemon = DaemonProcess(cfg, tmp_path)
     try:
-        smtplib.SMTP("127.0.0.1", port, timeout=1).quit()
-        return True
-    except OSError:
-        return False
-
-
-def test_smtp_listener_to_ticket_and_clean_stop(db_url: str, tmp_path: Path) -> None:
-    port = free_port()
-    smtp = f'[smtp_server]\nlisten = "127.0.0.1:{port}"\nrecipients = ["hotline@example.org", "@fax.example.org"]\n'
-    cfg = write_config(tmp_path / "c.toml", db_url, smtp)
-    hotline = Hotline(cfg)
-    daemon = subprocess.Popen([str(HOTLINE), "--config", str(cfg), "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        wait_for(lambda: connectable(port) or daemon.poll() is not None)
-        assert daemon.poll() is None, daemon.stderr.read().decode() if daemon.stderr else ""
-        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-            client.sendmail("jan@example.pl", ["hotline@example.org"], mf.make_message(subject="Przez SMTP"))
-            with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-                client.sendmail("jan@example.pl", ["someone@elsewhere.example"], mf.make_message())
-            assert refused.value.recipients["someone@elsewhere.example"][0] == 550
-        tickets = wait_for(lambda: hotline.json("tickets", "list", "--json"))
-        assert [t["subject"] for t in tickets] == ["Przez SMTP"]
-        daemon.send_signal(signal.SIGTERM)
-        assert daemon.wait(timeout=15) == 0
+        yield daemon.start(), Hotline(cfg), smtp_port, metrics_port
     finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+        daemon.close()
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_smtp_to_ticket_metrics_and_clean_stop(setup: tuple[DaemonProcess, Hotline, int, int]) -> None:
+    daemon, hotline, smtp_port, metrics_port = setup
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as client:
+        client.sendmail("jan@example.pl", ["hotline@example.org"], mf.make_message(subject="Przez SMTP"))
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            client.sendmail("jan@example.pl", ["someone@elsewhere.example"], mf.make_message())
+        assert refused.value.recipients["someone@elsewhere.example"][0] == 550
+    tickets = wait_for(lambda: hotline.json("tickets", "list", "--json"))
+    assert [t["subject"] for t in tickets] == ["Przez SMTP"]
+    status, body = get(metrics_port, "/metrics")
+    assert status == 200
+    assert b'hotline_messages_total{action="created",source="smtp"} 1.0' in body
+    assert b"hotline_inbox_backlog 0.0" in body
+    status, body = get(metrics_port, "/health")
+    assert status == 200 and json.loads(body)["ok"] is True
+    daemon.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+    daemon.wait_for("STOPPING=1", 10)
+    assert daemon.proc.wait(timeout=25) == 0  # type: ignore[union-attr]
+
+
+def test_sighup_applies_logging_and_names_what_needs_a_restart(
+    setup: tuple[DaemonProcess, Hotline, int, int], tmp_path: Path
+) -> None:
+    daemon, hotline, _, _ = setup
+    text = hotline.config.read_text()
+    hotline.config.write_text(text.replace('level = "warning"', 'level = "info"').replace("sweep_seconds = 0.5", "sweep_seconds = 1"))
+    daemon.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+    seen = daemon.wait_for("READY=1", 10)
+    assert any("RELOADING=1" in d for d in seen)
+    reloaded = wait_for(lambda: [json.loads(l) for l in daemon.log().splitlines() if '"config reloaded"' in l])
+    assert reloaded[-1]["applied"] == ["logging"] and reloaded[-1]["restart_needed"] == ["daemon"]
+    hotline.config.write_text("[storage\nbroken")
+    daemon.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+    wait_for(lambda: "config reload refused" in daemon.log())
+    assert daemon.proc.poll() is None  # a bad config never stops a running daemon

@@ -2,12 +2,18 @@
 
 250 is said only after the raw bytes are committed; 451 when the store cannot take them,
 so the sending MTA keeps the message and retries. Only configured recipients are
-accepted (550 otherwise): never an open relay.
+accepted (550 otherwise): never an open relay. STARTTLS is offered when a TLS context
+is given. `stop()` lets stores already under way answer before the port closes, so a
+restart does not make senders re-send what was committed.
 """
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Container, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,18 +28,40 @@ from storage.db import transaction
 log = structlog.get_logger("hotline.smtp")
 
 
+def _entry_for(address: str, entries: Container[str]) -> str | None:
+    """The configured entry that covers an address: the exact address, else `@domain`.
+    Entries are lower-case; addresses compare case-insensitively (domains are, and local
+    parts are in practice)."""
+    address = address.lower()
+    if address in entries:
+        return address
+    domain = "@" + address.rpartition("@")[2]
+    return domain if "@" in address and domain in entries else None
+
+
 class InboxHandler:
+    """aiosmtpd hooks: RCPT checks the recipient, DATA stores the message in the inbox."""
+
     def __init__(
         self, factory: sessionmaker[Session], config: SmtpServerSection, on_stored: Callable[[], None]
     ) -> None:
         self.factory = factory
-        self.recipients = {r.lower() for r in config.recipients}
-        self.channels = {k.lower(): v for k, v in config.channel_by_recipient.items()}
+        self.recipients = frozenset(r.lower() for r in config.recipients)
+        self.channels: Mapping[str, str] = {k.lower(): v for k, v in config.channel_by_recipient.items()}
         self.on_stored = on_stored
+        self._state = threading.Condition()
+        self._in_flight = 0
+        self._closing = False
 
     def accepts(self, address: str) -> bool:
-        address = address.lower()
-        return address in self.recipients or "@" + address.rpartition("@")[2] in self.recipients
+        return _entry_for(address, self.recipients) is not None
+
+    def channel_for(self, recipients: Iterable[str]) -> str | None:
+        """The channel of the first recipient with one (exact address before `@domain`)."""
+        for address in recipients:
+            if (entry := _entry_for(address, self.channels)) is not None:
+                return self.channels[entry]
+        return None
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         if not self.accepts(address):
@@ -43,23 +71,67 @@ class InboxHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        channel = next((self.channels[r.lower()] for r in envelope.rcpt_tos if r.lower() in self.channels), None)
-        delivery = inbox.Delivery(envelope.original_content, "smtp", channel, datetime.now(timezone.utc))
+        if not self._enter():
+            return "421 4.3.2 shutting down, try again later"
         try:
+            return await self._store_and_answer(session, envelope)
+        finally:
+            self._leave()
+
+    async def _store_and_answer(self, session: Any, envelope: Any) -> str:
+        delivery = inbox.Delivery(
+            envelope.original_content, "smtp", self.channel_for(envelope.rcpt_tos), datetime.now(timezone.utc)
+        )
+        try:  # in a thread: a slow commit must not stall the other SMTP sessions
             accepted = await asyncio.get_running_loop().run_in_executor(None, self.store, delivery)
         except Exception as exc:  # the store is down or full: the sender must keep the message
-            log.error("cannot store message", error=f"{type(exc).__name__}: {exc}")
+            log.error("cannot store message", error=f"{type(exc).__name__}: {exc}".splitlines()[0], peer=str(session.peer))
             return "451 4.3.0 cannot store the message now, try again later"
         self.on_stored()
-        log.info("message stored", inbox_id=accepted.inbox_id, duplicate=accepted.duplicate)
+        log.info(
+            "message stored", inbox_id=accepted.inbox_id, duplicate=accepted.duplicate,
+            size=len(delivery.raw), channel=delivery.channel, peer=str(session.peer),
+        )  # fmt: skip
         return f"250 2.0.0 queued as inbox #{accepted.inbox_id}"
 
     def store(self, delivery: inbox.Delivery) -> inbox.Accepted:
+        """Commit the raw bytes; returning normally means they are durable."""
         with transaction(self.factory) as session:
             return inbox.accept(session, delivery)
 
+    def _enter(self) -> bool:
+        with self._state:
+            if self._closing:
+                return False
+            self._in_flight += 1
+            return True
 
-def start(factory: sessionmaker[Session], config: SmtpServerSection, on_stored: Callable[[], None]) -> Controller:
+    def _leave(self) -> None:
+        with self._state:
+            self._in_flight -= 1
+            self._state.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Refuse new messages (421) and wait for stores under way; True if none is left."""
+        deadline = time.monotonic() + timeout
+        with self._state:
+            self._closing = True
+            while self._in_flight and (left := deadline - time.monotonic()) > 0:
+                self._state.wait(left)
+            return self._in_flight == 0
+
+
+def start(
+    factory: sessionmaker[Session],
+    config: SmtpServerSection,
+    on_stored: Callable[[], None],
+    tls_context: ssl.SSLContext | None = None,
+) -> Controller:
+    """Listen on config.listen in a thread of its own; returns once connections are taken.
+
+    tls_context (a server-side context with the certificate loaded) offers STARTTLS;
+    TLS stays optional for senders, as for any MX.
+    """
     host, port = config.host_port
     controller = Controller(
         InboxHandler(factory, config, on_stored),
@@ -67,6 +139,18 @@ def start(factory: sessionmaker[Session], config: SmtpServerSection, on_stored: 
         port=port,
         data_size_limit=config.max_message_bytes,
         decode_data=False,
+        server_hostname=socket.getfqdn(),  # once, not a DNS lookup per connection
+        tls_context=tls_context,
+        require_starttls=False,
     )
     controller.start()
     return controller
+
+
+def stop(controller: Controller, timeout: float = 10.0) -> None:
+    """Close the listener without cutting short a store under way: new messages get 421
+    (the sender retries later), messages being committed still get their 250."""
+    handler = controller.handler
+    if isinstance(handler, InboxHandler) and not handler.drain(timeout):
+        log.warning("stopping with stores still under way", timeout=timeout)
+    controller.stop()
