@@ -1,8 +1,9 @@
 """`hotline run`: every source, the routing worker and the scheduler in one process.
 
 Start: the SMTP listener, one thread per IMAP account, and APScheduler jobs (the sweep
-that routes whatever is stored but unrouted, the metrics refresh, the watchdog ping);
-READY=1 once every source has had its first go. SIGTERM: the listener stops taking mail,
+that routes whatever is stored but unrouted, the metrics refresh); READY=1 once every
+source has had its first go. The main loop pings the systemd watchdog, but only while
+the sweep is seen finishing: a hung worker gets the daemon restarted. SIGTERM: the listener stops taking mail,
 the sources finish the slice in flight, the scheduler lets running jobs end; then exit 0,
 within `daemon.grace_seconds`. Nothing acknowledged is ever uncommitted, so an exit at
 any point loses nothing. SIGHUP: the config is read again; what can change on the fly
@@ -11,6 +12,7 @@ any point loses nothing. SIGHUP: the config is read again; what can change on th
 from __future__ import annotations
 
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -27,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import logs, metrics, sdnotify
 from gateway.ingest import process_backlog
 from gateway.pipeline import Outcome, Parser
-from gateway.settings import ConfigError, Settings, load
+from gateway.settings import ConfigError, Settings, SmtpServerSection, load
 from gateway.sources import smtp
 from gateway.sources.imap import ImapSource
 
@@ -48,25 +50,30 @@ class Daemon:
         self.threads: list[threading.Thread] = []
         self.listener: Any = None
         self.http: Any = None
+        self.watchdog = sdnotify.Watchdog.from_env()
+        self.last_sweep = time.monotonic()
+        self.sweep_deadline = max(30.0, 10 * settings.daemon.sweep_seconds)
 
     # -- lifecycle --------------------------------------------------------------------
 
     def run(self) -> int:
         self._install_signals()
         self.start()
-        sdnotify.notify("READY=1", f"STATUS={self.status()}")
+        sdnotify.ready(self.status())
         log.info("ready", status=self.status())
         while not self.stop.wait(1.0):
             if self.reload.is_set():
                 self.reload.clear()
                 self.reload_config()
+            if time.monotonic() - self.last_sweep < self.sweep_deadline:
+                self.watchdog.ping()  # only while the worker is seen making progress
         self.shutdown()
         return 0
 
     def start(self) -> None:
         cfg = self.settings
         if cfg.smtp_server is not None:
-            self.listener = smtp.start(self.factory, cfg.smtp_server, self.wake_sweep)
+            self.listener = smtp.start(self.factory, cfg.smtp_server, self.wake_sweep, tls_context(cfg.smtp_server))
         for source in self.sources:
             thread = threading.Thread(target=source.run, args=(self.stop,), name=source.name, daemon=True)
             thread.start()
@@ -74,8 +81,6 @@ class Daemon:
         self.scheduler.add_job(self.sweep, "interval", seconds=cfg.daemon.sweep_seconds, id="sweep",
                                max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.add_job(self.refresh_metrics, "interval", seconds=5, id="metrics", next_run_time=_now())
-        if (interval := sdnotify.watchdog_interval()) is not None:
-            self.scheduler.add_job(self.watchdog, "interval", seconds=interval / 2, id="watchdog")
         self.scheduler.start()
         if cfg.metrics is not None:
             self.http = metrics.serve(self.metrics, self.health, *cfg.metrics.host_port)
@@ -90,10 +95,10 @@ class Daemon:
 
     def shutdown(self) -> None:
         deadline = time.monotonic() + self.settings.daemon.grace_seconds
-        sdnotify.notify("STOPPING=1", "STATUS=stopping")
+        sdnotify.stopping("stopping")
         log.info("stopping", grace_seconds=self.settings.daemon.grace_seconds)
-        if self.listener is not None:
-            self.listener.stop()  # no new mail is taken: senders get a connection refused and retry
+        if self.listener is not None:  # new mail gets 421 (try later); mail being stored still gets its 250
+            smtp.stop(self.listener, timeout=min(10.0, self.settings.daemon.grace_seconds))
         self.stop.set()
         for thread in self.threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -128,6 +133,7 @@ class Daemon:
             while not self.stop.is_set() and (routed := process_backlog(self.factory, self.settings, self.parser)):
                 for source, outcome in routed:
                     self.record(source, outcome)
+            self.last_sweep = time.monotonic()
         except Exception:
             self.metrics.errors.labels("worker").inc()
             log.exception("sweep failed; will retry")
@@ -151,10 +157,7 @@ class Daemon:
         for source in self.sources:
             if source.last_sync is not None:
                 self.metrics.since_sync.labels(source.account.name).set(now - source.last_sync)
-        sdnotify.notify(f"STATUS={self.status()}")
-
-    def watchdog(self) -> None:
-        sdnotify.notify("WATCHDOG=1")
+        sdnotify.status(self.status())
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         down = [s.name for s in self.sources if not s.connected.is_set()]
@@ -177,12 +180,12 @@ class Daemon:
     # -- SIGHUP -----------------------------------------------------------------------
 
     def reload_config(self) -> None:
-        sdnotify.notify("RELOADING=1")
+        sdnotify.reloading()
         try:
             fresh = load(self.settings.source)
         except ConfigError as exc:
             log.error("config reload refused, keeping the running config", problems=exc.problems)
-            sdnotify.notify("READY=1")
+            sdnotify.ready(self.status())
             return
         changed = {name for name in type(fresh).model_fields if getattr(fresh, name) != getattr(self.settings, name)}
         if "logging" in changed:
@@ -190,7 +193,16 @@ class Daemon:
         if needs_restart := sorted(changed - RELOADABLE - {"source"}):
             log.warning("config changed in sections that need a restart", sections=needs_restart)
         log.info("config reloaded", applied=sorted(changed & RELOADABLE), restart_needed=needs_restart)
-        sdnotify.notify("READY=1", f"STATUS={self.status()}")
+        sdnotify.ready(self.status())
+
+
+def tls_context(config: SmtpServerSection) -> ssl.SSLContext | None:
+    """STARTTLS for the listener when a certificate is configured."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(config.tls_cert, config.tls_key)
+    return context
 
 
 def _now() -> datetime:

@@ -109,6 +109,17 @@ class SmtpServerSection(Section):
     recipients: list[str] = []
     channel_by_recipient: dict[str, Literal["email", "fax"]] = {}
     max_message_bytes: int = Field(26_214_400, ge=1024)
+    tls_cert: str | None = None  # PEM files: STARTTLS is offered when both are set
+    tls_key: str | None = None
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> SmtpServerSection:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("give both tls_cert and tls_key, or neither")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"no such file: {path}")
+        return self
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -147,7 +158,7 @@ class FaxSection(Section):
 class ConsultantsSection(Section):
     addresses: list[str] = []
     notify: list[str] = []
-    token_secret_env: str | None = "HOTLINE_TOKEN_SECRET"
+    token_secret_env: str | None = None
     token_secret_file: str | None = None
 
 

@@ -99,12 +99,16 @@ class DaemonProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> "DaemonProcess":
+        self.spawn()
+        self.wait_for("READY=1", timeout)
+        return self
+
+    def spawn(self) -> None:
+        """Start without waiting for READY=1 (a test may kill it mid-start)."""
         env = {**os.environ, "NOTIFY_SOCKET": str(self.notify_path)}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen([str(HOTLINE), "--config", str(self.config), "run"],
                                          stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
-        self.wait_for("READY=1", timeout)
-        return self
 
     def wait_for(self, field: str, timeout: float) -> list[str]:
         """Datagrams until one carries `field`; fails with the daemon's log if it never comes."""

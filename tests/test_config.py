@@ -130,3 +130,11 @@ def test_inline_password_is_refused(tmp_path: Path) -> None:
     result = Hotline(path)("check-config")
     assert result.code == 2
     assert "imap[0].password: unknown key" in result.err
+
+
+def test_smtp_tls_needs_both_files_that_exist(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[smtp_server]\ntls_cert = "/nonexistent/cert.pem"\n')
+    result = Hotline(path)("check-config")
+    assert result.code == 2
+    assert f"{path}: smtp_server: give both tls_cert and tls_key, or neither" in result.err
