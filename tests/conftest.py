@@ -17,6 +17,7 @@ import pytest
 
 from storage import db
 from tests.support import Hotline, free_port, write_config
+from tests.dovecot import dovecot, dovecot_tls  # noqa: F401  (pytest fixtures)
 
 def pg_bindir() -> Path:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,9 @@ class DaemonProcess:
     the test waits for READY=1 exactly as systemd would."""
 
     def __init__(self, config: Path, tmp: Path) -> None:
-        self.config, self.log_path = config, tmp / f"daemon-{id(self)}.log"
-        self.notify_path = tmp / f"notify-{id(self)}.sock"
+        name = uuid.uuid4().hex[:8]
+        self.config, self.log_path = config, tmp / f"daemon-{name}.log"
+        self.notify_path = tmp / f"notify-{name}.sock"
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(str(self.notify_path))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -143,3 +145,4 @@ class DaemonProcess:
     def close(self) -> None:
         self.kill()
         self.notify.close()
+        self.notify_path.unlink(missing_ok=True)

@@ -81,8 +81,8 @@ class ImapSource:
         while not stop.is_set():
             try:
                 with self.connect() as client:
-                    self._connected()
                     self.sync(client)
+                    self._connected()  # up: logged in and caught up
                     self.wait_and_sync(client, stop)
             except CONNECTION_ERRORS as exc:
                 self.connected.clear()
@@ -118,15 +118,23 @@ class ImapSource:
                 self.sync(client, full=False)
 
     def _idle(self, client: IMAPClient, stop: threading.Event) -> bool:
-        """Wait in IDLE until the server reports something, we are stopped, or it is time to renew."""
+        """Wait in IDLE until the server reports something, we are stopped, or it is time to renew.
+
+        imapclient's idle_check returns at once with nothing when the server has closed the
+        connection; leaving IDLE then makes the dead socket raise, and the loop reconnects."""
         client.idle()
         started, news = time.monotonic(), False
         try:
-            while not stop.is_set() and not news and time.monotonic() - started < IDLE_RENEW_SECONDS:
-                news = bool(client.idle_check(timeout=1))
+            while not stop.is_set() and time.monotonic() - started < IDLE_RENEW_SECONDS:
+                checked = time.monotonic()
+                if client.idle_check(timeout=1):
+                    news = True
+                    break
+                if time.monotonic() - checked < 0.5:
+                    break  # woke with nothing: the connection may be gone
         finally:
-            client.idle_done()
-        return news
+            _, late = client.idle_done()
+        return news or bool(late)
 
     # -- one sync ---------------------------------------------------------------------
 

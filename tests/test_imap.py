@@ -1,0 +1,207 @@
+"""IMAP against a real Dovecot: mail becomes tickets and is moved, IDLE is prompt, a
+restarted server is reconnected to, a recreated mailbox loses and duplicates nothing,
+and SIGKILL at any moment leaves every message exactly one ticket."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.pipeline import Outcome, Parser
+from gateway.settings import load
+from gateway.sources.imap import Backoff, ImapSource
+from storage import db
+from storage.models import ImapState, InboxEntry, Message, Ticket
+from tests import mailfactory as mf
+from tests.support import DaemonProcess, Hotline, write_config
+
+
+def imap_config(tmp_path: Path, db_url: str, dovecot, done: str = "move:Processed", poll: int = 60) -> Path:  # type: ignore[no-untyped-def]
+    secret = tmp_path / "imap-password"
+    secret.write_text(dovecot.password)
+    extra = f"""
+[[imap]]
+name = "hotline"
+host = "127.0.0.1"
+port = {dovecot.port}
+security = "none"
+username = "{dovecot.user}"
+password_file = "{secret}"
+done = "{done}"
+poll_seconds = {poll}
+
+[daemon]
+sweep_seconds = 0.5
+grace_seconds = 10
+"""
+    return write_config(tmp_path / "c.toml", db_url, extra)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = db.make_engine(db_url)
+    yield sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def source(db_url: str, tmp_path: Path, dovecot, store: sessionmaker[Session]) -> Iterator[tuple[ImapSource, list[Outcome]]]:  # type: ignore[no-untyped-def]
+    settings = load(imap_config(tmp_path, db_url, dovecot))
+    parser = Parser(settings)
+    outcomes: list[Outcome] = []
+    yield ImapSource(settings.imap[0], settings, store, parser, lambda _s, o: outcomes.append(o)), outcomes
+    parser.close()
+
+
+def count(store: sessionmaker[Session], model: type) -> int:  # type: ignore[type-arg]
+    with store() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def wait_for(predicate, timeout: float = 15.0, step: float = 0.05):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(step)
+    raise AssertionError(f"not within {timeout}s")
+
+
+def test_delivered_mail_becomes_tickets_and_is_moved(source, dovecot, store) -> None:  # type: ignore[no-untyped-def]
+    imap, outcomes = source
+    dovecot.deliver_many([mf.make_message(subject=f"Pytanie {i}", message_id=f"<i{i}@u>") for i in range(3)])
+    dovecot.deliver(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 not mail at all")
+    with imap.connect() as client:
+        assert imap.sync(client) == 4
+    assert sorted(o.action for o in outcomes) == ["created", "created", "created", "quarantined"]
+    assert dovecot.count("INBOX") == 0
+    assert dovecot.count("Processed") == 3
+    assert dovecot.count("Quarantine") == 1  # findable, and its raw bytes are in the database
+    assert count(store, Ticket) == 3
+    with store() as s:
+        state = s.get(ImapState, "imap:hotline")
+        assert state is not None and state.uidvalidity == dovecot.uidvalidity("INBOX") and state.last_uid == 4
+    with imap.connect() as client:
+        assert imap.sync(client) == 0  # nothing taken twice
+
+
+def test_flag_mode_keeps_mail_in_place_and_never_takes_it_twice(db_url, tmp_path, dovecot, store) -> None:  # type: ignore[no-untyped-def]
+    settings = load(imap_config(tmp_path, db_url, dovecot, done="flag"))
+    parser = Parser(settings)
+    imap = ImapSource(settings.imap[0], settings, store, parser, lambda _s, _o: None)
+    dovecot.deliver_many([mf.make_message(message_id=f"<f{i}@u>", subject=f"F{i}") for i in range(2)])
+    with imap.connect() as client:
+        assert imap.sync(client) == 2
+        assert imap.sync(client) == 0
+        flags = client.get_flags(client.search(["ALL"]))
+    parser.close()
+    assert dovecot.count("INBOX") == 2
+    assert all(b"\\Seen" in f and b"$HotlineDone" in f for f in flags.values())
+    assert count(store, Ticket) == 2
+
+
+def test_uidvalidity_change_loses_and_duplicates_nothing(source, dovecot, store) -> None:  # type: ignore[no-untyped-def]
+    imap, outcomes = source
+    first = [mf.make_message(message_id=f"<v{i}@u>", subject=f"V{i}") for i in range(3)]
+    dovecot.deliver_many(first)
+    with imap.connect() as client:
+        imap.sync(client)
+    before = dovecot.uidvalidity("INBOX")
+    dovecot.recreate_mailbox("INBOX")  # a restored mailbox: new UIDVALIDITY, old mail back in it
+    dovecot.deliver_many([*first, mf.make_message(message_id="<v-new@u>", subject="Nowe")])
+    assert dovecot.uidvalidity("INBOX") != before
+    with imap.connect() as client:
+        assert imap.sync(client) == 4
+    assert [o.action for o in outcomes[3:]] == ["duplicate"] * 3 + ["created"]
+    assert count(store, Ticket) == 4 and count(store, Message) == 4
+    assert dovecot.count("INBOX") == 0
+    with store() as s:
+        state = s.get(ImapState, "imap:hotline")
+        assert state is not None and state.uidvalidity == dovecot.uidvalidity("INBOX")
+
+
+def test_idle_brings_new_mail_within_two_seconds_and_survives_a_server_restart(db_url, tmp_path, dovecot) -> None:  # type: ignore[no-untyped-def]
+    cfg = imap_config(tmp_path, db_url, dovecot)
+    hotline = Hotline(cfg)
+    daemon = DaemonProcess(cfg, tmp_path)
+    try:
+        daemon.start()
+        dovecot.deliver(mf.make_message(subject="Przez IDLE", message_id="<idle@u>"))
+        delivered = time.monotonic()
+        wait_for(lambda: hotline.json("tickets", "list", "--json"), timeout=2.0)
+        assert time.monotonic() - delivered < 2.0
+        dovecot.restart()
+        dovecot.deliver(mf.make_message(subject="Po restarcie", message_id="<after@u>"))
+        tickets = wait_for(lambda: len(hotline.json("tickets", "list", "--json")) == 2 and hotline.json("tickets", "list", "--json"), timeout=30)
+        assert sorted(t["subject"] for t in tickets) == ["Po restarcie", "Przez IDLE"]
+        assert dovecot.count("INBOX") == 0
+        assert daemon.terminate() == 0
+        lost = daemon.log().count("imap connection lost")
+        assert lost <= 1  # once per outage, not once per try
+    finally:
+        daemon.close()
+
+
+def test_sigkill_at_any_point_leaves_every_message_exactly_one_ticket(db_url, tmp_path, dovecot, store) -> None:  # type: ignore[no-untyped-def]
+    total = 300
+    dovecot.deliver_many([mf.make_message(subject=f"Awaria {i}", message_id=f"<k{i}@u>", body=f"Treść {i}\n") for i in range(total)])
+    cfg = imap_config(tmp_path, db_url, dovecot)
+    kill_points = [  # each run is killed when it reaches one of these, wherever it is then
+        lambda: count(store, InboxEntry) > 0,  # raw bytes committed, the server not told yet
+        lambda: dovecot.count("Processed") > 0,  # a slice moved, the next in flight
+        lambda: count(store, InboxEntry) > 150,
+        lambda: dovecot.count("INBOX") < 100,
+    ]
+    seen = []
+    for reached in kill_points:
+        daemon = DaemonProcess(cfg, tmp_path)
+        try:
+            daemon.spawn()
+            wait_for(reached, timeout=60, step=0.005)
+            daemon.kill()  # SIGKILL
+            seen.append((count(store, InboxEntry), dovecot.count("INBOX")))
+        finally:
+            daemon.close()
+    assert any(0 < stored < total for stored, _ in seen), seen  # killed mid-run, not only before or after
+    final = DaemonProcess(cfg, tmp_path)
+    try:
+        final.start(timeout=60)
+        wait_for(lambda: dovecot.count("INBOX") == 0 and count(store, Ticket) == total, timeout=60, step=0.3)
+        assert final.terminate() == 0
+    finally:
+        final.close()
+    assert count(store, Ticket) == total
+    assert count(store, Message) == total
+    with store() as s:
+        assert s.scalar(select(func.count()).select_from(InboxEntry).where(InboxEntry.state != "processed")) == 0
+        assert s.scalar(select(func.count(func.distinct(Message.message_id)))) == total
+    assert dovecot.count("Processed") == total
+
+
+def test_backoff_grows_with_jitter_and_reports_the_outage() -> None:
+    backoff = Backoff(base=1.0, cap=8.0)
+    delays = [backoff.next_delay() for _ in range(6)]
+    assert all(0.5 <= d <= 8.0 for d in delays)
+    assert max(delays[3:]) > 1.0  # it grows
+    assert backoff.failures == 6
+    assert backoff.reset() is not None and backoff.reset() is None
+
+
+def test_connection_refused_is_retried_without_a_crash(source, dovecot) -> None:  # type: ignore[no-untyped-def]
+    imap, _ = source
+    dovecot.stop()
+    stop = threading.Event()
+    thread = threading.Thread(target=imap.run, args=(stop,))
+    thread.start()
+    wait_for(lambda: imap.backoff.failures >= 1, timeout=10)
+    assert not imap.connected.is_set()
+    dovecot.start()
+    wait_for(imap.connected.is_set, timeout=30)
+    stop.set()
+    thread.join(15)
+    assert not thread.is_alive()
