@@ -43,7 +43,7 @@ class Daemon:
         self.settings, self.factory = settings, factory
         self.stop = threading.Event()
         self.reload = threading.Event()
-        self.parser = Parser(settings, start_method="forkserver")
+        self.parser = Parser(settings)
         self.metrics = metrics.Metrics()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
         self.sources = [ImapSource(a, settings, factory, self.parser, self.record) for a in settings.imap]
@@ -58,6 +58,7 @@ class Daemon:
 
     def run(self) -> int:
         self._install_signals()
+        self.parser.start()  # fork the parser workers before any thread exists
         self.start()
         sdnotify.ready(self.status())
         log.info("ready", status=self.status())

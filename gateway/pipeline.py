@@ -7,8 +7,10 @@ stored together (gateway/changes.py) in the caller's transaction.
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -155,34 +157,46 @@ class Parser:
 
     POOL_THRESHOLD = 64
 
-    def __init__(self, settings: Settings, workers: int | None = None, start_method: str = "fork") -> None:
-        """start_method "forkserver" for a process that already runs threads: forking
-        those could copy a held lock into the worker."""
+    def __init__(self, settings: Settings, workers: int | None = None) -> None:
         lim = settings.limits
         self.limits = ParseLimits(max_attachments=lim.max_attachments, max_mime_depth=lim.max_mime_depth)
         self.max_bytes = lim.max_message_bytes
         self.workers = workers or os.cpu_count() or 1
         self._pool: Executor | None = None
         self._lock = threading.Lock()  # the daemon's sources share one pool
-        self._context = multiprocessing.get_context(start_method)
-        if start_method == "forkserver":
-            self._context.set_forkserver_preload(["parsers.mime"])
 
     def map(self, raws: list[bytes]) -> Iterator[ParsedMessage | Rejected]:
         if len(raws) < self.POOL_THRESHOLD or self.workers < 2:
             return (parse_raw(r, self.limits, self.max_bytes) for r in raws)
-        with self._lock:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=self._context)
+        pool = self.start()
         n = len(raws)
         chunk = max(1, n // (self.workers * 4))
-        return self._pool.map(parse_raw, raws, [self.limits] * n, [self.max_bytes] * n, chunksize=chunk)
+        return pool.map(parse_raw, raws, [self.limits] * n, [self.max_bytes] * n, chunksize=chunk)
+
+    def start(self) -> Executor:
+        """Fork the workers now. The daemon calls this before it starts any thread: forking a
+        process that runs threads could copy a held lock into the worker."""
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("fork")
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_die_with_parent)
+                self._pool.submit(int).result()  # all workers are forked on the first task
+            return self._pool
 
     def close(self) -> None:
         with self._lock:
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive a daemon killed with SIGKILL (Linux: PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: systemd's KillMode still reaps the workers
 
 
 def process(
