@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from functools import cached_property
 import tomllib
 from email.utils import parseaddr
@@ -76,6 +77,7 @@ class ImapAccount(Section):
     channel: Literal["email", "fax"] = "email"
     done: str = "move:Processed"
     poll_seconds: int = Field(60, ge=1)
+    tls_ca_file: str | None = None  # trust this CA (a private one) besides the system's
 
     @model_validator(mode="after")
     def _one_password_source(self) -> ImapAccount:
@@ -92,6 +94,12 @@ class ImapAccount(Section):
 
     def password(self) -> str:
         return _secret(self.password_env, self.password_file, "password")
+
+    def tls_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.tls_ca_file:
+            context.load_verify_locations(self.tls_ca_file)
+        return context
 
 
 def _check_listen(listen: str) -> str:

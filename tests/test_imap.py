@@ -205,3 +205,19 @@ def test_connection_refused_is_retried_without_a_crash(source, dovecot) -> None:
     stop.set()
     thread.join(15)
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_tls_and_starttls_with_a_private_ca(db_url, tmp_path, dovecot_tls, store, security) -> None:  # type: ignore[no-untyped-def]
+    cfg = imap_config(tmp_path, db_url, dovecot_tls)
+    port = dovecot_tls.tls_port if security == "tls" else dovecot_tls.port
+    text = cfg.read_text().replace('security = "none"', f'security = "{security}"\ntls_ca_file = "{dovecot_tls.cafile}"')
+    cfg.write_text(text.replace(f"port = {dovecot_tls.port}", f"port = {port}"))
+    settings = load(cfg)
+    parser = Parser(settings)
+    imap = ImapSource(settings.imap[0], settings, store, parser, lambda _s, _o: None)
+    dovecot_tls.deliver(mf.make_message(message_id="<tls@u>"))
+    with imap.connect() as client:
+        assert imap.sync(client) == 1
+    parser.close()
+    assert count(store, Ticket) == 1

@@ -100,9 +100,10 @@ class ImapSource:
 
     def connect(self) -> IMAPClient:
         account = self.account
-        client = IMAPClient(account.host, port=account.port, ssl=account.security == "tls", timeout=30)
+        tls = account.tls_context()
+        client = IMAPClient(account.host, port=account.port, ssl=account.security == "tls", ssl_context=tls, timeout=30)
         if account.security == "starttls":
-            client.starttls(ssl.create_default_context())
+            client.starttls(tls)
         client.login(account.username, account.password())
         return client
 
