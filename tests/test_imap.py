@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from imapclient import IMAPClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -221,3 +222,23 @@ def test_tls_and_starttls_with_a_private_ca(db_url, tmp_path, dovecot_tls, store
         assert imap.sync(client) == 1
     parser.close()
     assert count(store, Ticket) == 1
+
+
+def test_polling_when_the_server_has_no_idle(db_url, tmp_path, dovecot, store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    real = IMAPClient.capabilities
+    monkeypatch.setattr(IMAPClient, "capabilities", lambda self: tuple(c for c in real(self) if c != b"IDLE"))
+    settings = load(imap_config(tmp_path, db_url, dovecot, poll=1))
+    parser = Parser(settings)
+    imap = ImapSource(settings.imap[0], settings, store, parser, lambda _s, _o: None)
+    stop = threading.Event()
+    thread = threading.Thread(target=imap.run, args=(stop,))
+    thread.start()
+    try:
+        wait_for(imap.connected.is_set, timeout=10)
+        dovecot.deliver(mf.make_message(message_id="<poll@u>"))
+        wait_for(lambda: count(store, Ticket) == 1, timeout=5)
+    finally:
+        stop.set()
+        thread.join(10)
+        parser.close()
+    assert dovecot.count("INBOX") == 0
