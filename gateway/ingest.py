@@ -16,17 +16,16 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import inbox
-from gateway.pipeline import Outcome, Parser, Rejected, process
+from gateway.pipeline import Outcome, Parsed, Parser, process
+from gateway.reading import Reading, Rejected
 from gateway.settings import Settings
 from parsers.identity import Identity, identify
-from parsers.mime import ParsedMessage
 from storage import blobs
 from storage.db import transaction
 from storage.models import InboxEntry, InboxState, Ticket
 
 log = structlog.get_logger("hotline.ingest")
 BATCH = 256
-Parsed = ParsedMessage | Rejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +54,10 @@ def ingest(
     each batch's raw bytes are committed to the inbox before it is routed."""
     pending: Batch | None = None
     chunks = batched(raws, BATCH)
-    parsing = _next_parse(parser, chunks)
+    parsing = _next_parse(parser, chunks, channel)
     while parsing is not None:
         chunk, results = parsing
-        parsing = _next_parse(parser, chunks)
+        parsing = _next_parse(parser, chunks, channel)
         if pending is not None:
             yield from _finish(factory, settings, pending)
         pending = _accept(factory, chunk, list(results), source, channel, received_at)
@@ -66,9 +65,11 @@ def ingest(
         yield from _finish(factory, settings, pending)
 
 
-def _next_parse(parser: Parser, chunks: Iterator[list[bytes]]) -> tuple[list[bytes], Iterator[Parsed]] | None:
+def _next_parse(
+    parser: Parser, chunks: Iterator[list[bytes]], channel: str | None
+) -> tuple[list[bytes], Iterator[Parsed]] | None:
     chunk = next(chunks, None)
-    return None if chunk is None else (chunk, parser.map(chunk))
+    return None if chunk is None else (chunk, parser.map(chunk, [channel] * len(chunk)))
 
 
 def _accept(
@@ -89,8 +90,9 @@ def _accept(
 
 
 def _identity(raw: bytes, result: Parsed) -> Identity:
-    if isinstance(result, ParsedMessage):
-        return Identity(result.message_id, result.content_hash, result.message_id_synthesized)
+    if isinstance(result, Reading):
+        msg = result.message
+        return Identity(msg.message_id, msg.content_hash, msg.message_id_synthesized)
     return identify(raw)
 
 
@@ -101,14 +103,15 @@ def process_backlog(
     returns (source, outcome) pairs."""
     with factory() as session:
         stmt = (
-            select(InboxEntry.id, InboxEntry.raw_sha256, InboxEntry.source)
+            select(InboxEntry.id, InboxEntry.raw_sha256, InboxEntry.source, InboxEntry.channel)
             .where(InboxEntry.state == InboxState.NEW)
             .order_by(InboxEntry.id)
             .limit(limit)
         )
         rows = session.execute(stmt).all()
         raws = blobs.get_many(session, [row.raw_sha256 for row in rows])
-    parsed = dict(zip([row.id for row in rows], parser.map([raws[row.raw_sha256] for row in rows]), strict=True))
+    results = parser.map([raws[row.raw_sha256] for row in rows], [row.channel for row in rows])
+    parsed = dict(zip([row.id for row in rows], results, strict=True))
     outcomes = route(factory, settings, parsed)
     return [(row.source, outcomes[row.id]) for row in rows if row.id in outcomes]
 

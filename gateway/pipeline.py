@@ -27,7 +27,10 @@ from gateway.settings import Settings
 from gateway.changes import ChangeSet
 from gateway.threads import ThreadIndex, TicketRef
 from parsers import autoreply
-from parsers.mime import ParsedMessage, ParseLimits, UnparseableMessage, parse
+from gateway import reading as read
+from gateway.reading import FirstPass, ReadConfig, Reading, Rejected, first_pass
+from parsers.fax import FaxLimits, PageText, ocr_page
+from parsers.mime import ParseLimits
 from storage.models import InboxEntry, InboxState, MessageKind
 
 log = structlog.get_logger("hotline.pipeline")
@@ -45,14 +48,9 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
-class Rejected:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class Work:
     entry: InboxEntry
-    parsed: ParsedMessage
+    reading: Reading
     verdict: autoreply.Verdict | None = None
     ticket: TicketRef | None = None
     via: str | None = None  # how the ticket was found
@@ -68,17 +66,18 @@ class Context:
 
 
 Step = Callable[[Context, Work], Work]
+Parsed = Reading | Rejected
 
 
 def classify(ctx: Context, work: Work) -> Work:
-    return replace(work, verdict=autoreply.classify(work.parsed, ctx.settings.loop_id))
+    return replace(work, verdict=autoreply.classify(work.reading.message, ctx.settings.loop_id))
 
 
 def find_thread(ctx: Context, work: Work) -> Work:
-    named = ctx.index.named(work.parsed, ctx.settings.own_domain)
+    named = ctx.index.named(work.reading.message, ctx.settings.own_domain)
     if named is not None:
         return replace(work, ticket=named, via="ticket reference")
-    linked = ctx.index.linked(work.parsed)
+    linked = ctx.index.linked(work.reading.message)
     if not linked:
         return work
     target, others = linked[0], linked[1:]
@@ -108,26 +107,18 @@ def route(ctx: Context, work: Work) -> Work:
 def arrival_of(ctx: Context, work: Work) -> tickets.Arrival:
     return tickets.Arrival(
         inbox_id=work.entry.id,
-        parsed=work.parsed,
-        channel=channel_of(ctx.settings, work),
+        reading=work.reading,
         received_at=work.entry.received_at,
         actor=work.entry.source,
         verdict=work.verdict.kind if work.verdict else "normal",
     )
 
 
-def channel_of(settings: Settings, work: Work) -> str:
-    if work.entry.channel:
-        return work.entry.channel
-    sender = work.parsed.sender.addr if work.parsed.sender else ""
-    return "fax" if sender and sender in {s.lower() for s in settings.fax.gateway_senders} else "email"
-
-
 def done(ctx: Context, work: Work, action: str, ticket: TicketRef | None, reason: str | None) -> Work:
     if ticket is not None:
-        ctx.index.add(work.parsed, ticket)
+        ctx.index.add(work.reading.message, ticket)
     number = None if ticket is None else ticket.number
-    return replace(work, ticket=ticket, outcome=Outcome(work.parsed.message_id, action, number, reason))
+    return replace(work, ticket=ticket, outcome=Outcome(work.reading.message.message_id, action, number, reason))
 
 
 STEPS: tuple[Step, ...] = (classify, find_thread, route)
@@ -140,38 +131,55 @@ def run_steps(ctx: Context, work: Work, steps: Iterable[Step] = STEPS) -> Work:
     return work
 
 
-def parse_raw(raw: bytes, limits: ParseLimits, max_bytes: int) -> ParsedMessage | Rejected:
-    """Runs in a worker process: any failure becomes a reason, never an exception."""
-    if len(raw) > max_bytes:
-        return Rejected(f"message is {len(raw)} bytes, over limits.max_message_bytes={max_bytes}")
-    try:
-        return parse(raw, limits)
-    except UnparseableMessage as exc:
-        return Rejected(str(exc))
-    except Exception as exc:  # a parser bug must not lose the message: it is quarantined
-        return Rejected(f"parser error: {type(exc).__name__}: {exc}")
-
-
 class Parser:
-    """Parses raw messages, in worker processes when there are enough of them to pay off."""
+    """Reads raw messages (gateway/reading.py) in worker processes when there are enough of
+    them to pay off; the pages of fax documents are OCR'd in parallel across the workers."""
 
     POOL_THRESHOLD = 64
 
-    def __init__(self, settings: Settings, workers: int | None = None) -> None:
-        lim = settings.limits
-        self.limits = ParseLimits(max_attachments=lim.max_attachments, max_mime_depth=lim.max_mime_depth)
-        self.max_bytes = lim.max_message_bytes
+    def __init__(self, settings: Settings, workers: int | None = None, pool_threshold: int = POOL_THRESHOLD) -> None:
+        fax, lim = settings.fax, settings.limits
+        self.config = ReadConfig(
+            limits=ParseLimits(max_attachments=lim.max_attachments, max_mime_depth=lim.max_mime_depth),
+            max_bytes=lim.max_message_bytes,
+            gateway_senders=frozenset(s.lower() for s in fax.gateway_senders),
+            caller_patterns=tuple(fax.caller_id_patterns),
+            fax_limits=FaxLimits(fax.max_pages, fax.max_pixels, fax.max_document_bytes, fax.ocr_seconds_per_page),
+        )
         self.workers = workers or os.cpu_count() or 1
+        self.pool_threshold = pool_threshold
         self._pool: Executor | None = None
         self._lock = threading.Lock()  # the daemon's sources share one pool
 
-    def map(self, raws: list[bytes]) -> Iterator[ParsedMessage | Rejected]:
-        if len(raws) < self.POOL_THRESHOLD or self.workers < 2:
-            return (parse_raw(r, self.limits, self.max_bytes) for r in raws)
-        pool = self.start()
+    def map(self, raws: list[bytes], channels: list[str | None] | None = None) -> Iterator[Parsed]:
+        """Results in order; `channels` are what the sources know (None: decide). The first
+        pass is submitted at once; the caller may do other work (route the previous batch)
+        before it consumes the iterator."""
         n = len(raws)
+        hints = channels or [None] * n
+        if n < self.pool_threshold or self.workers < 2:
+            firsts: Iterator[FirstPass | Rejected] = map(first_pass, raws, hints, [self.config] * n)
+            return self._finish(firsts, inline=True)
         chunk = max(1, n // (self.workers * 4))
-        return pool.map(parse_raw, raws, [self.limits] * n, [self.max_bytes] * n, chunksize=chunk)
+        firsts = self.start().map(first_pass, raws, hints, [self.config] * n, chunksize=chunk)
+        return self._finish(firsts, inline=False)
+
+    def _finish(self, firsts: Iterator[FirstPass | Rejected], inline: bool) -> Iterator[Parsed]:
+        done = list(firsts)
+        jobs = [
+            ((i, d), page)
+            for i, first in enumerate(done) if isinstance(first, FirstPass)
+            for d, doc in enumerate(first.documents)
+            for page in doc.images
+        ]  # fmt: skip
+        seconds = [self.config.fax_limits.seconds_per_page] * len(jobs)
+        pages = [page for _, page in jobs]
+        texts = map(ocr_page, pages, seconds) if inline or not jobs else self.start().map(ocr_page, pages, seconds)
+        ocr: dict[int, dict[tuple[int, int], PageText]] = {}
+        for ((i, d), page), text in zip(jobs, texts):
+            ocr.setdefault(i, {})[(d, page.number)] = text
+        for i, first in enumerate(done):
+            yield read.finish(first, ocr.get(i, {})) if isinstance(first, FirstPass) else first
 
     def start(self) -> Executor:
         """Fork the workers now. The daemon calls this before it starts any thread: forking a
@@ -199,9 +207,7 @@ def _die_with_parent() -> None:
         pass  # not Linux: systemd's KillMode still reaps the workers
 
 
-def process(
-    session: Session, settings: Settings, entries: list[InboxEntry], parsed: Iterable[ParsedMessage | Rejected]
-) -> list[Outcome]:
+def process(session: Session, settings: Settings, entries: list[InboxEntry], parsed: Iterable[Parsed]) -> list[Outcome]:
     """Route claimed inbox rows in order and store the result; a message that fails is
     quarantined and the rest go on. A storage error raises: the caller retries one by one."""
     if session.get_bind().dialect.name == "postgresql":
@@ -210,7 +216,7 @@ def process(
         # already serialises writers.
         session.execute(select(func.pg_advisory_xact_lock(ROUTING_LOCK)))
     pairs = list(zip(entries, parsed, strict=True))
-    good = [p for _, p in pairs if isinstance(p, ParsedMessage)]
+    good = [p.message for _, p in pairs if isinstance(p, Reading)]
     index = ThreadIndex.load(session, good, settings.own_domain)
     ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(good)))
     outcomes = [route_one(ctx, entry, result) for entry, result in pairs]
@@ -220,7 +226,7 @@ def process(
     return outcomes
 
 
-def route_one(ctx: Context, entry: InboxEntry, result: ParsedMessage | Rejected) -> Outcome:
+def route_one(ctx: Context, entry: InboxEntry, result: Parsed) -> Outcome:
     if isinstance(result, Rejected):
         return quarantine(ctx.changes, entry, result.reason)
     mark = ctx.changes.mark()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from functools import cached_property
 import tomllib
@@ -11,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
+
+from parsers.callerid import DEFAULT_PATTERNS
 
 DEFAULT_PATH = Path("hotline.toml")
 
@@ -161,6 +164,23 @@ class OutboundSection(Section):
 class FaxSection(Section):
     gateway_senders: list[str] = []
     outbound_address: str = "{number}@fax.example.org"
+    caller_id_patterns: list[str] = list(DEFAULT_PATTERNS)  # regexes with a group "number"
+    max_pages: int = Field(20, ge=1)
+    max_pixels: int = Field(40_000_000, ge=1_000_000)  # per page: decompression bombs are refused
+    max_document_bytes: int = Field(30_000_000, ge=1024)
+    ocr_seconds_per_page: float = Field(60.0, gt=0)
+
+    @field_validator("caller_id_patterns")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {pattern!r}: {exc}") from exc
+            if "number" not in compiled.groupindex:
+                raise ValueError(f"pattern {pattern!r} has no (?P<number>...) group")
+        return patterns
 
 
 class ConsultantsSection(Section):

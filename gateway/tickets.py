@@ -5,6 +5,7 @@ also records an Event: the audit trail is append-only.
 """
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,12 +16,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.changes import ChangeSet, NewMessage
+from gateway.reading import Reading
 from gateway.threads import TicketRef
-from parsers.mime import ParsedMessage
+from parsers.hot01 import Field
+from parsers.mime import Attachment, ParsedMessage
 from storage.db import insert_ignoring_conflicts
 from storage.models import Direction, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
 
 SUBJECT_MAX = 200
+REVIEW_CONFIDENCE = 0.5  # a form field read with less is a guess
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +32,18 @@ class Arrival:
     """An incoming message as the ticket store sees it."""
 
     inbox_id: int
-    parsed: ParsedMessage
-    channel: str
+    reading: Reading
     received_at: datetime
     actor: str  # the source, for the audit trail
     verdict: str  # parsers.autoreply kind
+
+    @property
+    def parsed(self) -> ParsedMessage:
+        return self.reading.message
+
+    @property
+    def channel(self) -> str:
+        return self.reading.channel
 
 
 class Numbers:
@@ -69,25 +80,69 @@ class Numbers:
 
 
 def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, year: int) -> TicketRef:
-    msg = arrival.parsed
-    reply_to = next((a.addr for a in msg.reply_to if a.addr), None)
-    sender = msg.sender.addr if msg.sender and msg.sender.addr else None
+    reading, msg = arrival.reading, arrival.parsed
+    form = reading.form if reading.form is not None and reading.form.is_form else None
+    emails, faxes, phones = return_contacts(reading)
+    review = review_reasons(reading, bool(emails or faxes or phones))
     ticket = TicketRef(numbers.next(year), TicketStatus.NEW)
     row = {
         "number": ticket.number,
         "status": ticket.status,
         "channel": arrival.channel,
-        "subject": subject_of(msg),
-        "user_name": text(msg.sender.name) or None if msg.sender else None,
-        "return_emails": [a for a in (reply_to or sender,) if a],
-        "return_faxes": [],
-        "return_phones": [],
+        "subject": subject_of(reading),
+        "user_name": _value(form.user_name) if form else (text(msg.sender.name) or None if msg.sender else None),
+        "office": _value(form.office) if form else None,
+        "reference": _value(form.reference) if form else None,
+        "form_date": form.form_date if form else None,
+        "return_emails": emails,
+        "return_faxes": faxes,
+        "return_phones": phones,
+        "needs_review": bool(review),
         "received_at": arrival.received_at,
     }
     changes.tickets.append((ticket, row))
     add_message(changes, ticket, arrival, MessageKind.QUESTION)
     changes.event(ticket, arrival.actor, "created", arrival.received_at, inbox_id=arrival.inbox_id, verdict=arrival.verdict)
+    if review:
+        changes.event(ticket, arrival.actor, "needs_review", arrival.received_at, reasons=review)
     return ticket
+
+
+def _value(field: Field | None) -> str | None:
+    return text(field.value).strip() or None if field is not None else None
+
+
+def question_of(reading: Reading) -> str:
+    """The form's question when there is a form (or a fax's whole text), else the body."""
+    return reading.form.question.value if reading.form is not None else reading.message.text
+
+
+def return_contacts(reading: Reading) -> tuple[list[str], list[str], list[str]]:
+    """Where the acknowledgement and the answer go (SPEC rule 3 and 4): the contacts named
+    on the form; without any, back the way the question came."""
+    form = reading.form
+    if form is not None and form.is_form and (form.return_emails or form.return_faxes or form.return_phones):
+        return list(form.return_emails), list(form.return_faxes), list(form.return_phones)
+    if reading.channel == "fax":
+        return [], [reading.caller_id] if reading.caller_id else [], []
+    msg = reading.message
+    reply_to = next((a.addr for a in msg.reply_to if a.addr), None)
+    sender = msg.sender.addr if msg.sender and msg.sender.addr else None
+    return [a for a in (reply_to or sender,) if a], [], []
+
+
+def review_reasons(reading: Reading, has_contact: bool) -> list[str]:
+    """Why a person should look at this ticket; the question is never dropped either way."""
+    reasons = list(reading.problems)
+    if reading.form is not None and reading.form.question.confidence < REVIEW_CONFIDENCE:
+        reasons.append(f"question read with low confidence ({reading.form.question.confidence:.2f})")
+    if reading.form is not None and not reading.form.question.value.strip():
+        reasons.append("no question text found")
+    if not has_contact:
+        reasons.append("no return contact: no e-mail, fax or phone on the form and no sender fax number")
+    if reading.channel == "fax" and not reading.documents:
+        reasons.append("fax without a readable document")
+    return reasons
 
 
 def text(value: str) -> str:
@@ -100,14 +155,16 @@ def shorten(subject: str) -> str:
     return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 1].rstrip() + "…"
 
 
-def subject_of(msg: ParsedMessage) -> str:
-    """The subject line, else the question's first line, shortened."""
-    first_line = next((line for line in msg.text.splitlines() if line.strip()), "")
-    return shorten(msg.subject) or shorten(first_line) or "(no subject)"
+def subject_of(reading: Reading) -> str:
+    """A form's (or fax's) question's first line, since a gateway's "Fax from ..." says
+    nothing; else the subject line, else the body's first line; shortened."""
+    first_line = next((line for line in question_of(reading).splitlines() if line.strip()), "")
+    candidates = (first_line, reading.message.subject) if reading.form else (reading.message.subject, first_line)
+    return next((short for c in candidates if (short := shorten(c))), "(no subject)")
 
 
 def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: MessageKind) -> None:
-    msg = arrival.parsed
+    msg, reading = arrival.parsed, arrival.reading
     row = {
         "inbox_id": arrival.inbox_id,
         "direction": Direction.IN,
@@ -119,11 +176,21 @@ def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: M
         "from_addr": text(format_address(msg)),
         "to_addrs": [a.addr for a in (*msg.to, *msg.cc) if a.addr],
         "subject": text(msg.subject),
-        "text": text(msg.text).rstrip(),
+        "text": text(question_of(reading)).rstrip(),
         "headers": {"fields": [list(f) for f in msg.headers], "defects": list(msg.defects), "verdict": arrival.verdict},
     }
     refs = [r for r in dict.fromkeys((*msg.in_reply_to, *msg.references)) if r]
-    changes.messages.append(NewMessage(ticket, row, refs, msg.attachments))
+    changes.messages.append(NewMessage(ticket, row, refs, (*msg.attachments, *ocr_texts(reading))))
+
+
+def ocr_texts(reading: Reading) -> list[Attachment]:
+    """The text read from each document, kept beside the original for review and search."""
+    kept = []
+    for doc in reading.documents:
+        data = doc.text.encode("utf-8")
+        if any(p.source == "ocr" for p in doc.pages):
+            kept.append(Attachment(f"{doc.filename}.ocr.txt", "text/plain", data, hashlib.sha256(data).hexdigest()))
+    return kept
 
 
 def format_address(msg: ParsedMessage) -> str:
