@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config/hotline.example.toml
 # Debian packages the daemon and its test suite use; installed when missing (as root).
-DEB_PACKAGES := python3-venv postgresql dovecot-imapd systemd openssl tesseract-ocr tesseract-ocr-pol tesseract-ocr-eng fonts-dejavu-core fonts-liberation
+DEB_PACKAGES := python3-venv postgresql dovecot-imapd systemd openssl tesseract-ocr tesseract-ocr-pol tesseract-ocr-eng fonts-dejavu-core fonts-liberation jbig2dec
 
 .PHONY: run test bench deps venv clean
 
@@ -33,6 +33,7 @@ test: deps venv
 
 bench: deps venv
 	$(PY) bench/ingest_bench.py
+	$(PY) bench/ocr_bench.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

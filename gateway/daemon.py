@@ -43,7 +43,7 @@ class Daemon:
         self.settings, self.factory = settings, factory
         self.stop = threading.Event()
         self.reload = threading.Event()
-        self.parser = Parser(settings)
+        self.parser = Parser(settings, pool_threshold=1)  # OCR never runs in a source thread
         self.metrics = metrics.Metrics()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
         self.sources = [ImapSource(a, settings, factory, self.parser, self.record) for a in settings.imap]

@@ -159,12 +159,12 @@ class Parser:
         hints = channels or [None] * n
         if n < self.pool_threshold or self.workers < 2:
             firsts: Iterator[FirstPass | Rejected] = map(first_pass, raws, hints, [self.config] * n)
-            return self._finish(firsts, inline=True)
+            return self._finish(firsts)
         chunk = max(1, n // (self.workers * 4))
         firsts = self.start().map(first_pass, raws, hints, [self.config] * n, chunksize=chunk)
-        return self._finish(firsts, inline=False)
+        return self._finish(firsts)
 
-    def _finish(self, firsts: Iterator[FirstPass | Rejected], inline: bool) -> Iterator[Parsed]:
+    def _finish(self, firsts: Iterator[FirstPass | Rejected]) -> Iterator[Parsed]:
         done = list(firsts)
         jobs = [
             ((i, d), page)
@@ -174,7 +174,8 @@ class Parser:
         ]  # fmt: skip
         seconds = [self.config.fax_limits.seconds_per_page] * len(jobs)
         pages = [page for _, page in jobs]
-        texts = map(ocr_page, pages, seconds) if inline or not jobs else self.start().map(ocr_page, pages, seconds)
+        # OCR is worth the workers from the second page on, however few the messages
+        texts = map(ocr_page, pages, seconds) if len(jobs) < 2 or self.workers < 2 else self.start().map(ocr_page, pages, seconds)
         ocr: dict[int, dict[tuple[int, int], PageText]] = {}
         for ((i, d), page), text in zip(jobs, texts):
             ocr.setdefault(i, {})[(d, page.number)] = text

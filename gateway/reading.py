@@ -78,6 +78,8 @@ def _split(msg: ParsedMessage, channel: str | None, config: ReadConfig) -> First
             documents.append(split_document(att.data, att.filename, att.content_type, config.fax_limits))
         except DocumentError as exc:
             problems.append(f"{att.filename}: {exc}")
+        except Exception as exc:  # a decoder's bug costs the document's text, never the message
+            problems.append(f"{att.filename}: not read: {type(exc).__name__}: {exc}")
     number = caller_id(msg, compile_patterns(config.caller_patterns)) if is_fax else None
     return FirstPass(msg, "fax" if is_fax else "email", number, tuple(documents), tuple(problems))
 

@@ -90,7 +90,7 @@ def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, year: in
         "status": ticket.status,
         "channel": arrival.channel,
         "subject": subject_of(reading),
-        "user_name": _value(form.user_name) if form else (text(msg.sender.name) or None if msg.sender else None),
+        "user_name": _value(form.user_name) if form else sender_name(reading),
         "office": _value(form.office) if form else None,
         "reference": _value(form.reference) if form else None,
         "form_date": form.form_date if form else None,
@@ -106,6 +106,12 @@ def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, year: in
     if review:
         changes.event(ticket, arrival.actor, "needs_review", arrival.received_at, reasons=review)
     return ticket
+
+
+def sender_name(reading: Reading) -> str | None:
+    """The From display name, for e-mail only: a fax gateway's name is not the user's."""
+    sender = reading.message.sender
+    return text(sender.name) or None if sender is not None and reading.channel == "email" else None
 
 
 def _value(field: Field | None) -> str | None:

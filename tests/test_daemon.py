@@ -62,7 +62,7 @@ def test_smtp_to_ticket_metrics_and_clean_stop(setup: tuple[DaemonProcess, Hotli
     status, body = get(metrics_port, "/metrics")
     assert status == 200
     assert b'hotline_messages_total{action="created",source="smtp"} 1.0' in body
-    assert b"hotline_inbox_backlog 0.0" in body
+    wait_for(lambda: b"hotline_inbox_backlog 0.0" in get(metrics_port, "/metrics")[1])  # refreshed every 5 s
     status, body = get(metrics_port, "/health")
     assert status == 200 and json.loads(body)["ok"] is True
     daemon.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]

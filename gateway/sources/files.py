@@ -2,14 +2,17 @@
 
 A folder is read one message per file (whatever the extension), so a file that merely
 starts with an mbox "From " line is still one message. Order is by file name: it is not
-arrival order, and threading does not rely on it.
+arrival order, and threading does not rely on it. A bare PDF or TIFF (a fax server that
+drops files in a folder) is wrapped in a message with the document attached.
 """
 from __future__ import annotations
 
+import hashlib
 import mailbox
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 
@@ -29,13 +32,13 @@ def open_source(spec: str) -> FileSource:
             files = sorted([*(path / "new").iterdir(), *(path / "cur").iterdir()], key=lambda p: p.name)
         else:
             files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        return FileSource(f"ingest:{path}", len(files), (p.read_bytes() for p in files))
+        return FileSource(f"ingest:{path}", len(files), (as_message(p.read_bytes(), p.name) for p in files))
     if not path.is_file():
         raise FileNotFoundError(f"{spec}: no such file or directory")
     with path.open("rb") as fh:
         is_mbox = fh.read(5) == b"From "
     if not is_mbox:
-        return FileSource(f"ingest:{path}", 1, iter([path.read_bytes()]))
+        return FileSource(f"ingest:{path}", 1, iter([as_message(path.read_bytes(), path.name)]))
     box = mailbox.mbox(path, create=False)
     keys = box.keys()
     return FileSource(f"ingest:{path}", len(keys), _mbox_messages(box, keys))
@@ -47,3 +50,21 @@ def _mbox_messages(box: mailbox.mbox, keys: list[str]) -> Iterator[bytes]:
             yield box.get_bytes(key)
     finally:
         box.close()
+
+
+DOCUMENT_MAGIC = {b"%PDF": "application/pdf", b"II*\x00": "image/tiff", b"MM\x00*": "image/tiff"}
+
+
+def as_message(data: bytes, filename: str) -> bytes:
+    """A mail message as it is; a bare fax document wrapped in one, byte for byte attached."""
+    content_type = next((t for magic, t in DOCUMENT_MAGIC.items() if data.startswith(magic)), None)
+    if content_type is None:
+        return data
+    msg = EmailMessage()
+    msg["From"] = "fax-import@localhost"
+    msg["Subject"] = f"Fax document {filename}"
+    msg["Message-ID"] = f"<{hashlib.sha256(data).hexdigest()[:32]}@fax-import.hotline>"
+    msg.set_content(f"Imported fax document: {filename}\n")
+    maintype, subtype = content_type.split("/")
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return msg.as_bytes()

@@ -1,0 +1,337 @@
+"""OCR of one page image: clean it up for tesseract, then read it (pytesseract, pol+eng).
+
+`prepare` turns a fax page into what tesseract reads best and `ocr` runs tesseract once,
+returning the text and per-word confidences. Each step of `prepare` is kept because it
+measured better on rendered HOT-01 forms: `bench/ocr_bench.py --ablate` switches them off
+one at a time and prints the effect (see bench/README.md for the figures).
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytesseract
+from PIL import Image
+
+# One page is one tesseract process on one core: the gateway's workers run pages in
+# parallel, and tesseract's own OpenMP threads on top of that only fight over the cores
+# (3.5x slower on 2 busy cores). pytesseract hands os.environ to tesseract, so this covers
+# every call made from a process that imported this module.
+os.environ["OMP_THREAD_LIMIT"] = "1"
+
+LANG = "pol+eng"
+MIN_DPI, MAX_DPI = 50.0, 2400.0
+MAX_OCR_DPI = 400.0  # finer scans are averaged down: more pixels only cost time
+
+
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """What `prepare` does and how tesseract is called; the defaults are what measured best."""
+
+    despeckle: bool = True  # drop isolated 1-2 pixel dots and pinholes (line noise)
+    square: bool = True  # stretch non-square fax pixels (204x98 dpi) to square
+    deskew: bool = True  # level small skews (up to 3 degrees)
+    lines: bool = True  # remove ruled and dotted lines and boxes
+    crop: bool = True  # cut the blank margins off
+    blur: float = 1.0  # Gaussian sigma: smooths the staircase edges of 1-bit fax glyphs
+    grey: bool = True  # give tesseract the smoothed grey page, not a 1-bit one
+    scale: float = 1.0  # extra scale after squaring (1.47 = 204 -> 300 dpi)
+    psm: int = 4  # tesseract page segmentation: 4 = one column of lines of varying size
+    lang: str = LANG
+    invert: bool = False  # tesseract's try-inverted-text pass: costly, useless on faxes
+    repair: bool = True  # put back the "@" of e-mail addresses
+
+
+STEPS = Steps()
+
+
+@dataclass(frozen=True, slots=True)
+class OcrResult:
+    text: str
+    confidence: float  # mean word confidence, 0..100
+    words: tuple[tuple[str, float], ...]
+
+
+class OcrTimeout(TimeoutError):
+    """Tesseract did not finish within the page's time budget (it was killed)."""
+
+
+def with_steps(**changes: object) -> Steps:
+    """The default steps with some changed (for measurements)."""
+    return replace(STEPS, **changes)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- prepare
+def prepare(image: Image.Image, x_dpi: float, y_dpi: float, steps: Steps = STEPS) -> Image.Image:
+    """A square-pixel, upright page without speckle or form lines, ready for tesseract."""
+    x_dpi, y_dpi = _sane_dpi(x_dpi, y_dpi)
+    ink = _binarise(greyscale(image))
+    if steps.despeckle:
+        ink = _despeckle(ink)  # at the native resolution, where a speck is 1-2 pixels
+    fx = steps.scale * min(1.0, MAX_OCR_DPI / x_dpi)
+    fy = fx * (x_dpi / y_dpi if steps.square else 1.0)
+    angle = _skew_angle(ink, fx, fy) if steps.deskew else 0.0
+    grey = _warp(ink, fx, fy, angle)
+    ink = grey < 128
+    if steps.lines or steps.crop:
+        x_height, lines, box = _text_height_and_lines(ink, steps.lines)
+        grey[lines] = 255
+        if steps.crop:
+            grey = _crop(grey, box, round(2 * x_height))
+    if steps.blur:
+        grey = cv2.GaussianBlur(grey, (0, 0), steps.blur)
+    out = Image.fromarray(grey if steps.grey else np.where(grey < 128, 0, 255).astype(np.uint8))
+    dpi = round(x_dpi * fx)
+    out.info["dpi"] = (dpi, dpi)
+    return out
+
+
+def greyscale(image: Image.Image) -> np.ndarray:
+    """8-bit greyscale pixels of any Pillow image; transparent areas on white paper."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    if image.mode.startswith("I") or image.mode == "F":
+        arr = np.asarray(image.convert("F"), dtype=np.float32)
+        low, span = float(arr.min()), max(float(arr.max() - arr.min()), 1.0)
+        return ((arr - low) * (255 / span)).astype(np.uint8)
+    return np.asarray(image.convert("L"))
+
+
+def _sane_dpi(x_dpi: float, y_dpi: float) -> tuple[float, float]:
+    """Missing or absurd resolutions (0, 1, 10000) fall back to square pixels."""
+    ok = [d for d in (x_dpi, y_dpi) if MIN_DPI <= d <= MAX_DPI]
+    if len(ok) < 2:
+        d = ok[0] if ok else 200.0
+        return d, d
+    return x_dpi, y_dpi
+
+
+def _binarise(grey: np.ndarray) -> np.ndarray:
+    """Ink mask (True = black) by Otsu's threshold; a fax is bilevel already."""
+    if grey.size == 0 or grey.min() == grey.max():
+        return np.zeros(grey.shape, dtype=bool)
+    _, white = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return white == 0
+
+
+def _despeckle(ink: np.ndarray) -> np.ndarray:
+    """Drop ink pixels with at most one other within 2 px: fax line noise.
+
+    Counting neighbours (a box filter) is ten times faster than labelling components and
+    removes the same 1-2 pixel specks; real dots (i, ż, full stops) are bigger or close
+    to their letter. White pinholes are left alone: filling them closes the eyes of
+    small letters (e, a, @) at 98 dpi, which costs more than the noise.
+    """
+    near = cv2.boxFilter(ink.view(np.uint8), -1, (5, 5), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    return ink & (near > 2)
+
+
+# --------------------------------------------------------------------------- geometry
+def _warp(ink: np.ndarray, fx: float, fy: float, angle: float) -> np.ndarray:
+    """Scale (square the fax pixels) and rotate in one interpolated pass: grey, white paper.
+
+    One pass keeps thin rules continuous: stretching and rotating separately breaks a
+    one-pixel line of a skewed normal-mode fax into a staircase of short pieces.
+    """
+    paper = np.where(ink, np.uint8(0), np.uint8(255))
+    if abs(fx - 1) < 0.02 and abs(fy - 1) < 0.02 and not angle:
+        return paper
+    h, w = ink.shape
+    size = (max(1, round(w * fx)), max(1, round(h * fy)))
+    if fx < 1 and fy < 1:  # big scans: average down first, a linear warp aliases when shrinking
+        paper = cv2.resize(paper, size, interpolation=cv2.INTER_AREA)
+        fx = fy = 1.0
+        if not angle:
+            return paper
+    rot = cv2.getRotationMatrix2D((size[0] / 2, size[1] / 2), angle, 1.0)
+    scale = np.diag([fx, fy, 1.0])
+    return cv2.warpAffine(paper, rot @ scale, size, flags=cv2.INTER_LINEAR, borderValue=255)
+
+
+def _skew_angle(ink: np.ndarray, fx: float, fy: float, max_degrees: float = 3.0) -> float:
+    """The small rotation whose row profile is sharpest (text lines and rules level)."""
+    small = cv2.resize(ink.view(np.uint8) * np.uint8(255), None, fx=0.25 * fx, fy=0.25 * fy,
+                       interpolation=cv2.INTER_AREA)  # fmt: skip
+    if not small.any():
+        return 0.0
+    h, w = small.shape
+    center = (w / 2, h / 2)
+
+    def sharpness(angle: float) -> float:
+        m = cv2.getRotationMatrix2D(center, angle, 1.0)
+        rows = cv2.warpAffine(small, m, (w, h), flags=cv2.INTER_LINEAR).sum(axis=1, dtype=np.float64)
+        return float(np.square(np.diff(rows)).sum())
+
+    coarse = np.arange(-max_degrees, max_degrees + 1e-9, 0.25)
+    best = max(coarse, key=sharpness)
+    angle = float(max(np.arange(best - 0.2, best + 0.2 + 1e-9, 0.05), key=sharpness))
+    return angle if abs(angle) >= 0.15 else 0.0
+
+
+def _crop(grey: np.ndarray, box: tuple[int, int, int, int] | None, margin: int) -> np.ndarray:
+    """The inked area plus a margin: tesseract's layout pass costs time per pixel."""
+    if box is None:
+        return grey[:8, :8].copy()
+    left, top, right, bottom = box
+    top, bottom = max(0, top - margin), min(grey.shape[0], bottom + margin)
+    left, right = max(0, left - margin), min(grey.shape[1], right + margin)
+    return np.ascontiguousarray(grey[top:bottom, left:right])
+
+
+# --------------------------------------------------------------------------- form lines
+Box = tuple[int, int, int, int]  # left, top, right, bottom (exclusive)
+
+
+def _text_height_and_lines(ink: np.ndarray, find_lines: bool) -> tuple[float, np.ndarray, Box | None]:
+    """Letter height, the mask of form lines (rules, boxes, dotted lines) to erase, text box.
+
+    Tesseract drops whole lines of text that sit on a rule or inside a box, so they go;
+    every size here is relative to the letter height, so it works at any resolution.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.view(np.uint8), connectivity=8)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    letter = (h >= 6) & (h <= 150) & (w <= 3 * h) & (w >= 2)
+    letter[0] = False
+    x_height = float(np.median(h[letter])) if letter.sum() >= 20 else 20.0
+    box = _text_box(stats[letter])
+    if not find_lines:
+        return x_height, np.zeros_like(ink), box
+    solid = _solid_lines(ink, x_height)
+    dotted = _dotted_lines(labels, w, h, x_height)
+    lines = cv2.dilate((solid | dotted).view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return x_height, lines, box
+
+
+def _text_box(stats: np.ndarray) -> Box | None:
+    """The box around all letter-sized blobs (specks and rules left out)."""
+    if stats.shape[0] == 0:
+        return None
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    right, bottom = x + stats[:, cv2.CC_STAT_WIDTH], y + stats[:, cv2.CC_STAT_HEIGHT]
+    return int(x.min()), int(y.min()), int(right.max()), int(bottom.max())
+
+
+def _solid_lines(ink: np.ndarray, x_height: float) -> np.ndarray:
+    """Long horizontal runs (rules, box tops) and tall vertical ones (box sides).
+
+    Found on a copy thickened across the line, so a rule that wavers by a pixel or two
+    (skew, fax resolution) still counts as one long run; only the ink on it is removed.
+    """
+    u8 = ink.view(np.uint8)
+    wobble = 2 * max(1, round(0.12 * x_height)) + 1
+    long_h, tall_v = max(int(6 * x_height), 25), max(int(2.4 * x_height), 15)
+    rect = cv2.MORPH_RECT
+    horiz = cv2.morphologyEx(cv2.dilate(u8, np.ones((wobble, 1), np.uint8)), cv2.MORPH_OPEN,
+                             cv2.getStructuringElement(rect, (long_h, 1)))  # fmt: skip
+    vert = cv2.morphologyEx(cv2.dilate(u8, np.ones((1, wobble), np.uint8)), cv2.MORPH_OPEN,
+                            cv2.getStructuringElement(rect, (1, tall_v)))  # fmt: skip
+    return ((horiz > 0) | (vert > 0)) & ink
+
+
+def _dotted_lines(labels: np.ndarray, w: np.ndarray, h: np.ndarray, x_height: float) -> np.ndarray:
+    """Rows of small dots: dot-sized blobs that join into a long line when closed sideways."""
+    limit = max(2.0, 0.45 * x_height)
+    is_dot = (w <= limit) & (h <= limit)
+    is_dot[0] = False
+    if not is_dot.any():
+        return np.zeros(labels.shape, dtype=bool)
+    dots = is_dot[labels].view(np.uint8)
+    rect = cv2.MORPH_RECT
+    joined = cv2.morphologyEx(dots, cv2.MORPH_CLOSE, cv2.getStructuringElement(rect, (max(int(1.2 * x_height), 5), 1)))
+    run = cv2.morphologyEx(joined, cv2.MORPH_OPEN, cv2.getStructuringElement(rect, (max(int(8 * x_height), 30), 1)))
+    on_line = np.zeros(is_dot.shape, dtype=bool)
+    on_line[np.unique(labels[(run > 0) & (dots > 0)])] = True
+    return (on_line & is_dot)[labels]
+
+
+# --------------------------------------------------------------------------- tesseract
+def ocr(image: Image.Image, timeout: float, steps: Steps = STEPS) -> OcrResult:
+    """Tesseract on a prepared page: text in reading order, and word confidences.
+
+    The page goes to tesseract as an uncompressed PGM/PBM file (PNG encoding costs more
+    than it saves). Raises OcrTimeout when tesseract is still running after `timeout` s.
+    """
+    dpi = image.info.get("dpi", (300, 300))[0]
+    config = f"--psm {steps.psm} --dpi {round(dpi)} -c tessedit_do_invert={int(steps.invert)}"
+    with tempfile.TemporaryDirectory(prefix="hotline-ocr-") as tmp:
+        path = Path(tmp) / ("page.pbm" if image.mode == "1" else "page.pgm")
+        image.convert("1" if image.mode == "1" else "L").save(path)
+        try:
+            data = pytesseract.image_to_data(str(path), lang=steps.lang, config=config, timeout=max(timeout, 0.01),
+                                             output_type=pytesseract.Output.DICT)  # fmt: skip
+        except RuntimeError as exc:
+            if "timeout" in str(exc).lower():
+                raise OcrTimeout(f"tesseract took over {timeout:.1f} s") from exc
+            raise
+    return _result(data, steps.repair)
+
+
+def turned_upright(image: Image.Image, timeout: float) -> Image.Image | None:
+    """The page turned by the quarter turns tesseract's orientation detection (OSD) finds,
+    or None when it finds none or cannot tell (too little text, a picture).
+
+    Costs a tesseract run, so it is for pages that read badly: a fax fed upside down, a
+    scan stored sideways.
+    """
+    try:
+        osd = pytesseract.image_to_osd(image, config="--psm 0 -c min_characters_to_try=10",
+                                       timeout=max(timeout, 0.01), output_type=pytesseract.Output.DICT)  # fmt: skip
+    except RuntimeError as exc:  # TesseractError (too few characters) or a timeout
+        if "timeout" in str(exc).lower():
+            raise OcrTimeout(f"orientation detection took over {timeout:.1f} s") from exc
+        return None
+    rotate = int(osd.get("rotate", 0)) % 360
+    if rotate not in (90, 180, 270):
+        return None
+    turned = image.rotate(-rotate, expand=True)
+    turned.info["dpi"] = image.info.get("dpi", (300, 300))
+    return turned
+
+
+def _result(data: dict[str, list[object]], repair: bool) -> OcrResult:
+    """Words to lines (by block, paragraph and line number), one line per text line."""
+    lines: dict[tuple[int, int, int], list[str]] = {}
+    words: list[tuple[str, float]] = []
+    for i, raw in enumerate(data["text"]):
+        word, conf = str(raw).strip(), float(str(data["conf"][i]))
+        if not word or conf < 0:
+            continue
+        if repair:
+            word = repair_email(word)
+        key = (int(str(data["block_num"][i])), int(str(data["par_num"][i])), int(str(data["line_num"][i])))
+        lines.setdefault(key, []).append(word)
+        words.append((word, conf))
+    text = "\n".join(" ".join(ws) for ws in lines.values())
+    mean = sum(c for _, c in words) / len(words) if words else 0.0
+    return OcrResult(text=text, confidence=round(mean, 1), words=tuple(words))
+
+
+# The Polish model has no "@" glyph, and pol+eng sometimes keeps its reading of one: "©",
+# "Q", "G", "Q©", "(Q"... An e-mail-shaped word (a local part, such a separator, a dotted
+# domain ending in 2-6 letters) gets its "@" back. Inside such a word the usual misreadings
+# of "l" go too: "|", "!", "]", "ł" ("gov.p!", "|.nowak", "1.baran" for "l.baran").
+_EMAIL = re.compile(
+    r"^(?P<lead>[(<\[]?)(?P<local>[A-Za-z0-9|!ł][a-z0-9._%+ł-]*?)(?P<sep>\(?(?:[QG][QGD]?[©@®]?|[©@®])\)?)"
+    r"(?P<domain>[a-z0-9ł][a-z0-9ł-]*(?:\.[a-z0-9ł-]+)*\.[a-zł!|\]I]{2,6})(?P<tail>[,;:.)>\]]?)$"
+)
+_INITIAL = re.compile(r"^[|!I1]\.")  # "l." read as "|.", "I.", "1."
+
+
+def repair_email(word: str) -> str:
+    """`|.kowalskiQ©urzad.gov.p!` -> `l.kowalski@urzad.gov.pl`; other words unchanged."""
+    m = _EMAIL.match(word)
+    if not m:
+        return word
+    local = _INITIAL.sub("l.", m["local"]).replace("|", "l").replace("!", "l").replace("ł", "l")
+    domain = m["domain"].translate(_AS_L)
+    repaired = f"{m['lead']}{local}@{domain}{m['tail']}"
+    return repaired if repaired != word else word
+
+
+_AS_L = str.maketrans({"!": "l", "|": "l", "]": "l", "I": "l", "ł": "l"})
