@@ -67,14 +67,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no deskew": {"deskew": False},
     "no line removal": {"lines": False},
     "no crop": {"crop": False},
-    "no blur": {"blur": 0.0},
-    "1-bit to tesseract": {"grey": False, "blur": 0.0},
+    "no blur": {"blur": 0.0, "blur_stretched": 0.0},
+    "1-bit to tesseract": {"grey": False, "blur": 0.0, "blur_stretched": 0.0},
     "scaled to 300 dpi": {"scale": 300 / 204},
     "psm 6": {"psm": 6},
     "psm 3": {"psm": 3},
     "psm 11": {"psm": 11},
     "lang pol": {"lang": "pol"},
-    "no @ repair": {"repair": False},
+    "no repairs": {"repair": False},
     "plain tesseract": {"plain": True},
 }
 

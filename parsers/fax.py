@@ -84,6 +84,7 @@ class DocumentError(ValueError):
 TEXT_LAYER_MIN_LETTERS = 40
 MAX_FIELDS, MAX_FIELD_CHARS = 500, 20_000
 PNG_LEVEL = 1  # pages travel once to a worker: fast beats small
+GOOD_CONFIDENCE = 70.0  # below it (mean word confidence) a page may be upside down: check
 CONFIG_KEYS = {"max_pages": "fax.max_pages", "max_pixels": "fax.max_pixels",
                "max_bytes": "fax.max_document_bytes", "seconds_per_page": "fax.ocr_seconds_per_page"}  # fmt: skip
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -114,27 +115,26 @@ def split_document(data: bytes, filename: str, content_type: str, limits: FaxLim
 def ocr_page(page: PageImage, seconds: float) -> PageText:
     """Runs in a worker process: one page prepared and read within `seconds`.
 
-    A page that reads badly is tried again turned upright, if tesseract sees it is turned
-    (a fax fed upside down). A page over time comes back empty with `timed_out` set (the
-    caller keeps the image).
+    A page whose lines run up and down is turned first; one that reads badly is tried
+    again turned, if tesseract's orientation detection sees a turn (a fax fed upside
+    down). A page over time comes back empty with `timed_out` set (the caller keeps the
+    image).
     """
     deadline = time.monotonic() + seconds
     try:
         with Image.open(io.BytesIO(page.png)) as image:
             prepared = ocr.prepare(image, page.x_dpi, page.y_dpi)
+        if ocr.looks_sideways(prepared):  # turn it first: reading it sideways costs seconds
+            prepared = ocr.turned_upright(prepared, _left(deadline)) or prepared
         result = ocr.ocr(prepared, timeout=_left(deadline))
         if _reads_badly(result):
             result = _try_turned(prepared, result, deadline)
     except ocr.OcrTimeout:
         return PageText(page.number, "", 0.0, "ocr", timed_out=True)
-    except (OSError, ValueError, RuntimeError) as exc:  # pytesseract.TesseractError is a RuntimeError
-        if type(exc).__name__ == "TesseractNotFoundError":
-            raise  # a broken installation must be loud, not an empty page per fax
-        return PageText(page.number, "", 0.0, "ocr", problem=f"page {page.number}: OCR failed: {exc}")
+    except Exception as exc:  # a bad page, or no tesseract: never the whole batch of messages
+        reason = f"page {page.number}: OCR failed: {type(exc).__name__}: {exc}"
+        return PageText(page.number, "", 0.0, "ocr", problem=reason)
     return PageText(page.number, result.text, result.confidence, "ocr")
-
-
-GOOD_CONFIDENCE = 70.0
 
 
 def _left(deadline: float) -> float:

@@ -64,7 +64,7 @@ def test_g4_tiff_fine_mode_is_read() -> None:
 
 
 def test_cover_sheet_and_normal_mode_form_in_one_multipage_tiff() -> None:
-    pages = [cover_sheet(dpi=NORMAL), form(NORMAL, font="DejaVuSans", size_pt=12, layout="next-line", lines="boxes",
+    pages = [cover_sheet(dpi=NORMAL), form(NORMAL, font="DejaVuSans", size_pt=12, layout="next-line", lines="dotted",
                                            header_line="21-11-2026 10:15  FROM +48 22 123 45 68  Page 2/2")]  # fmt: skip
     data = to_g4_tiff(pages)
     parts = split(data)
@@ -116,6 +116,12 @@ def test_a_page_over_its_time_is_flagged_not_lost() -> None:
     doc = read_document(to_g4_tiff([form(FINE)]), "fax.tif", "image/tiff", FaxLimits(seconds_per_page=0.05))
     assert doc.pages[0].timed_out
     assert "limits.seconds_per_page=0.05" in doc.problems[0]
+
+
+def test_a_page_that_cannot_be_read_is_a_problem_not_an_exception() -> None:
+    result = ocr_page(PageImage(3, b"not a png", 204, 196), 30)
+    assert result.text == "" and not result.timed_out
+    assert result.problem.startswith("page 3: OCR failed: UnidentifiedImageError")
 
 
 def to_png(image: Image.Image) -> bytes:

@@ -174,6 +174,13 @@ def test_a_slow_page_times_out() -> None:
         ocr.ocr(ocr.prepare(page(), *FINE), timeout=0.05)
 
 
+def test_sideways_page_is_seen_without_ocr() -> None:
+    upright = ocr.prepare(page(), *FINE)
+    assert not ocr.looks_sideways(upright)
+    assert ocr.looks_sideways(upright.transpose(Image.Transpose.ROTATE_90))
+    assert ocr.looks_sideways(upright.transpose(Image.Transpose.ROTATE_270))
+
+
 def test_upside_down_page_is_detected() -> None:
     upside_down = ocr.prepare(page().rotate(180), *FINE)
     turned = ocr.turned_upright(upside_down, timeout=30)
@@ -182,13 +189,17 @@ def test_upside_down_page_is_detected() -> None:
 
 
 @pytest.mark.parametrize(("read", "meant"), [
-    ("p.krolQGolsztyn.gov.pl", "p.krol@olsztyn.gov.pl"),
+    ("p.krolQGolsztyn.gov.pl", "p.krol@olsztyn.gov.pl"),  # pol has no "@"
     ("k.mazurQsedziszow.gov.pl,", "k.mazur@sedziszow.gov.pl,"),
     ("z.sikora©swidnik.gov.pl", "z.sikora@swidnik.gov.pl"),
     ("kowalski(©wachock.gov.pl", "kowalski@wachock.gov.pl"),
+    ("s.nowak(Dsedziszow.gov.pl", "s.nowak@sedziszow.gov.pl"),
     ("e.dabrowska@pila.gov.p!", "e.dabrowska@pila.gov.pl"),
-    ("jan@urzad.gov.pl", "jan@urzad.gov.pl"),
-    ("Gminy", "Gminy"), ("BeSTiQ?", "BeSTiQ?"), ("tel.", "tel."), ("ZUS.", "ZUS."),
+    ("|.kowalski@wachock.gov.p]", "l.kowalski@wachock.gov.pl"),
+    ("$0.2345.1.2026", "SO.2345.1.2026"), ("S0.4534.50.2026", "SO.4534.50.2026"), ("0R-3/118/26", "OR-3/118/26"),
+    ("RG.2438,47.2026", "RG.2438.47.2026"),
+    ("jan@urzad.gov.pl", "jan@urzad.gov.pl"), ("50.1122.45.2026", "50.1122.45.2026"), ("4,12", "4,12"),
+    ("Gminy", "Gminy"), ("BeSTiQ?", "BeSTiQ?"), ("tel.", "tel."), ("ZUS.", "ZUS."), ("HOT-01", "HOT-01"),
 ])  # fmt: skip
-def test_email_at_sign_is_repaired(read: str, meant: str) -> None:
-    assert ocr.repair_email(read) == meant
+def test_sure_misreadings_are_repaired(read: str, meant: str) -> None:
+    assert ocr.repair_word(read) == meant
