@@ -108,14 +108,3 @@ def claim(session: Session, ids: list[int]) -> list[InboxEntry]:
     )
     return list(session.scalars(stmt))
 
-
-def claim_new(session: Session, limit: int) -> list[InboxEntry]:
-    """The oldest unprocessed rows, for the daemon's worker."""
-    stmt = (
-        select(InboxEntry)
-        .where(InboxEntry.state == InboxState.NEW)
-        .order_by(InboxEntry.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(session.scalars(stmt))
