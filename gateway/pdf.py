@@ -1,0 +1,134 @@
+"""One-page A4 PDFs for the fax channel: the acknowledgement a fax gateway sends as a fax.
+
+A fax acknowledgement must be one page (a second page costs a call and is often lost),
+so text that would not fit is set smaller, down to a legible limit, and only then cut
+with "…". The font is a TrueType file embedded as a subset: the PDF core fonts have no
+Polish letters (ą ć ę ł ń ó ś ź ż), and a subset keeps the file to a few tens of kB.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.enums import MethodReturnValue
+
+FONT_CANDIDATES: tuple[Path, ...] = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),  # Debian/Ubuntu fonts-dejavu-core
+    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),  # Fedora/RHEL dejavu-sans-fonts
+    Path("/usr/share/fonts/TTF/DejaVuSans.ttf"),  # Arch
+    Path("/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"),  # fonts-liberation
+    Path("/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf"),
+)
+# A fixed creation date unless the caller gives one: the same input gives the same bytes.
+FIXED_CREATION_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+_FAMILY = "Body"
+_MARGIN_MM = 20.0
+_TITLE_PT = 15.0
+_BODY_PT = 11.0
+_MIN_BODY_PT = 7.0  # below this, a fax at 204x98 dpi is no longer readable
+_STEP_PT = 0.5
+_LEADING = 1.3  # line height as a multiple of the font size
+_PT_TO_MM = 25.4 / 72
+_ELLIPSIS = "…"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+class FontNotFoundError(RuntimeError):
+    """No usable TrueType font: the message names every path tried, for the admin."""
+
+
+def find_font(candidates: Sequence[Path] = FONT_CANDIDATES) -> Path:
+    """The first existing font file among ``candidates``."""
+    for path in candidates:
+        if path.is_file():
+            return path
+    tried = ", ".join(str(p) for p in candidates)
+    raise FontNotFoundError(
+        f"no TrueType font for PDF output; install fonts-dejavu-core (tried: {tried})"
+    )
+
+
+def render_pdf(
+    title: str,
+    text: str,
+    *,
+    created: datetime | None = None,
+    font: Path | None = None,
+    language: str = "pl",
+) -> bytes:
+    """A one-page A4 PDF: ``title`` on top, ``text`` wrapped below, shrunk or cut to fit."""
+    pdf = _new_document(font or find_font(), title, created or FIXED_CREATION_DATE, language)
+    _write_title(pdf, _clean(title).replace("\n", " "))
+    size, lines = _fit(pdf, _clean(text), pdf.h - _MARGIN_MM - pdf.get_y())
+    pdf.set_font(_FAMILY, size=size)
+    pdf.multi_cell(w=0, h=_line_height(size), text="\n".join(lines))
+    return bytes(pdf.output())
+
+
+def _new_document(font: Path, title: str, created: datetime, language: str) -> FPDF:
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.set_creation_date(created)
+    pdf.set_title(_clean(title))
+    pdf.set_lang(language)
+    pdf.set_creator("hotline")
+    pdf.set_producer("hotline")  # not the fpdf2 version: upgrades must not change the bytes
+    pdf.set_margins(_MARGIN_MM, _MARGIN_MM, _MARGIN_MM)
+    pdf.set_auto_page_break(auto=False)  # one page, always: _fit makes the text fit
+    pdf.add_font(_FAMILY, fname=str(font))
+    pdf.add_page()
+    return pdf
+
+
+def _write_title(pdf: FPDF, title: str) -> None:
+    pdf.set_font(_FAMILY, size=_TITLE_PT)
+    pdf.multi_cell(w=0, h=_line_height(_TITLE_PT), text=title)
+    pdf.ln(_line_height(_BODY_PT))
+
+
+def _fit(pdf: FPDF, text: str, height_mm: float) -> tuple[float, list[str]]:
+    """The largest size from _BODY_PT down at which ``text`` fits; else cut at the smallest."""
+    size = _BODY_PT
+    while True:
+        lines = _wrap(pdf, text, size)
+        room = int(height_mm // _line_height(size))
+        if len(lines) <= room:
+            return size, lines
+        if size - _STEP_PT < _MIN_BODY_PT:
+            return size, _truncate(pdf, lines, room)
+        size -= _STEP_PT
+
+
+def _wrap(pdf: FPDF, text: str, size: float) -> list[str]:
+    """The lines fpdf2 itself would print, so measuring and printing agree."""
+    pdf.set_font(_FAMILY, size=size)
+    lines = pdf.multi_cell(
+        w=0, h=_line_height(size), text=text, dry_run=True, output=MethodReturnValue.LINES
+    )
+    assert isinstance(lines, list)  # what output=LINES returns
+    return [str(line) for line in lines]
+
+
+def _truncate(pdf: FPDF, lines: list[str], room: int) -> list[str]:
+    """The first ``room`` lines, the last one ending in "…" within the line width."""
+    if room <= 0:
+        return []
+    kept = lines[:room]
+    last = kept[-1].rstrip()
+    while last and pdf.get_string_width(last + _ELLIPSIS) > pdf.epw:
+        last = last[:-1].rstrip()
+    kept[-1] = last + _ELLIPSIS
+    return kept
+
+
+def _line_height(size_pt: float) -> float:
+    return size_pt * _PT_TO_MM * _LEADING
+
+
+def _clean(text: str) -> str:
+    """Unix newlines, tabs as spaces, no control characters (they have no glyphs)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", "    ")
+    return _CONTROL.sub("", text)
