@@ -14,12 +14,16 @@ What it does:
    2: both cores busy), timing each page inside its worker.
 3. Prints, for fine and normal pages separately:
 
-   - `s/page`: mean seconds per page per worker (prepare + tesseract), both cores busy;
+   - `s/page`: mean wall seconds per page per worker (prepare + tesseract), both cores
+     busy: what a fax waits, but it grows with whatever else runs on the machine;
+   - `cpu s/page`: CPU seconds per page (the worker's own, plus any tesseract process it
+     ran): the cost of a page, robust to other load;
    - `in text`: share of pages whose OCR text holds every field value verbatim
      (whitespace aside): what a perfect form parser could get;
-   - `fields`: share of pages where `parsers.hot01.parse_form` returns every field
-     (date, znak, name, office, contacts, question) exactly right, whitespace aside;
-     "not available" while that parser does not exist;
+   - `fields`: share of pages where `parsers.hot01.parse_form` (given the page's OCR
+     confidence, as the gateway calls it) returns every field (date, znak, name,
+     office, contacts, question) exactly right, whitespace aside; "not available" while
+     that parser does not exist;
    - `CER q`: character error rate of the question: edit distance between the text
      after the "Treść pytania" line and the question, over the question's length;
    - `CER page`: the same over the whole page text.
@@ -36,6 +40,7 @@ import json
 import os
 import random
 import re
+import resource
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -75,6 +80,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "psm 11": {"psm": 11},
     "lang pol": {"lang": "pol"},
     "no repairs": {"repair": False},
+    "tesseract run/page": {"engine": "cli"},
     "plain tesseract": {"plain": True},
 }
 
@@ -95,6 +101,7 @@ class Outcome:
     index: int
     mode: str
     seconds: float
+    cpu: float
     in_text: bool
     fields: bool | None
     cer_question: float
@@ -124,19 +131,36 @@ def fax_page(case: Case) -> fax.PageImage:
 
 
 # --------------------------------------------------------------------------- reading
-def read(job: tuple[fax.PageImage, dict[str, Any]]) -> tuple[float, str]:
-    """One page in a worker: (seconds, text). The default is exactly the gateway's path."""
+@dataclass(frozen=True)
+class Reading:
+    seconds: float  # wall
+    cpu: float  # this process and the tesseract processes it waited for
+    text: str
+    confidence: float | None  # mean word confidence; None: no OCR figure (plain tesseract)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its ended children (tesseract runs)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def read(job: tuple[fax.PageImage, dict[str, Any]]) -> Reading:
+    """One page in a worker. The default is exactly the gateway's path."""
     page, variant = job
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
+    confidence: float | None = None
     if not variant:
-        text = fax.ocr_page(page, 120).text
+        result = fax.ocr_page(page, 120)
+        text, confidence = result.text, result.confidence
     elif variant.get("plain"):
         text = pytesseract.image_to_string(Image.open(io.BytesIO(page.png)), lang=ocr.LANG)
     else:
         steps = ocr.with_steps(**variant)
         with Image.open(io.BytesIO(page.png)) as image:
-            text = ocr.ocr(ocr.prepare(image, page.x_dpi, page.y_dpi, steps), 120, steps).text
-    return time.perf_counter() - start, text
+            ocred = ocr.ocr(ocr.prepare(image, page.x_dpi, page.y_dpi, steps), 120, steps)
+        text, confidence = ocred.text, ocred.confidence
+    return Reading(time.perf_counter() - start, cpu_seconds() - cpu, text, confidence)
 
 
 def norm(text: str) -> str:
@@ -169,12 +193,12 @@ def question_of(text: str, length: int) -> str:
     return norm(text[found[-1].end():]) if found else norm(text)[-length:]
 
 
-def parsed_fields(fields: FormFields, text: str) -> tuple[bool | None, list[str]]:
+def parsed_fields(fields: FormFields, text: str, confidence: float | None) -> tuple[bool | None, list[str]]:
     """Every field right by the form parser (None while there is none), and the wrong ones."""
     if parse_form is None:
         return None, []
     try:
-        form = parse_form(text)
+        form = parse_form(text, confidence)
     except Exception as exc:  # the parser's problem, counted as a miss
         return False, [f"parse_form raised {type(exc).__name__}"]
     bad = []
@@ -185,14 +209,15 @@ def parsed_fields(fields: FormFields, text: str) -> tuple[bool | None, list[str]
     return not bad, bad
 
 
-def score(case: Case, seconds: float, text: str) -> Outcome:
+def score(case: Case, reading: Reading) -> Outcome:
+    text = reading.text
     flat = norm(text)
     in_text = all(norm(getattr(case.fields, n)) in flat for n in FIELD_NAMES)
     question = norm(case.fields.question)
     page = expected_page(case.fields)
-    ok, bad = parsed_fields(case.fields, text)
-    return Outcome(case.index, case.mode, seconds, in_text, ok, distance(question_of(text, len(question)), question) / len(question),
-                   distance(flat, page) / len(page), bad)  # fmt: skip
+    ok, bad = parsed_fields(case.fields, text, reading.confidence)
+    return Outcome(case.index, case.mode, reading.seconds, reading.cpu, in_text, ok,
+                   distance(question_of(text, len(question)), question) / len(question), distance(flat, page) / len(page), bad)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- running
@@ -201,7 +226,7 @@ def run(pool: ProcessPoolExecutor, set_: Sequence[Case], pages: Sequence[fax.Pag
     start = time.perf_counter()
     results = list(pool.map(read, [(p, variant) for p in pages]))
     wall = time.perf_counter() - start
-    return [score(c, s, t) for c, (s, t) in zip(set_, results)], wall
+    return [score(c, r) for c, r in zip(set_, results)], wall
 
 
 def mean(values: Sequence[float]) -> float:
@@ -216,6 +241,7 @@ def summarise(outcomes: list[Outcome]) -> dict[str, dict[str, float | str]]:
         if rows and rows[0].fields is not None:
             fields = mean([1.0 if o.fields else 0.0 for o in rows])
         out[mode] = {"pages": len(rows), "seconds_per_page": mean([o.seconds for o in rows]),
+                     "cpu_per_page": mean([o.cpu for o in rows]),
                      "in_text": mean([1.0 if o.in_text else 0.0 for o in rows]), "fields": fields,
                      "cer_question": mean([o.cer_question for o in rows]), "cer_page": mean([o.cer_page for o in rows])}  # fmt: skip
     return out
@@ -229,14 +255,16 @@ def print_main(summary: dict[str, dict[str, float | str]], wall: float, count: i
     print(f"OCR: {count} rendered HOT-01 fax pages, {workers} workers, tesseract {pytesseract.get_tesseract_version()}")
     for mode, s in summary.items():
         fields = "not available" if parse_form is None else pct(s["fields"])
-        print(f"  {mode:6} pages {s['pages']:>3}  s/page {s['seconds_per_page']:.2f}  in text {pct(s['in_text'])}"
+        print(f"  {mode:6} pages {s['pages']:>3}  s/page {s['seconds_per_page']:.2f}  cpu s/page {s['cpu_per_page']:.2f}"
+              f"  in text {pct(s['in_text'])}"
               f"  fields: {fields}  CER q {100 * float(s['cer_question']):.2f}%  CER page {100 * float(s['cer_page']):.2f}%")  # fmt: skip
     print(f"  wall {wall:.1f} s = {wall * workers / count:.2f} s per page per core")
 
 
 def print_row(name: str, summary: dict[str, dict[str, float | str]]) -> None:
     f, n = summary["fine"], summary["normal"]
-    print(f"  {name:20} {f['seconds_per_page']:5.2f} {n['seconds_per_page']:5.2f}  {pct(f['in_text'])} {pct(n['in_text'])}"
+    print(f"  {name:20} {f['seconds_per_page']:5.2f} {n['seconds_per_page']:5.2f}  {f['cpu_per_page']:5.2f} {n['cpu_per_page']:5.2f}"
+          f"  {pct(f['in_text'])} {pct(n['in_text'])}"
           f"  {pct(f['fields']):>6} {pct(n['fields']):>6}  {100 * float(f['cer_question']):5.2f}% {100 * float(n['cer_question']):5.2f}%")  # fmt: skip
 
 
@@ -260,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.show:
             show(set_, outcomes)
         if args.ablate:
-            print("  variant              s/page fine/normal  in text fine/normal  fields fine/normal  CER q fine/normal")
+            print("  variant              s/page fine/normal  cpu s/page f/n  in text fine/normal  fields fine/normal  CER q fine/normal")
             print_row("default", summary)
             for name, variant in list(VARIANTS.items())[1:]:
                 rows, _ = run(pool, set_, pages, variant)

@@ -7,9 +7,12 @@ one at a time and prints the effect on speed, fields read and character error ra
 """
 from __future__ import annotations
 
+import atexit
+import ctypes
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,6 +48,7 @@ class Steps:
     psm: int = 4  # tesseract page segmentation: 4 = one column of lines of varying size
     lang: str = LANG
     invert: bool = False  # tesseract's try-inverted-text pass: costly, useless on faxes
+    engine: str = "api"  # "api": libtesseract kept loaded in the process; "cli": a tesseract run per page
     repair: bool = True  # fix sure misreadings: e-mail "@", case-sign letters (repair_word)
 
 
@@ -257,22 +261,149 @@ def _dotted_lines(labels: np.ndarray, w: np.ndarray, h: np.ndarray, x_height: fl
 def ocr(image: Image.Image, timeout: float, steps: Steps = STEPS) -> OcrResult:
     """Tesseract on a prepared page: text in reading order, and word confidences.
 
-    The page goes to tesseract as an uncompressed PGM/PBM file (PNG encoding costs more
-    than it saves). Raises OcrTimeout when tesseract is still running after `timeout` s.
+    Read by the tesseract loaded in this process (see `_Engine`), or, without
+    libtesseract or with `steps.engine == "cli"`, by a tesseract run. Raises OcrTimeout
+    when tesseract is still reading after `timeout` seconds.
     """
-    dpi = image.info.get("dpi", (300, 300))[0]
-    config = f"--psm {steps.psm} --dpi {round(dpi)} -c tessedit_do_invert={int(steps.invert)}"
+    dpi = round(image.info.get("dpi", (300, 300))[0])
+    engine = _engine(steps.lang) if steps.engine == "api" else None
+    if engine is None:
+        data = _run_cli(image, dpi, timeout, steps)
+    else:
+        data = engine.read(np.asarray(image.convert("L")), dpi, timeout, steps)
+    return _result(data, steps.repair)
+
+
+def _run_cli(image: Image.Image, dpi: int, timeout: float, steps: Steps) -> dict[str, list[object]]:
+    """One tesseract process for the page, killed after `timeout` seconds.
+
+    The page goes to tesseract as an uncompressed PGM/PBM file (PNG encoding costs more
+    than it saves).
+    """
+    config = f"--psm {steps.psm} --dpi {dpi} -c tessedit_do_invert={int(steps.invert)}"
     with tempfile.TemporaryDirectory(prefix="hotline-ocr-") as tmp:
         path = Path(tmp) / ("page.pbm" if image.mode == "1" else "page.pgm")
         image.convert("1" if image.mode == "1" else "L").save(path)
         try:
-            data = pytesseract.image_to_data(str(path), lang=steps.lang, config=config, timeout=max(timeout, 0.01),
-                                             output_type=pytesseract.Output.DICT)  # fmt: skip
+            data: dict[str, list[object]] = pytesseract.image_to_data(
+                str(path), lang=steps.lang, config=config, timeout=max(timeout, 0.01), output_type=pytesseract.Output.DICT)
         except RuntimeError as exc:
             if "timeout" in str(exc).lower():
                 raise OcrTimeout(f"tesseract took over {timeout:.1f} s") from exc
             raise
-    return _result(data, steps.repair)
+    return data
+
+
+# --------------------------------------------------------------------------- libtesseract
+_VOID = ctypes.c_void_p
+_C_API: dict[str, tuple[list[type], type | None]] = {  # the C API functions used: (argument types, result type)
+    "TessBaseAPICreate": ([], _VOID),
+    "TessBaseAPIInit3": ([_VOID, ctypes.c_char_p, ctypes.c_char_p], ctypes.c_int),
+    "TessBaseAPISetVariable": ([_VOID, ctypes.c_char_p, ctypes.c_char_p], ctypes.c_int),
+    "TessBaseAPISetPageSegMode": ([_VOID, ctypes.c_int], None),
+    "TessBaseAPISetImage": ([_VOID, _VOID, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int], None),
+    "TessBaseAPISetSourceResolution": ([_VOID, ctypes.c_int], None),
+    "TessBaseAPIRecognize": ([_VOID, _VOID], ctypes.c_int),
+    "TessBaseAPIGetTsvText": ([_VOID, ctypes.c_int], _VOID),
+    "TessDeleteText": ([_VOID], None),
+    "TessBaseAPIClear": ([_VOID], None),
+    "TessBaseAPIEnd": ([_VOID], None),
+    "TessBaseAPIDelete": ([_VOID], None),
+    "TessMonitorCreate": ([], _VOID),
+    "TessMonitorSetDeadlineMSecs": ([_VOID, ctypes.c_int], None),
+    "TessMonitorDelete": ([_VOID], None),
+}
+_TSV_COLUMNS = ("level", "page_num", "block_num", "par_num", "line_num", "word_num", "left", "top", "width",
+                "height", "conf", "text")  # fmt: skip
+_LIBRARY: list[ctypes.CDLL | None] = []
+_ENGINES: dict[tuple[int, str], _Engine | None] = {}
+
+
+def _library() -> ctypes.CDLL | None:
+    """libtesseract with the C API's signatures declared, or None where it is missing."""
+    if not _LIBRARY:
+        try:
+            lib = ctypes.CDLL("libtesseract.so.5")
+            for name, (args, result) in _C_API.items():
+                getattr(lib, name).argtypes, getattr(lib, name).restype = args, result
+        except (OSError, AttributeError):
+            lib = None
+        _LIBRARY.append(lib)
+    return _LIBRARY[0]
+
+
+def _engine(lang: str) -> _Engine | None:
+    """This process's loaded tesseract for `lang` (a forked worker loads its own)."""
+    key = (os.getpid(), lang)
+    if key not in _ENGINES:
+        lib = _library()
+        _ENGINES[key] = _Engine(lib, lang) if lib is not None else None
+    return _ENGINES[key]
+
+
+class _Engine:
+    """Tesseract loaded once and kept: a tesseract run spends 0.2 s CPU of its 0.6 s per
+    page only loading pol+eng (the universal ambiguity tables, the dictionaries), again
+    for every page. Through the C API the page goes over as pixels, the words come back
+    as TSV, and a deadline (tesseract's own monitor) stops a page that runs too long."""
+
+    def __init__(self, lib: ctypes.CDLL, lang: str) -> None:
+        self.lib, self.lang = lib, lang
+        self.handle = lib.TessBaseAPICreate()
+        if lib.TessBaseAPIInit3(self.handle, None, lang.encode()) != 0:
+            lib.TessBaseAPIDelete(self.handle)
+            raise RuntimeError(f"tesseract could not load the language data {lang!r}")
+        self.pid = os.getpid()
+        atexit.register(self.close)
+
+    def read(self, pixels: np.ndarray, dpi: int, timeout: float, steps: Steps) -> dict[str, list[object]]:
+        """The words of an 8-bit grey page, as pytesseract's image_to_data gives them."""
+        lib, handle = self.lib, self.handle
+        pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+        lib.TessBaseAPISetPageSegMode(handle, steps.psm)
+        lib.TessBaseAPISetVariable(handle, b"tessedit_do_invert", str(int(steps.invert)).encode())
+        lib.TessBaseAPISetImage(handle, pixels.ctypes.data, pixels.shape[1], pixels.shape[0], 1, pixels.strides[0])
+        lib.TessBaseAPISetSourceResolution(handle, dpi)
+        monitor = lib.TessMonitorCreate()
+        start = time.monotonic()
+        try:
+            lib.TessMonitorSetDeadlineMSecs(monitor, max(1, int(timeout * 1000)))
+            failed = lib.TessBaseAPIRecognize(handle, monitor) != 0
+            if failed and time.monotonic() - start >= 0.9 * timeout:
+                raise OcrTimeout(f"tesseract took over {timeout:.1f} s")
+            if failed:
+                raise RuntimeError("tesseract could not read the page")
+            return _tsv(self._tsv_text())
+        finally:
+            lib.TessMonitorDelete(monitor)
+            lib.TessBaseAPIClear(handle)
+
+    def _tsv_text(self) -> str:
+        pointer = self.lib.TessBaseAPIGetTsvText(self.handle, 0)
+        if not pointer:
+            return ""
+        try:
+            return ctypes.string_at(pointer).decode("utf-8", "replace")
+        finally:
+            self.lib.TessDeleteText(pointer)
+
+    def close(self) -> None:
+        """Free tesseract before the process ends (else it warns of leaked dictionaries)."""
+        if self.handle and os.getpid() == self.pid:
+            self.lib.TessBaseAPIEnd(self.handle)
+            self.lib.TessBaseAPIDelete(self.handle)
+        self.handle = None
+
+
+def _tsv(text: str) -> dict[str, list[object]]:
+    """Tesseract's TSV rows as columns, the shape of pytesseract's Output.DICT."""
+    columns: dict[str, list[object]] = {name: [] for name in _TSV_COLUMNS}
+    for row in text.splitlines():
+        cells = row.split("\t")
+        if len(cells) == len(_TSV_COLUMNS):
+            for name, cell in zip(_TSV_COLUMNS, cells):
+                columns[name].append(cell)
+    return columns
 
 
 def looks_sideways(image: Image.Image) -> bool:
