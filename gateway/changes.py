@@ -8,12 +8,14 @@ a round trip per row would cost a millisecond.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+from gateway import outbox
+from gateway.outbox import Outgoing
 from gateway.threads import TicketRef
 from parsers.mime import Attachment as ParsedAttachment
 from storage import blobs
@@ -45,13 +47,19 @@ class ChangeSet:
     merges: list[tuple[TicketRef, TicketRef]] = field(default_factory=list)
     threads_grown: set[TicketRef] = field(default_factory=set)  # whose question may have changed
     inbox: list[tuple[int, dict[str, Any], TicketRef | None]] = field(default_factory=list)
+    outgoing: list[tuple[TicketRef, Outgoing]] = field(default_factory=list)
+    bounced: list[tuple[TicketRef | None, list[str], str, datetime]] = field(default_factory=list)
 
     def mark(self) -> tuple[int, ...]:
         """A point to roll back to when routing one message fails halfway."""
-        return (len(self.tickets), len(self.messages), len(self.events), len(self.merges))
+        return tuple(len(x) for x in self._undoable())
 
     def rollback(self, mark: tuple[int, ...]) -> None:
-        del self.tickets[mark[0] :], self.messages[mark[1] :], self.events[mark[2] :], self.merges[mark[3] :]
+        for rows, length in zip(self._undoable(), mark, strict=True):
+            del rows[length:]
+
+    def _undoable(self) -> tuple[list[Any], ...]:
+        return (self.tickets, self.messages, self.events, self.merges, self.outgoing, self.bounced)
 
     def event(self, ticket: TicketRef | None, actor: str, kind: str, at: datetime, **data: Any) -> None:
         self.events.append((ticket, {"actor": actor, "kind": kind, "at": at, "data": data}))
@@ -63,6 +71,7 @@ class ChangeSet:
             if ticket.id is not None:
                 session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
         self._merge(session)
+        self._outbox(session)
         if self.events:
             rows = [{**e, "ticket_id": None if t is None else t.id} for t, e in self.events]  # history stays put
             session.execute(insert(table(Event)), rows)
@@ -110,6 +119,14 @@ class ChangeSet:
         if attachments:
             blobs.put(session, data)
             session.execute(insert(table(Attachment)), attachments)
+
+    def _outbox(self, session: Session) -> None:
+        """Outgoing mail joins the change that causes it; a bounce of ours fails its row."""
+        now = datetime.now(timezone.utc)
+        outbox.queue(session, [(t.live().id, o) for t, o in self.outgoing], now)
+        for ticket, ids, reason, at in self.bounced:
+            for outbox_id, _, to in outbox.mark_bounced(session, ids, reason, now):
+                self.event(ticket, "outbox", "delivery_failed", at, outbox_id=outbox_id, to=to, error=reason)
 
     def _merge(self, session: Session) -> None:
         for other, target in self.merges:

@@ -72,6 +72,12 @@ def build_parser() -> ArgParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_tickets_show)
 
+    p = sub.add_parser("outbox", help="show what waits to go out; --flush sends what is due")
+    p.add_argument("--flush", action="store_true", help="send what is due now, then show what still waits")
+    p.add_argument("--all", action="store_true", help="also show sent and failed messages")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_outbox)
+
     sub.add_parser("check-config", help="validate the config").set_defaults(func=cmd_check_config)
     d = sub.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True, parser_class=ArgParser
@@ -159,6 +165,32 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
     else:
         print(views.ticket_text(data))
     return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from gateway import delivery, outbox
+    from gateway.transport import open_transport
+
+    settings = load_settings(args)
+    factory = open_store(settings)
+    failed = False
+    try:
+        if args.flush:
+            while results := delivery.send_due(factory, settings, open_transport(settings.outbound)):
+                for r in results:
+                    print(f"#{r.outbox_id} {r.outcome} to {r.to}" + (f": {r.error}" if r.error else ""))
+                    failed |= r.outcome != "sent"
+                if any(r.outcome != "sent" for r in results):
+                    break  # what was deferred is not due again now
+        with factory() as session:
+            rows = outbox.waiting(session, everything=args.all)
+    except OperationalError as exc:
+        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+    for row in rows:
+        print(json.dumps(views.outbox_json(row), ensure_ascii=False) if args.json else views.outbox_text(row))
+    if not rows and not args.json:
+        print("nothing waits to go out")
+    return EX_FAIL if failed else 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -26,12 +26,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import logs, metrics, sdnotify
+from gateway import delivery, logs, metrics, sdnotify
 from gateway.ingest import process_backlog
 from gateway.pipeline import Outcome, Parser
 from gateway.settings import ConfigError, Settings, SmtpServerSection, load
 from gateway.sources import smtp
 from gateway.sources.imap import ImapSource
+from gateway.transport import open_transport
 
 log = structlog.get_logger("hotline.daemon")
 READY_WAIT_SECONDS = 30.0  # how long READY=1 waits for IMAP accounts that are down
@@ -45,6 +46,7 @@ class Daemon:
         self.reload = threading.Event()
         self.parser = Parser(settings, pool_threshold=1)  # OCR never runs in a source thread
         self.metrics = metrics.Metrics()
+        self.transport = open_transport(settings.outbound)
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
         self.sources = [ImapSource(a, settings, factory, self.parser, self.record) for a in settings.imap]
         self.threads: list[threading.Thread] = []
@@ -80,6 +82,8 @@ class Daemon:
             thread.start()
             self.threads.append(thread)
         self.scheduler.add_job(self.sweep, "interval", seconds=cfg.daemon.sweep_seconds, id="sweep",
+                               max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
+        self.scheduler.add_job(self.send_outbox, "interval", seconds=cfg.daemon.sweep_seconds, id="outbox",
                                max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.add_job(self.refresh_metrics, "interval", seconds=5, id="metrics", next_run_time=_now())
         self.scheduler.start()
@@ -134,13 +138,29 @@ class Daemon:
             while not self.stop.is_set() and (routed := process_backlog(self.factory, self.settings, self.parser)):
                 for source, outcome in routed:
                     self.record(source, outcome)
+                self.wake("outbox")  # acknowledgements go out at once
             self.last_sweep = time.monotonic()
         except Exception:
             self.metrics.errors.labels("worker").inc()
             log.exception("sweep failed; will retry")
 
+    def send_outbox(self) -> None:
+        """Send what is due; a relay that is down only defers (the rows keep their state)."""
+        try:
+            while not self.stop.is_set() and (sent := delivery.send_due(self.factory, self.settings, self.transport)):
+                for result in sent:
+                    self.metrics.outbox.labels(result.outcome).inc()
+                if any(r.outcome != "sent" for r in sent):
+                    break  # the rest waits for its next try
+        except Exception:
+            self.metrics.errors.labels("outbox").inc()
+            log.exception("outbox round failed; will retry")
+
     def wake_sweep(self) -> None:
-        job = self.scheduler.get_job("sweep")
+        self.wake("sweep")
+
+    def wake(self, job_id: str) -> None:
+        job = self.scheduler.get_job(job_id)
         if job is not None:
             job.modify(next_run_time=_now())
 

@@ -29,6 +29,9 @@ class Metrics:
         self.messages = Counter(
             "hotline_messages", "Messages taken in, by source and action", ["source", "action"], registry=self.registry
         )
+        self.outbox = Counter(
+            "hotline_outbox_deliveries", "Outgoing messages handed over, by outcome", ["outcome"], registry=self.registry
+        )
         self.errors = Counter("hotline_errors", "Errors, by component", ["component"], registry=self.registry)
         self.backlog = Gauge("hotline_inbox_backlog", "Stored messages not yet routed", registry=self.registry)
         self.oldest = Gauge(

@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway import tickets
+from gateway.acknowledge import AckLimiter, acknowledge
 from gateway.settings import Settings
 from gateway.changes import ChangeSet
 from gateway.threads import ThreadIndex, TicketRef
@@ -55,6 +56,7 @@ class Work:
     ticket: TicketRef | None = None
     via: str | None = None  # how the ticket was found
     outcome: Outcome | None = None
+    opened: dict[str, Any] | None = None  # the row of a ticket this message opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class Context:
     index: ThreadIndex
     changes: ChangeSet
     numbers: tickets.Numbers
+    acks: AckLimiter
 
 
 Step = Callable[[Context, Work], Work]
@@ -91,6 +94,10 @@ def route(ctx: Context, work: Work) -> Work:
     arrival, kind = arrival_of(ctx, work), work.verdict.kind
     if kind in ("own", "autoreply", "bounce"):
         action = "bounce" if kind == "bounce" else "autoreply"
+        if kind == "bounce":  # one of ours came back: its delivery failed
+            msg = work.reading.message
+            ctx.changes.bounced.append((work.ticket, [*msg.embedded_message_ids, *msg.in_reply_to],
+                                        f"bounced: {msg.subject}"[:500], arrival.received_at))  # fmt: skip
         if work.ticket is not None:
             msg_kind = MessageKind.BOUNCE if kind == "bounce" else MessageKind.AUTOREPLY
             tickets.add_message(ctx.changes, work.ticket, arrival, msg_kind)
@@ -99,9 +106,22 @@ def route(ctx: Context, work: Work) -> Work:
     if work.ticket is not None:
         tickets.append_followup(ctx.changes, work.ticket, arrival)
         return done(ctx, work, "appended", work.ticket, f"follow-up by {work.via}")
-    year = arrival.received_at.astimezone(ZoneInfo(ctx.settings.calendar.timezone)).year
-    ticket = tickets.open_ticket(ctx.numbers, ctx.changes, arrival, year)
-    return done(ctx, work, "created", ticket, work.verdict.reason if kind == "list" else None)
+    ticket, row = tickets.open_ticket(ctx.numbers, ctx.changes, arrival, terms(ctx.settings, work))
+    return replace(done(ctx, work, "created", ticket, work.verdict.reason if kind == "list" else None), opened=row)
+
+
+def terms(settings: Settings, work: Work) -> tickets.Terms:
+    """The times the contract counts from (SPEC.md rules 2 and 3) and the ticket's language."""
+    received, calendar = work.entry.received_at, settings.work_calendar
+    effective = calendar.effective_receipt(received)
+    msg = work.reading.message
+    addresses = [a.addr for a in (*msg.reply_to, *((msg.sender,) if msg.sender else ())) if a.addr]
+    return tickets.Terms(
+        year=received.astimezone(calendar.tz).year,
+        effective_received_at=effective,
+        ack_due_at=calendar.ack_deadline(effective),
+        language=settings.templates.language_for(addresses),
+    )
 
 
 def arrival_of(ctx: Context, work: Work) -> tickets.Arrival:
@@ -121,7 +141,7 @@ def done(ctx: Context, work: Work, action: str, ticket: TicketRef | None, reason
     return replace(work, ticket=ticket, outcome=Outcome(work.reading.message.message_id, action, number, reason))
 
 
-STEPS: tuple[Step, ...] = (classify, find_thread, route)
+STEPS: tuple[Step, ...] = (classify, find_thread, route, acknowledge)
 
 
 def run_steps(ctx: Context, work: Work, steps: Iterable[Step] = STEPS) -> Work:
@@ -219,7 +239,8 @@ def process(session: Session, settings: Settings, entries: list[InboxEntry], par
     pairs = list(zip(entries, parsed, strict=True))
     good = [p.message for _, p in pairs if isinstance(p, Reading)]
     index = ThreadIndex.load(session, good, settings.own_domain)
-    ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(good)))
+    acks = AckLimiter(session, settings.outbound.acks_per_address_per_hour)
+    ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(good)), acks)
     outcomes = [route_one(ctx, entry, result) for entry, result in pairs]
     ctx.numbers.release()
     ctx.changes.apply(session)

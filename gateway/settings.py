@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from gateway.worktime import WorkCalendar
 from parsers.callerid import DEFAULT_PATTERNS
 
 DEFAULT_PATH = Path("hotline.toml")
@@ -49,6 +50,14 @@ def _secret(env: str | None, file: str | None, key: str) -> str:
     raise ValueError(f"{key}_env or {key}_file: one of them is required")
 
 
+def client_tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The system's trust store, plus a private CA when one is configured."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(ca_file)
+    return context
+
+
 class StorageSection(Section):
     url: str = "sqlite:///var/hotline.db"
 
@@ -62,10 +71,23 @@ class StorageSection(Section):
 
 class CalendarSection(Section):
     timezone: str = "Europe/Warsaw"
-    country: str = "PL"
-    hours: tuple[str, str] = ("08:00", "16:00")
+    country: str = "PL"  # "" for no public holidays
+    hours: tuple[str, str] = ("08:00", "16:00")  # ["00:00", "24:00"] for round the clock
     extra_days_off: list[str] = []
     extra_working_days: list[str] = []
+    weekdays: list[int | str] | None = None  # default Monday to Friday; 0 or "mon" is Monday
+
+    @model_validator(mode="after")
+    def _valid_calendar(self) -> CalendarSection:
+        self.work_calendar("calendar")
+        return self
+
+    def work_calendar(self, name: str) -> WorkCalendar:
+        try:
+            return WorkCalendar.from_config(name, self.timezone, self.country or None, self.hours,
+                                            self.extra_days_off, self.extra_working_days, self.weekdays)  # fmt: skip
+        except ValueError as exc:  # the key is named by where this section sits in the file
+            raise ValueError(str(exc).removeprefix(f"calendar {name!r}: ")) from exc
 
 
 class ImapAccount(Section):
@@ -99,10 +121,7 @@ class ImapAccount(Section):
         return _secret(self.password_env, self.password_file, "password")
 
     def tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if self.tls_ca_file:
-            context.load_verify_locations(self.tls_ca_file)
-        return context
+        return client_tls_context(self.tls_ca_file)
 
 
 def _check_listen(listen: str) -> str:
@@ -148,6 +167,26 @@ class OutboundSection(Section):
     password_file: str | None = None
     maildir: str = "var/outbox"
     from_: str = Field("Hot-line <hotline@example.org>", alias="from")
+    tls_ca_file: str | None = None  # trust this CA (a private one) besides the system's
+    timeout_seconds: float = Field(30.0, gt=0)
+    retry_seconds: float = Field(60.0, gt=0)  # first retry after a temporary failure, then doubled
+    max_retry_seconds: float = Field(3600.0, gt=0)
+    give_up_hours: float = Field(48.0, gt=0)  # a message still failing after this is marked failed
+    acks_per_address_per_hour: int = Field(5, ge=0)  # loop protection: more are not sent
+
+    @model_validator(mode="after")
+    def _password_with_username(self) -> OutboundSection:
+        if self.password_env is not None and self.password_file is not None:
+            raise ValueError("give at most one of password_env or password_file")
+        if self.username is not None and self.password_env is None and self.password_file is None:
+            raise ValueError("username is set: give password_env or password_file too")
+        return self
+
+    def password(self) -> str | None:
+        return None if self.username is None else _secret(self.password_env, self.password_file, "password")
+
+    def tls_context(self) -> ssl.SSLContext:
+        return client_tls_context(self.tls_ca_file)
 
     @field_validator("from_")
     @classmethod
@@ -169,6 +208,7 @@ class FaxSection(Section):
     max_pixels: int = Field(40_000_000, ge=1_000_000)  # per page: decompression bombs are refused
     max_document_bytes: int = Field(30_000_000, ge=1024)
     ocr_seconds_per_page: float = Field(60.0, gt=0)
+    send_in_working_hours: bool = True  # fax acknowledgements wait for working time (never past the deadline)
 
     @field_validator("caller_id_patterns")
     @classmethod
@@ -188,6 +228,23 @@ class ConsultantsSection(Section):
     notify: list[str] = []
     token_secret_env: str | None = None
     token_secret_file: str | None = None
+
+
+class TemplatesSection(Section):
+    dir: str | None = None  # default: the templates shipped in config/templates
+    language: Literal["pl", "en"] = "pl"
+    # per customer: a sender's address or @domain -> language
+    language_by_sender: dict[str, Literal["pl", "en"]] = {}
+
+    def language_for(self, addresses: list[str]) -> str:
+        """The first address (or its domain) configured wins, else the default language."""
+        by_sender = {k.lower().lstrip("@"): v for k, v in self.language_by_sender.items()}
+        for address in addresses:
+            address = address.lower()
+            for key in (address, address.rpartition("@")[2]):
+                if key in by_sender:
+                    return by_sender[key]
+        return self.language
 
 
 class LimitsSection(Section):
@@ -223,11 +280,17 @@ class Settings(Section):
     outbound: OutboundSection = OutboundSection()
     fax: FaxSection = FaxSection()
     consultants: ConsultantsSection = ConsultantsSection()
+    templates: TemplatesSection = TemplatesSection()
     limits: LimitsSection = LimitsSection()
     daemon: DaemonSection = DaemonSection()
     metrics: MetricsSection | None = None
     logging: LoggingSection = LoggingSection()
     source: Annotated[Path, Field(exclude=True)] = DEFAULT_PATH
+
+    @cached_property
+    def work_calendar(self) -> WorkCalendar:
+        """The default calendar: receipt times and acknowledgement deadlines follow it."""
+        return self.calendar.work_calendar("default")
 
     @cached_property
     def own_domain(self) -> str:
@@ -271,6 +334,10 @@ def check_secrets(settings: Settings) -> list[str]:
             account.password()
         except ValueError as exc:
             problems.append(f"imap[{i}].{exc}")
+    try:
+        settings.outbound.password()
+    except ValueError as exc:
+        problems.append(f"outbound.{exc}")
     return problems
 
 

@@ -46,6 +46,16 @@ class Arrival:
         return self.reading.channel
 
 
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What the contract and the calendar decide for a new ticket."""
+
+    year: int  # of its number, in the calendar's time zone
+    effective_received_at: datetime
+    ack_due_at: datetime
+    language: str
+
+
 class Numbers:
     """Ticket numbers HOT-YYYY-NNNNNN for one batch, without gaps.
 
@@ -79,12 +89,12 @@ class Numbers:
         return self.session.scalar(stmt.returning(counters.c.last))
 
 
-def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, year: int) -> TicketRef:
+def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, terms: Terms) -> tuple[TicketRef, dict[str, Any]]:
     reading, msg = arrival.reading, arrival.parsed
     form = reading.form if reading.form is not None and reading.form.is_form else None
     emails, faxes, phones = return_contacts(reading)
     review = review_reasons(reading, bool(emails or faxes or phones))
-    ticket = TicketRef(numbers.next(year), TicketStatus.NEW)
+    ticket = TicketRef(numbers.next(terms.year), TicketStatus.NEW)
     row = {
         "number": ticket.number,
         "status": ticket.status,
@@ -99,13 +109,16 @@ def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, year: in
         "return_phones": phones,
         "needs_review": bool(review),
         "received_at": arrival.received_at,
+        "effective_received_at": terms.effective_received_at,
+        "ack_due_at": terms.ack_due_at,
+        "language": terms.language,
     }
     changes.tickets.append((ticket, row))
     add_message(changes, ticket, arrival, MessageKind.QUESTION)
     changes.event(ticket, arrival.actor, "created", arrival.received_at, inbox_id=arrival.inbox_id, verdict=arrival.verdict)
     if review:
         changes.event(ticket, arrival.actor, "needs_review", arrival.received_at, reasons=review)
-    return ticket
+    return ticket, row
 
 
 def sender_name(reading: Reading) -> str | None:

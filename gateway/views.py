@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
+from gateway.outbox import Waiting
 from storage.models import Message, Ticket
 
 TIME_FIELDS = (
@@ -70,3 +71,24 @@ def ticket_text(data: dict[str, Any]) -> str:
         lines += ["", f"--- {m['at']}  {m['direction']} {m['kind']} ({m['channel']})  from {m['from']}"]
         lines += [f"    {line}" for line in m["text"].splitlines()]
     return "\n".join(lines)
+
+
+def outbox_json(row: Waiting) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "ticket": row.ticket,
+        "kind": row.kind,
+        "channel": row.channel,
+        "to": row.to,
+        "state": row.state,
+        "attempts": row.attempts,
+        "next_try_at": iso(row.next_try_at),
+        "last_error": row.last_error,
+    }
+
+
+def outbox_text(row: Waiting) -> str:
+    """One line: what, to whom, and why it is still here."""
+    why = f"last try: {row.last_error}" if row.last_error else "not tried yet"
+    when = f"next try {iso(row.next_try_at)}" if row.state == "pending" else row.state
+    return f"#{row.id} {row.ticket or '-'} {row.kind} ({row.channel}) to {row.to}: {when}, {row.attempts} tries, {why}"

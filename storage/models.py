@@ -224,22 +224,40 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class OutboxKind(StrEnum):
+    ACK = "ack"
+    ANSWER = "answer"
+    NOTICE = "notice"  # to the consultants: call-back tasks, failed deliveries, new tickets
+
+
 class OutboxEntry(Base):
-    """A message waiting to go out; written in the transaction that causes it."""
+    """A message waiting to go out; written in the transaction that causes it.
+
+    `payload` is the finished message, Message-ID included, so a re-send after a crash
+    between sending and committing is the same message. A worker claims a row by setting
+    `claimed_until` (a lease): a worker that dies mid-send frees it when the lease ends.
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_try_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_try_at"),
+        Index("ix_outbox_recent", "to_addr", "kind", "created_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    kind: Mapped[str] = mapped_column(String(10), default=OutboxKind.ACK)
     channel: Mapped[str] = mapped_column(String(10))
+    sender: Mapped[str] = mapped_column(Text, default="")  # the envelope MAIL FROM
     to_addr: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(998), default="", index=True)
     payload: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     state: Mapped[str] = mapped_column(String(10), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 

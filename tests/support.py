@@ -67,16 +67,16 @@ class Hotline:
         return result.json_lines()
 
 
-def write_config(path: Path, url: str, extra: str = "") -> Path:
+def write_config(path: Path, url: str, extra: str = "", outbound: str | None = None) -> Path:
+    """A test's config: its store, outgoing mail into a Maildir beside it (or `outbound`,
+    a whole [outbound] section), JSON logs, and `extra` sections."""
+    outbound = outbound or f'[outbound]\ntransport = "maildir"\nmaildir = "{path.parent / "outbox"}"\n'
     path.write_text(
         f"""
 [storage]
 url = "{url}"
 
-[outbound]
-transport = "maildir"
-maildir = "{path.parent / 'outbox'}"
-from = "Hot-line <hotline@example.org>"
+{outbound}
 
 [logging]
 format = "json"

@@ -78,7 +78,7 @@ def test_g4_tiff_fax_from_the_gateway_becomes_a_filled_ticket(hotline: Hotline, 
     assert line["action"] == "created"
     t = ticket(hotline, line["ticket"])
     assert_form_fields(t, exact=dpi == ff.FINE)
-    assert [m["kind"] for m in t["messages"]] == ["question"]
+    assert [m["kind"] for m in t["messages"]] == ["question", "ack"]
 
 
 def test_image_pdf_with_cover_sheet_and_channel_flag(hotline: Hotline, tmp_path: Path) -> None:

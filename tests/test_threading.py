@@ -52,7 +52,7 @@ def partition(db_url: str) -> set[frozenset[str]]:
     groups: dict[int, set[str]] = defaultdict(set)
     with Session(engine) as s:
         live = select(Ticket.id).where(Ticket.merged_into_id.is_(None))
-        for ticket_id, message_id in s.execute(select(Message.ticket_id, Message.message_id).where(Message.ticket_id.in_(live))):
+        for ticket_id, message_id in s.execute(select(Message.ticket_id, Message.message_id).where(Message.ticket_id.in_(live), Message.direction == "in")):
             groups[ticket_id].add(message_id)
     engine.dispose()
     return {frozenset(g) for g in groups.values()}

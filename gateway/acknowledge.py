@@ -1,0 +1,133 @@
+"""The contract's first promise: every new question is confirmed by the next working day,
+the way the user asked (SPEC.md rules 2 and 3), and no machine is ever answered.
+
+`acknowledge` is the pipeline step after `route`: for a ticket just opened it picks the
+way back (e-mail, fax or a call-back task), checks loop protection, and adds the
+outgoing message to the batch's ChangeSet, so it is stored with the ticket or not at all.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy.orm import Session
+
+from gateway import outbox, outgoing
+from gateway.compose import AckFacts
+from gateway.settings import Settings
+from storage.models import OutboxKind
+
+if TYPE_CHECKING:
+    from gateway.pipeline import Context, Work
+
+QUESTION_EXCERPT = 600  # characters of the question in a call-back notice
+
+
+@dataclass(frozen=True, slots=True)
+class Way:
+    """How the acknowledgement reaches the user."""
+
+    channel: Literal["email", "fax", "phone"]
+    address: str  # an e-mail address, or a fax or phone number (E.164)
+
+
+class AckLimiter:
+    """At most N acknowledgements per address per hour: an auto-responder that hides
+    what it is still cannot keep a loop going. Counts what is stored and this batch."""
+
+    def __init__(self, session: Session, per_hour: int) -> None:
+        self.session, self.per_hour = session, per_hour
+        self.counts: Counter[str] = Counter()
+        self.loaded: set[str] = set()
+
+    def allow(self, to: str, now: datetime) -> bool:
+        if to not in self.loaded:
+            self.counts[to] += outbox.recent_count(self.session, to, OutboxKind.ACK, now - timedelta(hours=1))
+            self.loaded.add(to)
+        if self.counts[to] >= self.per_hour:
+            return False
+        self.counts[to] += 1
+        return True
+
+
+def way_back(came_by: str, emails: list[str], faxes: list[str], phones: list[str]) -> Way | None:
+    """The contact named on the form (or the sender): the channel the question came by
+    first, then e-mail, fax, phone."""
+    found: dict[str, list[str]] = {"email": emails, "fax": faxes, "phone": phones}
+    for channel in dict.fromkeys((came_by, "email", "fax", "phone")):
+        if found.get(channel):
+            return Way(channel, found[channel][0])  # type: ignore[arg-type]
+    return None
+
+
+def refusal(settings: Settings, work: Work) -> str | None:
+    """Why this message must get no acknowledgement at all (RFC 3834 and our own rules)."""
+    verdict, reading = work.verdict, work.reading
+    if verdict is not None and verdict.kind != "normal":
+        return f"{verdict.kind}: {verdict.reason}"
+    sender = reading.message.sender.addr.lower() if reading.message.sender else ""
+    if sender and sender in {s.lower() for s in settings.fax.gateway_senders} and not reading.documents:
+        return "a notice from the fax gateway itself (no document)"
+    if sender == settings.outbound.address:
+        return "our own address"
+    return None
+
+
+def facts(settings: Settings, number: str, row: dict[str, Any]) -> AckFacts:
+    return AckFacts(
+        number=number,
+        language=row["language"],
+        subject=row["subject"],
+        reference=row["reference"],
+        user_name=row["user_name"],
+        office=row["office"],
+        received_at=row["received_at"],
+        effective_received_at=row["effective_received_at"],
+        ack_due_at=row["ack_due_at"],
+        timezone=settings.calendar.timezone,
+        hours=settings.calendar.hours,
+    )
+
+
+def acknowledge(ctx: Context, work: Work) -> Work:
+    if work.outcome is None or work.outcome.action != "created" or work.ticket is None or work.opened is None:
+        return work
+    ticket, row, now = work.ticket, work.opened, datetime.now(timezone.utc)
+    actor = work.entry.source
+    reason = refusal(ctx.settings, work)
+    way = None if reason else way_back(row["channel"], row["return_emails"], row["return_faxes"], row["return_phones"])
+    if way is None:
+        ctx.changes.event(ticket, actor, "ack_skipped", now, reason=reason or "no return contact")
+        return work
+    ack = facts(ctx.settings, ticket.number, row)
+    if way.channel == "phone":
+        question = work.reading.form.question.value if work.reading.form else work.reading.message.text
+        notice = outgoing.callback_notice(ctx.settings, ack, way.address, question[:QUESTION_EXCERPT], now)
+        if notice is not None:
+            ctx.changes.outgoing.append((ticket, notice))
+        ctx.changes.event(ticket, actor, "callback_task", now, phone=way.address, due=ack.ack_due_at.isoformat())
+        return work
+    try:
+        to = way.address if way.channel == "email" else outgoing.fax_address(ctx.settings, way.address)
+        if not ctx.acks.allow(to, now):
+            limit = ctx.settings.outbound.acks_per_address_per_hour
+            ctx.changes.event(ticket, actor, "ack_skipped", now, reason=f"over {limit} acknowledgements an hour to {to}")
+            return work
+        out = (outgoing.email_ack(ctx.settings, ack, to, work.reading.message, now) if way.channel == "email"
+               else outgoing.fax_ack(ctx.settings, ack, to, now))  # fmt: skip
+    except ValueError as exc:  # an address we cannot write to: a person must confirm instead
+        return _by_hand(ctx, work, f"no acknowledgement can be sent to {way.address!r}: {exc}", now)
+    ctx.changes.outgoing.append((ticket, out))
+    ctx.changes.event(ticket, actor, "ack_queued", now, channel=way.channel, to=to, not_before=out.not_before.isoformat())
+    return work
+
+
+def _by_hand(ctx: Context, work: Work, reason: str, now: datetime) -> Work:
+    """The ticket stands; the acknowledgement is left to a consultant (needs_review)."""
+    assert work.ticket is not None and work.opened is not None
+    work.opened["needs_review"] = True  # the row is still waiting in this batch's ChangeSet
+    ctx.changes.event(work.ticket, work.entry.source, "needs_review", now, reasons=[reason])
+    ctx.changes.event(work.ticket, work.entry.source, "ack_skipped", now, reason=reason)
+    return work

@@ -1,0 +1,90 @@
+"""The outbox worker: claim what is due, hand it to the transport, record what happened.
+
+At most once per row in normal operation: a row is claimed (leased) in one transaction
+and marked sent in the next. A crash between the relay's 250 and that commit leaves the
+row claimed; when the lease ends it is sent again, the same bytes with the same
+Message-ID, so the receiver's duplicate suppression can spot it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import outbox, outgoing
+from gateway.outbox import Claim
+from gateway.settings import Settings
+from gateway.transport import DeliveryError, PermanentFailure, Transport
+from storage.db import transaction
+from storage.models import OutboxKind, Ticket
+
+log = structlog.get_logger("hotline.delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outbox_id: int
+    to: str
+    outcome: str  # sent | deferred | failed
+    error: str | None = None
+
+
+def send_due(factory: sessionmaker[Session], settings: Settings, transport: Transport, limit: int = 50) -> list[Result]:
+    """One round: everything due now, each recorded in its own transaction."""
+    with transaction(factory) as session:
+        claims = outbox.claim_due(session, _now(), limit)
+    try:
+        return [deliver(factory, settings, transport, claim) for claim in claims]
+    finally:
+        transport.close()
+
+
+def deliver(factory: sessionmaker[Session], settings: Settings, transport: Transport, claim: Claim) -> Result:
+    try:
+        transport.send(claim.sender, claim.recipients, claim.payload)
+    except DeliveryError as exc:
+        return _failed(factory, settings, claim, exc)
+    with transaction(factory) as session:
+        outbox.record_sent(session, claim, _now())
+    log.info("sent", outbox_id=claim.id, to=claim.to, kind=claim.kind)
+    return Result(claim.id, claim.to, "sent")
+
+
+def _failed(factory: sessionmaker[Session], settings: Settings, claim: Claim, exc: DeliveryError) -> Result:
+    cfg, now, error = settings.outbound, _now(), str(exc)
+    too_old = now - claim.created_at > timedelta(hours=cfg.give_up_hours)
+    with transaction(factory) as session:
+        if isinstance(exc, PermanentFailure) or too_old:
+            error = error if isinstance(exc, PermanentFailure) else f"gave up after {cfg.give_up_hours} h: {error}"
+            outbox.record_failed(session, claim, now, error)
+            _notify_consultants(session, settings, claim, error, now)
+            log.warning("delivery failed", outbox_id=claim.id, to=claim.to, error=error)
+            return Result(claim.id, claim.to, "failed", error)
+        delay = backoff(claim.attempts, cfg.retry_seconds, cfg.max_retry_seconds)
+        outbox.record_retry(session, claim, now, error, delay)
+    log.info("delivery deferred", outbox_id=claim.id, to=claim.to, error=error, retry_in=delay.total_seconds())
+    return Result(claim.id, claim.to, "deferred", error)
+
+
+def backoff(attempts: int, first: float, cap: float) -> timedelta:
+    """first, 2 x first, 4 x first ... up to cap, by how many tries went before."""
+    return timedelta(seconds=min(cap, first * 2 ** min(attempts, 30)))
+
+
+def _notify_consultants(session: Session, settings: Settings, claim: Claim, error: str, now: datetime) -> None:
+    """A person must know that a user was not reached; a failed notice only gets its event
+    (notifying about a notice could loop)."""
+    if claim.kind == OutboxKind.NOTICE or not settings.consultants.notify or claim.ticket_id is None:
+        return
+    number = session.scalar(select(Ticket.number).where(Ticket.id == claim.ticket_id))
+    if number is None:
+        return
+    notice = outgoing.failure_notice(settings, number, claim.id, claim.to, error, now)
+    outbox.queue(session, [(claim.ticket_id, notice)], now)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

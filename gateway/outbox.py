@@ -1,0 +1,239 @@
+"""The outbox: outgoing mail as a queue of durable states, as Postfix keeps its queue.
+
+A row is written in the transaction of the change that causes it (pending), claimed by a
+worker with a lease, and moves forward only: pending -> sent | failed. Temporary
+failures put it back to pending with a later `next_try_at` (exponential backoff); a row
+older than `give_up_hours` that still fails is marked failed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    Direction,
+    Event,
+    Message,
+    MessageKind,
+    OutboxEntry,
+    OutboxKind,
+    OutboxState,
+    Ticket,
+    TicketStatus,
+    table,
+)
+
+LEASE = timedelta(minutes=5)  # a claim a dead worker left behind is free again after this
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A finished message to queue: what, to whom, and not before when."""
+
+    kind: OutboxKind
+    channel: str  # how it reaches its reader: email, or fax through the e-mail-to-fax gateway
+    sender: str  # envelope MAIL FROM
+    to: tuple[str, ...]
+    message: EmailMessage
+    key: str  # idempotency: the same key is never queued twice
+    not_before: datetime
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"]).strip().strip("<>")
+
+    def row(self, now: datetime) -> dict[str, Any]:
+        return {
+            "idempotency_key": self.key,
+            "kind": self.kind,
+            "channel": self.channel,
+            "sender": self.sender,
+            "to_addr": ", ".join(self.to),
+            "message_id": self.message_id,
+            "payload": self.message.as_bytes(),
+            "state": OutboxState.PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "next_try_at": max(now, self.not_before),
+        }
+
+
+MESSAGE_KINDS = {OutboxKind.ACK: MessageKind.ACK, OutboxKind.ANSWER: MessageKind.ANSWER,
+                 OutboxKind.NOTICE: MessageKind.NOTIFICATION}  # fmt: skip
+
+
+def queue(session: Session, items: list[tuple[int | None, Outgoing]], now: datetime) -> None:
+    """Store outgoing messages: each an outbound message on its ticket (what the ticket
+    shows) and an outbox row (what the worker sends), in the caller's transaction."""
+    if not items:
+        return
+    messages = table(Message)
+    with_ticket = [(t, o) for t, o in items if t is not None]
+    pks: list[int | None] = [None] * len(items)
+    if with_ticket:
+        stmt = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
+        new = iter(session.scalars(stmt, [_message_row(t, o, now) for t, o in with_ticket]).all())
+        pks = [next(new) if t is not None else None for t, _ in items]
+    rows = [{**o.row(now), "ticket_id": t, "message_pk": pk} for (t, o), pk in zip(items, pks)]
+    session.execute(insert(table(OutboxEntry)), rows)
+
+
+def _message_row(ticket_id: int, out: Outgoing, now: datetime) -> dict[str, Any]:
+    msg = out.message
+    body = msg.get_body(("plain",))
+    text = body.get_content() if isinstance(body, EmailMessage) else ""
+    return {
+        "ticket_id": ticket_id,
+        "direction": Direction.OUT,
+        "kind": MESSAGE_KINDS[out.kind],
+        "channel": out.channel,
+        "message_id": out.message_id,
+        "sent_at": None,
+        "at": now,
+        "from_addr": str(msg["From"] or ""),
+        "to_addrs": list(out.to),
+        "subject": str(msg["Subject"] or ""),
+        "text": text.rstrip(),
+        "headers": {},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A row this worker holds until it records what happened."""
+
+    id: int
+    ticket_id: int | None
+    message_pk: int | None
+    kind: str
+    channel: str
+    sender: str
+    to: str
+    payload: bytes
+    attempts: int
+    created_at: datetime
+
+    @property
+    def recipients(self) -> list[str]:
+        return [a.strip() for a in self.to.split(",") if a.strip()]
+
+
+def claim_due(session: Session, now: datetime, limit: int = 50) -> list[Claim]:
+    """Due rows nobody holds, oldest due first; the lease is committed with the caller's
+    transaction. PostgreSQL skips rows another instance is claiming; SQLite's BEGIN
+    IMMEDIATE makes the whole claim exclusive."""
+    free = or_(OutboxEntry.claimed_until.is_(None), OutboxEntry.claimed_until < now)
+    stmt = (
+        select(OutboxEntry)
+        .where(OutboxEntry.state == OutboxState.PENDING, OutboxEntry.next_try_at <= now, free)
+        .order_by(OutboxEntry.next_try_at, OutboxEntry.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list(session.scalars(stmt))
+    if rows:
+        ids = [r.id for r in rows]
+        session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(claimed_until=now + LEASE))
+    return [Claim(r.id, r.ticket_id, r.message_pk, r.kind, r.channel, r.sender, r.to_addr, r.payload, r.attempts,
+                  r.created_at) for r in rows]  # fmt: skip
+
+
+def record_sent(session: Session, claim: Claim, now: datetime) -> None:
+    """Sent: the row is done, the message's time is when it left, and an acknowledgement
+    acknowledges the ticket."""
+    _finish(session, claim, state=OutboxState.SENT, sent_at=now, last_error=None)
+    if claim.message_pk is not None:
+        session.execute(update(Message).where(Message.id == claim.message_pk).values(at=now))
+    if claim.kind == OutboxKind.ACK and claim.ticket_id is not None:
+        tickets = table(Ticket)
+        session.execute(
+            update(tickets)
+            .where(tickets.c.id == claim.ticket_id, tickets.c.acked_at.is_(None))
+            .values(acked_at=now)
+        )
+        session.execute(
+            update(tickets)
+            .where(tickets.c.id == claim.ticket_id, tickets.c.status == TicketStatus.NEW)
+            .values(status=TicketStatus.ACKNOWLEDGED)
+        )
+    _event(session, claim, now, "sent", to=claim.to, outbox_id=claim.id, kind=claim.kind)
+
+
+def record_retry(session: Session, claim: Claim, now: datetime, error: str, delay: timedelta) -> None:
+    _finish(session, claim, next_try_at=now + delay, last_error=error)
+    _event(session, claim, now, "delivery_deferred", to=claim.to, outbox_id=claim.id, error=error,
+           retry_at=(now + delay).isoformat())  # fmt: skip
+
+
+def record_failed(session: Session, claim: Claim, now: datetime, error: str) -> None:
+    _finish(session, claim, state=OutboxState.FAILED, last_error=error)
+    _event(session, claim, now, "delivery_failed", to=claim.to, outbox_id=claim.id, kind=claim.kind, error=error)
+
+
+def _finish(session: Session, claim: Claim, **values: Any) -> None:
+    session.execute(
+        update(OutboxEntry)
+        .where(OutboxEntry.id == claim.id)
+        .values(attempts=OutboxEntry.attempts + 1, claimed_until=None, **values)
+    )
+
+
+def _event(session: Session, claim: Claim, now: datetime, event: str, **data: Any) -> None:
+    session.add(Event(ticket_id=claim.ticket_id, at=now, actor="outbox", kind=event, data=data))
+
+
+def mark_bounced(session: Session, message_ids: list[str], reason: str, now: datetime) -> list[tuple[int, int | None, str]]:
+    """A bounce names one of our messages: its delivery failed after all. Returns the
+    (outbox id, ticket id, recipient) of the rows it marked."""
+    if not message_ids:
+        return []
+    rows = session.execute(
+        select(OutboxEntry.id, OutboxEntry.ticket_id, OutboxEntry.to_addr).where(
+            OutboxEntry.message_id.in_(message_ids), OutboxEntry.state != OutboxState.FAILED
+        )
+    ).all()
+    if rows:
+        ids = [r.id for r in rows]
+        session.execute(
+            update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(state=OutboxState.FAILED, last_error=reason)
+        )
+    return [(r.id, r.ticket_id, r.to_addr) for r in rows]
+
+
+def recent_count(session: Session, to: str, kind: OutboxKind, since: datetime) -> int:
+    """How many messages of a kind were queued to an address since a time (loop protection)."""
+    stmt = select(func.count()).where(
+        OutboxEntry.to_addr == to, OutboxEntry.kind == kind, OutboxEntry.created_at >= since
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    id: int
+    ticket: str | None
+    kind: str
+    channel: str
+    to: str
+    state: str
+    attempts: int
+    next_try_at: datetime
+    last_error: str | None
+
+
+def waiting(session: Session, everything: bool = False) -> list[Waiting]:
+    """What waits to go out (pending), or every row with `everything`; oldest first."""
+    stmt = (
+        select(OutboxEntry, Ticket.number)
+        .outerjoin(Ticket, Ticket.id == OutboxEntry.ticket_id)
+        .order_by(OutboxEntry.next_try_at, OutboxEntry.id)
+    )
+    if not everything:
+        stmt = stmt.where(OutboxEntry.state == OutboxState.PENDING)
+    return [Waiting(r.id, number, r.kind, r.channel, r.to_addr, r.state, r.attempts, r.next_try_at, r.last_error)
+            for r, number in session.execute(stmt)]  # fmt: skip

@@ -1,0 +1,279 @@
+"""Acknowledgements end to end, through the real `hotline` command and a real SMTP peer
+(aiosmtpd on a loopback port as the relay): on time by the working-time calendar, by the
+channel the user asked for, threaded, once, and never to a machine."""
+from __future__ import annotations
+
+import io
+import smtplib
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from gateway import settings as config
+from storage import db
+from storage.models import Event, OutboxEntry
+from tests import formfactory as ff
+from tests import mailfactory as mf
+from tests.relay import Relay, Responder, relay  # noqa: F401  (fixture)
+from tests.support import DaemonProcess, Hotline, free_port, write_config
+
+GATEWAY = "faxserver@example.org"
+FRIDAY_1630 = "2026-11-20T16:30:00+01:00"  # Warsaw: CET, UTC+1
+QUESTION = mf.make_message(
+    subject="Błąd eksportu sprawozdania", sender="Jan Kowalski <jan.kowalski@gmina.example.pl>",
+    body="Dzień dobry,\nprzy eksporcie do PDF pojawia się błąd.\n", message_id="<q1@gmina.example.pl>",
+    headers=[("References", "<earlier@gmina.example.pl>")],
+)  # fmt: skip
+
+
+def form(contacts: str) -> ff.FormFields:
+    return ff.FormFields(date="20.11.2026", reference="OR.0123.45.2026", user_name="Małgorzata Żółkiewska",
+                         office="Urząd Gminy Łódź-Widzew", contacts=contacts,
+                         question="Jak wygenerować sprawozdanie kwartalne?\nSystem zgłasza błąd.")  # fmt: skip
+
+
+def fax_mail(fields: ff.FormFields) -> bytes:
+    return mf.make_message(subject="Fax from +48 22 765 43 21", sender=f"Fax Server <{GATEWAY}>", body="Fax.\n",
+                           attachments=[("fax.pdf", "application/pdf", ff.typed_pdf(fields))],
+                           message_id="<fax.1@example.org>")  # fmt: skip
+
+
+@pytest.fixture
+def hotline(db_url: str, tmp_path: Path, relay: Relay) -> Hotline:  # noqa: F811
+    extra = (f'[fax]\ngateway_senders = ["{GATEWAY}"]\nsend_in_working_hours = false\n'
+             '[consultants]\naddresses = ["anna@example.org"]\nnotify = ["support-team@example.org"]\n')  # fmt: skip
+    return Hotline(write_config(tmp_path / "c.toml", db_url, extra, outbound=relay.config()))
+
+
+def ingest(hotline: Hotline, tmp_path: Path, raw: bytes, *args: str) -> dict:
+    path = tmp_path / "in.eml"
+    path.write_bytes(raw)
+    (line,) = hotline.json("ingest", *args, str(path))
+    return line
+
+
+def show(hotline: Hotline, number: str) -> dict:
+    (data,) = hotline.json("tickets", "show", number, "--json")
+    return data
+
+
+def flush(hotline: Hotline) -> str:
+    result = hotline("outbox", "--flush")
+    return result.out
+
+
+def events(hotline: Hotline, kind: str) -> list[Event]:
+    factory = db.open_store(config.load(hotline.config).storage.url)
+    with factory() as session:
+        return list(session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
+
+
+def outbox_rows(hotline: Hotline) -> list[OutboxEntry]:
+    factory = db.open_store(config.load(hotline.config).storage.url)
+    with factory() as session:
+        return list(session.scalars(select(OutboxEntry).order_by(OutboxEntry.id)))
+
+
+def test_friday_evening_mail_is_acknowledged_threaded_by_tuesday(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    line = ingest(hotline, tmp_path, QUESTION, "--received-at", FRIDAY_1630)
+    number = line["ticket"]
+    t = show(hotline, number)
+    assert (t["received_at"], t["effective_received_at"], t["ack_due_at"]) == (
+        "2026-11-20T15:30:00Z", "2026-11-23T07:00:00Z", "2026-11-24T15:00:00Z")  # Monday 08:00, Tuesday 16:00 Warsaw
+    assert t["status"] == "new" and t["acked_at"] is None
+    assert "sent" in flush(hotline)
+
+    (got,) = relay.received
+    msg = got.message
+    assert got.rcpt_tos == ["jan.kowalski@gmina.example.pl"] and got.mail_from == "hotline@example.org"
+    assert msg["In-Reply-To"] == "<q1@gmina.example.pl>"
+    assert msg["References"].split() == ["<earlier@gmina.example.pl>", "<q1@gmina.example.pl>"]
+    assert msg["Subject"] == f"[HOT#{number[4:]}] Błąd eksportu sprawozdania"
+    assert msg["Auto-Submitted"] == "auto-replied" and msg["X-Loop"] == "hotline@example.org"
+    assert msg["Message-ID"].startswith(f"<{number}.")
+    text = msg.get_body(("plain",)).get_content()
+    assert number in text and "20 listopada 2026" in text and "16:30" in text
+    t = show(hotline, number)
+    assert t["status"] == "acknowledged" and t["acked_at"] is not None
+    (ack,) = [m for m in t["messages"] if m["kind"] == "ack"]
+    assert ack["direction"] == "out" and ack["to"] == ["jan.kowalski@gmina.example.pl"] and number in ack["text"]
+    assert flush(hotline).strip() == "nothing waits to go out" and len(relay.received) == 1  # never twice
+
+
+def test_fax_gets_a_one_page_pdf_through_the_fax_gateway(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    line = ingest(hotline, tmp_path, fax_mail(form("fax 22 123 45 68, tel. 22 123 45 67")))
+    number = line["ticket"]
+    flush(hotline)
+    (got,) = relay.received
+    assert got.rcpt_tos == ["48221234568@fax.example.org"]
+    (pdf,) = [p for p in got.message.iter_attachments() if p.get_content_type() == "application/pdf"]
+    reader = PdfReader(io.BytesIO(pdf.get_content()))
+    text = reader.pages[0].extract_text()
+    assert len(reader.pages) == 1
+    assert number in text and "Małgorzata Żółkiewska" in text and "OR.0123.45.2026" in text
+    assert "ą" in text or "ę" in text  # Polish glyphs survive the embedded font
+    assert show(hotline, number)["status"] == "acknowledged"
+
+
+def test_fax_acknowledgement_waits_for_working_hours(db_url: str, tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.toml", db_url, f'[fax]\ngateway_senders = ["{GATEWAY}"]\n')
+    hotline = Hotline(path)
+    before = datetime.now(timezone.utc)
+    number = ingest(hotline, tmp_path, fax_mail(form("fax 22 123 45 68")))["ticket"]
+    (row,) = outbox_rows(hotline)
+    calendar = config.load(path).work_calendar
+    assert row.channel == "fax" and row.to_addr == "48221234568@fax.example.org"
+    assert row.next_try_at >= before.replace(microsecond=0) and calendar.is_working_time(row.next_try_at)
+    assert row.next_try_at == calendar.next_working_start(row.created_at)
+    assert row.next_try_at < datetime.fromisoformat(show(hotline, number)["ack_due_at"])
+
+
+def test_a_form_naming_only_a_phone_makes_a_callback_task(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    raw = mf.make_message(subject="Zgłoszenie", sender="sekretariat@lodz-widzew.gov.pl", body=(
+        "Zgłoszenie pytania HOT-01\ndata: 20.11.2026\nznak: OR.1\nImię i nazwisko Użytkownika: Jan Nowak\n"
+        "Nazwa Urzędu: Urząd Gminy\nZwrotny nr telefonu, faxu i/lub e-mail: tel. 22 123 45 67\n"
+        "Treść pytania\nJak zmienić hasło?\n"))  # fmt: skip
+    number = ingest(hotline, tmp_path, raw, "--received-at", FRIDAY_1630)["ticket"]
+    (task,) = events(hotline, "callback_task")
+    assert task.data == {"phone": "+48221234567", "due": "2026-11-24T15:00:00+00:00"}
+    flush(hotline)
+    (got,) = relay.received  # to the consultants, not to the user
+    assert got.rcpt_tos == ["support-team@example.org"]
+    text = got.message.get_body(("plain",)).get_content()
+    assert "+48221234567" in text and number in text and "Jak zmienić hasło?" in text
+    t = show(hotline, number)
+    assert [m["kind"] for m in t["messages"]] == ["question", "notification"]
+    assert t["acked_at"] is None  # acknowledged when someone calls
+
+
+def test_an_out_of_office_reply_to_our_acknowledgement_gets_nothing(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    number = ingest(hotline, tmp_path, QUESTION)["ticket"]
+    flush(hotline)
+    ack_id = relay.received[0].message["Message-ID"]
+    ooo = mf.make_message(subject=f"Automatic reply: [HOT#{number[4:]}] Błąd", sender="jan.kowalski@gmina.example.pl",
+                          body="Jestem na urlopie.\n", headers=[("Auto-Submitted", "auto-replied"), ("In-Reply-To", ack_id)],
+                          message_id="<ooo@gmina.example.pl>")  # fmt: skip
+    line = ingest(hotline, tmp_path, ooo)
+    assert (line["action"], line["ticket"]) == ("autoreply", number)
+    assert "nothing waits" in flush(hotline) and len(relay.received) == 1
+
+
+@pytest.mark.parametrize("kind", ["list", "bounce"])
+def test_machines_and_lists_get_no_acknowledgement(hotline: Hotline, tmp_path: Path, kind: str) -> None:
+    raw = (mf.make_message(subject="Newsletter", sender="news@lists.example.pl", body="x\n", headers=[("List-Id", "<n.lists.example.pl>")])
+           if kind == "list" else mf.dsn_bounce("someone-else@example.com"))  # fmt: skip
+    line = ingest(hotline, tmp_path, raw)
+    assert not outbox_rows(hotline)
+    if kind == "list":
+        assert line["action"] == "created"
+        (skipped,) = events(hotline, "ack_skipped")
+        assert skipped.data["reason"].startswith("list:")
+
+
+def test_temporary_failures_are_retried_and_delivered_once(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    relay.handler.script = ["451 4.3.0 try later", "451 4.3.0 try later"]
+    ingest(hotline, tmp_path, QUESTION)
+    outputs = []
+    for _ in range(20):  # bounded: retry_seconds is 0.05, doubling
+        outputs.append(flush(hotline))
+        if relay.received:
+            break
+        time.sleep(0.1)
+    assert relay.handler.attempts == 3 and len(relay.received) == 1
+    assert sum("deferred" in o for o in outputs) == 2
+    (row,) = outbox_rows(hotline)
+    assert (row.state, row.attempts) == ("sent", 3)
+    assert len(events(hotline, "delivery_deferred")) == 2
+
+
+def test_a_permanent_refusal_marks_the_message_failed_and_tells_the_consultants(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    relay.handler.script = ["550 5.1.1 no such user"]
+    number = ingest(hotline, tmp_path, QUESTION)["ticket"]
+    assert "failed" in flush(hotline)
+    ack, notice = outbox_rows(hotline)
+    assert (ack.state, ack.kind) == ("failed", "ack") and "550" in (ack.last_error or "")
+    (failed,) = events(hotline, "delivery_failed")
+    assert failed.data["to"] == "jan.kowalski@gmina.example.pl"
+    flush(hotline)
+    (got,) = relay.received
+    assert got.rcpt_tos == ["support-team@example.org"] and notice.state == "pending"
+    assert f"[HOT#{number[4:]}]" in got.message["Subject"] and "jan.kowalski@gmina.example.pl" in got.message.get_body(("plain",)).get_content()
+    assert show(hotline, number)["status"] == "new"
+
+
+def test_a_bounce_of_our_acknowledgement_marks_it_failed(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    number = ingest(hotline, tmp_path, QUESTION)["ticket"]
+    flush(hotline)
+    ack_id = relay.received[0].message["Message-ID"].strip("<>")
+    line = ingest(hotline, tmp_path, mf.dsn_bounce(ack_id, recipient="jan.kowalski@gmina.example.pl"))
+    assert (line["action"], line["ticket"]) == ("bounce", number)
+    (row,) = outbox_rows(hotline)
+    assert row.state == "failed" and (row.last_error or "").startswith("bounced")
+    assert events(hotline, "delivery_failed")[0].data["to"] == "jan.kowalski@gmina.example.pl"
+
+
+def test_the_embedded_default_writes_acknowledgements_to_a_maildir(db_url: str, tmp_path: Path) -> None:
+    hotline = Hotline(write_config(tmp_path / "c.toml", db_url))
+    number = ingest(hotline, tmp_path, QUESTION)["ticket"]
+    assert "sent" in flush(hotline)
+    (file,) = (tmp_path / "outbox" / "new").iterdir()
+    assert f"[HOT#{number[4:]}]" in file.read_bytes().decode("ascii")
+
+
+def test_outbox_lists_what_waits_and_why(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    relay.handler.script = ["451 4.7.1 greylisted"]
+    number = ingest(hotline, tmp_path, QUESTION)["ticket"]
+    listed = hotline("outbox").out
+    assert number in listed and "not tried yet" in listed
+    flush(hotline)
+    (row,) = hotline.json("outbox", "--json")
+    assert (row["ticket"], row["state"], row["attempts"]) == (number, "pending", 1)
+    assert "451" in row["last_error"] and "greylisted" in row["last_error"]
+
+
+def test_a_mail_loop_with_an_auto_responder_stops_at_the_hourly_limit(tmp_path: Path, sqlite_template: Path) -> None:
+    listen = free_port()
+    responder = Relay(Responder(listen))
+    url = f"sqlite:///{tmp_path / 'loop.db'}"
+    (tmp_path / "loop.db").write_bytes(sqlite_template.read_bytes())
+    extra = (f'[smtp_server]\nlisten = "127.0.0.1:{listen}"\nrecipients = ["hotline@example.org"]\n'
+             '[daemon]\nsweep_seconds = 0.2\n')  # fmt: skip
+    path = write_config(tmp_path / "c.toml", url, extra, outbound=responder.config("acks_per_address_per_hour = 3"))
+    responder.controller.start()
+    daemon = DaemonProcess(path, tmp_path)
+    try:
+        daemon.start()
+        with smtplib.SMTP("127.0.0.1", listen, timeout=10) as smtp:
+            smtp.sendmail("auto@responder.example.pl", ["hotline@example.org"], mf.make_message(
+                subject="Pytanie", sender="auto@responder.example.pl", body="Pytanie.\n", message_id="<first@responder.example.pl>"))  # fmt: skip
+        quiet_since, last = time.monotonic(), -1
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < 3:
+            count = len(responder.received) + responder.handler.replies  # type: ignore[attr-defined]
+            if count != last:
+                quiet_since, last = time.monotonic(), count
+            time.sleep(0.2)
+        assert time.monotonic() < deadline, "the exchange did not stop"
+    finally:
+        daemon.terminate()
+        daemon.close()
+        responder.controller.stop()
+    assert len(responder.received) == 3  # acknowledgements: the hourly limit
+    hotline = Hotline(path)
+    assert len(hotline.json("tickets", "list", "--json")) == 4  # the question and three auto-answers
+    (skipped,) = events(hotline, "ack_skipped")
+    assert "over 3 acknowledgements an hour" in skipped.data["reason"]
+
+
+def test_an_address_we_cannot_write_to_leaves_the_ticket_for_a_person(hotline: Hotline, tmp_path: Path) -> None:
+    raw = ("From: J. Doe <jdöe@mächine.example>\r\nTo: hotline@example.org\r\nSubject: Pytanie\r\n"
+           "Message-ID: <utf8@mächine.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPytanie.\r\n").encode()
+    line = ingest(hotline, tmp_path, raw)
+    assert line["action"] == "created"  # the question is never lost for want of an acknowledgement
+    assert show(hotline, line["ticket"])["needs_review"] is True
+    (skipped,) = events(hotline, "ack_skipped")
+    assert "SMTPUTF8" in skipped.data["reason"] and not outbox_rows(hotline)
