@@ -236,6 +236,13 @@ class TemplatesSection(Section):
     # per customer: a sender's address or @domain -> language
     language_by_sender: dict[str, Literal["pl", "en"]] = {}
 
+    @field_validator("dir")
+    @classmethod
+    def _is_folder(cls, folder: str | None) -> str | None:
+        if folder is not None and not Path(folder).is_dir():
+            raise ValueError(f"no such folder: {folder}")
+        return folder
+
     def language_for(self, addresses: list[str]) -> str:
         """The first address (or its domain) configured wins, else the default language."""
         by_sender = {k.lower().lstrip("@"): v for k, v in self.language_by_sender.items()}

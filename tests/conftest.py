@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from storage import db
-from tests.support import Hotline, free_port, write_config
+from tests.support import Hotline, free_port, make_tls_cert, write_config
 from tests.dovecot import dovecot, dovecot_tls  # noqa: F401  (pytest fixtures)
 
 def pg_bindir() -> Path:
@@ -96,3 +96,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def hotline(db_url: str, tmp_path: Path) -> Hotline:
     return Hotline(write_config(tmp_path / "hotline.toml", db_url))
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate and key (PEM files) for TLS servers on 127.0.0.1."""
+    return make_tls_cert(tmp_path_factory.mktemp("tls"))

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient, imap_utf7
 
-from tests.support import free_port
+from tests.support import free_port, make_tls_cert
 
 # Dovecot refuses uid 0 for mail processes, so as root the mailbox belongs to this otherwise
 # unused uid/gid (the test process, being root, can still read and write the files).
@@ -59,18 +59,6 @@ def dovecot_version() -> str:
     return out.stdout.split()[0]
 
 
-def _make_tls_cert(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (EC keys: much faster to make than RSA)."""
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True,
-    )
-    return cert, key
-
-
 class DovecotServer:
     """One Dovecot instance and helpers that look at or change its mailbox over IMAP.
 
@@ -87,7 +75,7 @@ class DovecotServer:
         self.tls_port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._owner = self._mail_owner()
-        self._tls_files = _make_tls_cert(root) if tls else None
+        self._tls_files = make_tls_cert(root) if tls else None
         self.cafile: Path | None = self._tls_files[0] if self._tls_files else None
         self._prepare()
         self.choose_ports()

@@ -61,9 +61,9 @@ class Relay:
         with self.handler.lock:
             return list(self.handler.received)
 
-    def config(self, extra: str = "") -> str:
+    def config(self, extra: str = "", security: str = "none") -> str:
         """The [outbound] section that sends through this relay."""
-        return (f'[outbound]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {self.port}\nsecurity = "none"\n'
+        return (f'[outbound]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {self.port}\nsecurity = "{security}"\n'
                 f'from = "Hot-line <hotline@example.org>"\nretry_seconds = 0.05\n{extra}\n')  # fmt: skip
 
 

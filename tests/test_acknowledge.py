@@ -3,22 +3,29 @@
 channel the user asked for, threaded, once, and never to a machine."""
 from __future__ import annotations
 
+import email
+import email.policy
 import io
 import smtplib
+import ssl
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from gateway import delivery, outbox
 from gateway import settings as config
+from gateway.transport import open_transport
 from storage import db
 from storage.models import Event, OutboxEntry
 from tests import formfactory as ff
 from tests import mailfactory as mf
-from tests.relay import Relay, Responder, relay  # noqa: F401  (fixture)
+from tests.relay import Relay, RelayHandler, Responder, relay  # noqa: F401  (fixture)
 from tests.support import DaemonProcess, Hotline, free_port, write_config
 
 GATEWAY = "faxserver@example.org"
@@ -277,3 +284,65 @@ def test_an_address_we_cannot_write_to_leaves_the_ticket_for_a_person(hotline: H
     assert show(hotline, line["ticket"])["needs_review"] is True
     (skipped,) = events(hotline, "ack_skipped")
     assert "SMTPUTF8" in skipped.data["reason"] and not outbox_rows(hotline)
+
+
+def test_relay_with_starttls_and_login(db_url: str, tmp_path: Path, certificate: tuple[Path, Path],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A relay that insists on STARTTLS and AUTH, trusted through a private CA."""
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(*certificate)
+    logins: list[bytes] = []
+
+    def authenticator(server: object, session: object, envelope: object, mechanism: str, data: object) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"hotline", b"s3cret")
+        logins.append(data.login if isinstance(data, LoginPassword) else b"?")
+        return AuthResult(success=ok)
+
+    secure = Relay(RelayHandler())
+    secure.controller = Controller(secure.handler, hostname="127.0.0.1", port=secure.port, tls_context=tls,
+                                   require_starttls=True, authenticator=authenticator, auth_require_tls=True)  # fmt: skip
+    monkeypatch.setenv("HOTLINE_RELAY_PASSWORD", "s3cret")
+    outbound = secure.config(f'username = "hotline"\npassword_env = "HOTLINE_RELAY_PASSWORD"\n'
+                             f'tls_ca_file = "{certificate[0]}"', security="starttls")  # fmt: skip
+    hotline = Hotline(write_config(tmp_path / "c.toml", db_url, outbound=outbound))
+    secure.controller.start()
+    try:
+        number = ingest(hotline, tmp_path, QUESTION)["ticket"]
+        assert "sent" in flush(hotline)
+    finally:
+        secure.controller.stop()
+    (got,) = secure.received
+    assert logins == [b"hotline"] and number in got.message["Subject"].replace("#", "-")
+
+
+def test_after_a_crash_between_sending_and_committing_the_same_message_is_sent_again(
+    hotline: Hotline, tmp_path: Path, relay: Relay  # noqa: F811
+) -> None:
+    """The worker died after the relay's 250 but before it recorded the row as sent: when
+    the lease ends the row is sent again, byte for byte, with the same Message-ID."""
+    ingest(hotline, tmp_path, QUESTION)
+    settings = config.load(hotline.config)
+    factory = db.open_store(settings.storage.url)
+    with db.transaction(factory) as session:
+        (claim,) = outbox.claim_due(session, datetime.now(timezone.utc))
+    open_transport(settings.outbound).send(claim.sender, claim.recipients, claim.payload)  # ... and then it died
+    assert "nothing waits" not in flush(hotline) and len(relay.received) == 1  # still leased: not sent twice
+    with db.transaction(factory) as session:
+        (again,) = outbox.claim_due(session, datetime.now(timezone.utc) + outbox.LEASE + timedelta(seconds=1))
+    delivery.deliver(factory, settings, open_transport(settings.outbound), again)
+    first, second = relay.received
+    assert first.data == second.data and first.message["Message-ID"] == second.message["Message-ID"]
+    (row,) = outbox_rows(hotline)
+    assert row.state == "sent"
+
+
+def test_a_customer_configured_for_english_gets_an_english_acknowledgement(db_url: str, tmp_path: Path) -> None:
+    extra = '[templates]\nlanguage_by_sender = { "@gmina.example.pl" = "en" }\n'
+    hotline = Hotline(write_config(tmp_path / "c.toml", db_url, extra))
+    number = ingest(hotline, tmp_path, QUESTION, "--received-at", FRIDAY_1630)["ticket"]
+    flush(hotline)
+    (file,) = (tmp_path / "outbox" / "new").iterdir()
+    msg = email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"registered it under the number {number}" in text and "Friday, 20 November 2026" in text
+    assert "Monday, 23 November 2026, 08:00" in text  # counted from the next working time

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -326,19 +325,6 @@ def test_channel_by_recipient(serve: Serve, db_url: str, rcpts: list[str], chann
 
 
 # --- STARTTLS -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate made by the openssl CLI (EC: fast to generate)."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
 
 
 @pytest.fixture
