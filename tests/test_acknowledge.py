@@ -346,3 +346,12 @@ def test_a_customer_configured_for_english_gets_an_english_acknowledgement(db_ur
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert f"registered it under the number {number}" in text and "Friday, 20 November 2026" in text
     assert "Monday, 23 November 2026, 08:00" in text  # counted from the next working time
+
+
+def test_a_fax_gateways_own_notice_gets_no_acknowledgement(hotline: Hotline, tmp_path: Path) -> None:
+    notice = mf.make_message(subject="Fax delivery report: 1 page sent", sender=f"Fax Server <{GATEWAY}>",
+                             body="Your fax to +48 22 123 45 68 was sent.\n")  # fmt: skip
+    line = ingest(hotline, tmp_path, notice)
+    assert line["action"] == "created" and not outbox_rows(hotline)  # kept for a person, never answered
+    (skipped,) = events(hotline, "ack_skipped")
+    assert "fax gateway" in skipped.data["reason"]
