@@ -1,4 +1,5 @@
-"""Outgoing messages: acknowledgements (e-mail and fax) and notices to consultants.
+"""Outgoing messages: acknowledgements (e-mail and fax), notices to consultants, and
+the consultants' answers to users (e-mail, fax, or a call-back task).
 
 Pure functions from frozen facts to ``EmailMessage`` objects; the outbox stores
 ``msg.as_bytes()`` and the worker sends them. Nothing here touches the network or the
@@ -6,8 +7,11 @@ database, so every header can be checked in a test.
 
 Every message carries ``Auto-Submitted`` (RFC 3834) and our ``X-Loop``, so neither we
 nor a well-behaved responder answers it, and ``X-Auto-Response-Suppress: All`` for
-Exchange, which ignores RFC 3834. No ``Precedence: bulk``: RFC 3834 leaves Precedence
-unstandardised, and a personal reply marked "bulk" is what spam filters score down.
+Exchange, which ignores RFC 3834. The one exception is a consultant's answer: it is a
+person's message, so it has no ``Auto-Submitted`` (the user's filters and responders
+treat it as one), but still our ``X-Loop``. No ``Precedence: bulk``: RFC 3834 leaves
+Precedence unstandardised, and a personal reply marked "bulk" is what spam filters score
+down.
 
 User-supplied text (subjects, names, addresses from forms) reaches headers only through
 ``clean_header_text``, which drops CR, LF and other control characters: the stdlib
@@ -20,15 +24,16 @@ import email.utils
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email import policy as email_policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.policy import Policy
+from typing import Literal
 
-from gateway.pdf import render_pdf
+from gateway.pdf import render_document, render_pdf
 from gateway.templates import Templates, pick_language, templates
 from parsers.phone import normalise_number
 from parsers.refs import canonical_number, subject_tag
@@ -38,6 +43,18 @@ MAX_REFERENCES = 20  # the thread root and the newest ids are kept (RFC 5322 3.6
 MAX_ID_LENGTH = 250
 EXCERPT_LIMIT = 1000
 ERROR_LIMIT = 2000
+TEXT_LIMIT = 100_000  # characters of a user's question shown to consultants
+LINE_LIMIT = 320  # one displayed value: an address, a contact, a file name, a problem
+ANSWER_MAX_PAGES = 10
+NOTIFICATION_KINDS = ("new", "followup")
+# The first line of a notification; the reply parser may cut a consultant's answer here.
+REPLY_MARKERS = {
+    "pl": "===== Odpowiedź wpisz NAD tą linią =====",
+    "en": "===== Write your answer ABOVE this line =====",
+}
+Attachment = tuple[str, str, bytes]  # (file name, content type, data)
+_ANSWER_PDF_NAME = {"pl": "odpowiedz", "en": "answer"}
+_OPAQUE = ("application", "octet-stream")
 _ELLIPSIS = "…"
 
 _ID = re.compile(r"[!-;=?-~]+")  # printable ASCII without space, '<' and '>'
@@ -48,6 +65,7 @@ _REPLY_PREFIX = re.compile(
 )
 _BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+_MIME_TOKEN = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +102,58 @@ class DeliveryFailure:
     number: str
     address: str
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What the consultants are told of a new ticket or a user's follow-up."""
+
+    facts: AckFacts  # the ticket
+    kind: Literal["new", "followup"]
+    channel: str  # how the question came: "email" | "fax"
+    sender: str  # the From of the user's message, display form (may be a fax gateway)
+    contacts: tuple[str, ...]  # return contacts, e.g. ("e-mail: jan@x.pl", "fax: +48221234568")
+    text: str  # the question (new) or the follow-up text
+    review: tuple[str, ...]  # why a person must check it (needs_review reasons); empty = fine
+    status: str  # the ticket's status now
+
+
+@dataclass(frozen=True, slots=True)
+class OmittedFile:
+    """An attachment left out of a notification for its size, as the body lists it."""
+
+    name: str
+    size: str  # "12,5 MB"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandProblems:
+    """The facts of the command-error template."""
+
+    number: str
+    subject: str  # the consultant's subject without tags and "Re:"
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessage:
+    """The facts of the held-message notice template."""
+
+    number: str | None
+    reason: str
+    sender: str
+    subject: str
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    """An attachment ready for ``add_attachment``: a safe name and a valid content type."""
+
+    name: str
+    maintype: str
+    subtype: str
+    params: dict[str, str]
+    data: bytes
 
 
 # --- the policy ---------------------------------------------------------------------
@@ -296,12 +366,10 @@ def ack_fax(
     lang = pick_language(facts.language)
     ack = lib.render_parts("ack.txt", lang, facts, channel="fax")
     pdf = render_pdf(ack.subject, ack.body, created=env.date, language=lang)
-    msg = _new_message(env, [to], tagged_subject(facts.number, ack.subject), "auto-replied")
-    msg.set_content(lib.render("ack_fax.txt", lang, facts), cte="quoted-printable")
-    msg.add_attachment(
-        pdf, maintype="application", subtype="pdf", filename=f"{canonical_number(facts.number)}.pdf"
-    )
-    return msg
+    cover = lib.render("ack_fax.txt", lang, facts)
+    filename = f"{canonical_number(facts.number)}.pdf"
+    subject = tagged_subject(facts.number, ack.subject)
+    return _fax(env, to, subject, cover, pdf, filename, "auto-replied")
 
 
 def callback_notice(
@@ -319,12 +387,8 @@ def callback_notice(
     In the consultants' ``language`` (not the user's): it is an internal task.
     """
     lib = library or templates()
-    excerpt = shorten(_clean_body_text(question_excerpt).strip(), EXCERPT_LIMIT)
-    phone_text = clean_header_text(phone, limit=40)
-    notice = lib.render_parts(
-        "callback.txt", language, facts, phone=phone_text, excerpt=excerpt or "-"
-    )
-    return _notice(env, to, facts.number, notice.subject, notice.body)
+    excerpt = _body_text(question_excerpt, EXCERPT_LIMIT)
+    return _call_task(lib, "callback.txt", language, facts, env, to, phone, excerpt=excerpt)
 
 
 def delivery_failed_notice(
@@ -342,24 +406,269 @@ def delivery_failed_notice(
     failure = DeliveryFailure(
         number=canonical_number(number),
         address=clean_header_text(address, limit=320),
-        error=shorten(_clean_body_text(error).strip(), ERROR_LIMIT) or "-",
+        error=_body_text(error, ERROR_LIMIT),
     )
     notice = lib.render_parts("delivery_failed.txt", language, failure)
     return _notice(env, to, failure.number, notice.subject, notice.body)
 
 
-def _notice(
-    env: Envelope, to: Sequence[str], number: str, subject: str, body: str
+def notification(
+    n: Notification,
+    env: Envelope,
+    to: Sequence[str],
+    reply_to: str,
+    attachments: Sequence[Attachment],
+    *,
+    language: str = "pl",
+    max_attach_bytes: int = 20_000_000,
+    library: Templates | None = None,
 ) -> EmailMessage:
-    msg = _new_message(env, to, tagged_subject(number, subject), "auto-generated")
+    """Tells consultants of a new ticket or a follow-up, ready to be answered with Reply.
+
+    ``reply_to`` is the per-ticket token address: a consultant's Reply goes there, which
+    is how the answer is recognised. ``attachments`` (the fax, the OCR text) go along
+    while their total stays within ``max_attach_bytes``; the others are listed in the
+    body, since a mail server refusing the notification would hide the ticket instead.
+    In the consultants' ``language``, like every notice.
+    """
+    if n.kind not in NOTIFICATION_KINDS:
+        raise ValueError(f"notification kind must be one of {NOTIFICATION_KINDS}, got {n.kind!r}")
+    lib = library or templates()
+    lang = pick_language(language)
+    attached, omitted = _within_limit(_files(attachments), max_attach_bytes)
+    shown = _displayed(n)
+    notice = lib.render_parts(
+        "notification.txt",
+        lang,
+        shown.facts,
+        note=shown,
+        marker=REPLY_MARKERS[lang],
+        omitted=[OmittedFile(f.name, _size_text(len(f.data), lang)) for f in omitted],
+    )
+    msg = _notice(env, to, n.facts.number, notice.subject, notice.body, reply_to=reply_to)
+    _attach(msg, attached)
+    return msg
+
+
+def answer_email(
+    facts: AckFacts,
+    env: Envelope,
+    to: str,
+    text: str,
+    original_subject: str,
+    in_reply_to: str | None,
+    references: Sequence[str],
+    attachments: Sequence[Attachment],
+    *,
+    library: Templates | None = None,
+) -> EmailMessage:
+    """A consultant's answer to the user, threaded to the user's mail.
+
+    A person's message, so no Auto-Submitted. ``text`` is the consultant's words: it is
+    put in the body as written (newlines normalised; control characters and trailing
+    blanks on lines dropped), between the template's short header and the footer on how
+    to follow up.
+    """
+    lib = library or templates()
+    lang = pick_language(facts.language)
+    answer = lib.render_parts("answer.txt", lang, facts, **_answer_context(env, text, ()))
+    subject = reply_subject(facts.number, original_subject, fallback=facts.subject)
+    msg = _new_message(env, [to], subject, None)
+    _thread(msg, in_reply_to, references)
+    msg.set_content(answer.body, cte="quoted-printable")
+    _attach(msg, _files(attachments))
+    return msg
+
+
+def answer_fax(
+    facts: AckFacts,
+    env: Envelope,
+    to: str,
+    text: str,
+    attachment_names: Sequence[str],
+    *,
+    library: Templates | None = None,
+) -> EmailMessage:
+    """A consultant's answer for the e-mail-to-fax gateway: a PDF of up to
+    ``ANSWER_MAX_PAGES`` pages, numbered, in the user's language.
+
+    ``attachment_names`` are the files that cannot go by fax: the PDF lists them, so the
+    user knows to ask for them. ``to`` is the gateway address (see ``fax_gateway_address``).
+    """
+    lib = library or templates()
+    lang = pick_language(facts.language)
+    number = canonical_number(facts.number)
+    context = _answer_context(env, text, attachment_names, channel="fax")
+    answer = lib.render_parts("answer.txt", lang, facts, **context)
+    pdf = render_document(
+        answer.subject, answer.body, max_pages=ANSWER_MAX_PAGES, footer=number,
+        created=env.date, language=lang,
+    )  # fmt: skip
+    cover = lib.render("answer_fax.txt", lang, facts)
+    filename = f"{number}-{_ANSWER_PDF_NAME[lang]}.pdf"
+    return _fax(env, to, tagged_subject(number, answer.subject), cover, pdf, filename, None)
+
+
+def answer_callback_notice(
+    facts: AckFacts,
+    env: Envelope,
+    to: Sequence[str],
+    phone: str,
+    text: str,
+    *,
+    language: str = "pl",
+    library: Templates | None = None,
+) -> EmailMessage:
+    """Tells consultants to phone the user at ``phone`` and give them the answer ``text``:
+    the user asked for answers by phone, which the gateway cannot do itself."""
+    lib = library or templates()
+    answer = _body_text(text, TEXT_LIMIT)
+    return _call_task(lib, "answer_callback.txt", language, facts, env, to, phone, text=answer)
+
+
+def command_error(
+    env: Envelope,
+    to: str,
+    number: str,
+    problems: Sequence[str],
+    original_subject: str,
+    in_reply_to: str | None,
+    *,
+    language: str = "pl",
+    library: Templates | None = None,
+) -> EmailMessage:
+    """Tells a consultant that their reply's mail commands were wrong and nothing went to
+    the user; threaded to their reply, and marked auto-replied, which it is."""
+    lib = library or templates()
+    facts = CommandProblems(
+        number=canonical_number(number),
+        subject=_bare_subject(number, original_subject),
+        problems=tuple(clean_header_text(p, limit=LINE_LIMIT) for p in problems) or ("-",),
+    )
+    notice = lib.render_parts("command_error.txt", language, facts)
+    msg = _notice(
+        env, [to], facts.number, notice.subject, notice.body, auto_submitted="auto-replied"
+    )
+    _thread(msg, in_reply_to, [])
+    return msg
+
+
+def held_notice(
+    env: Envelope,
+    to: Sequence[str],
+    number: str | None,
+    reason: str,
+    sender: str,
+    subject: str,
+    *,
+    language: str = "pl",
+    library: Templates | None = None,
+) -> EmailMessage:
+    """Tells consultants that a message claiming to be a consultant's answer was held,
+    not forwarded: its sender and subject are whatever the sender chose, so both are
+    cleaned, and the notice asks a person to check rather than offering a shortcut."""
+    lib = library or templates()
+    facts = HeldMessage(
+        number=canonical_number(number) if number else None,
+        reason=_body_text(reason, ERROR_LIMIT),
+        sender=clean_header_text(sender, limit=LINE_LIMIT) or "-",
+        subject=clean_header_text(subject, limit=SUBJECT_LIMIT) or "-",
+    )
+    notice = lib.render_parts("held.txt", language, facts)
+    return _notice(env, to, facts.number, notice.subject, notice.body)
+
+
+def _displayed(n: Notification) -> Notification:
+    """``n`` with every outside value fit for the body: one-line subject (without our tag
+    and "Re:", which the tag in front replaces), sender and contacts, the text without
+    control characters, a visible "-" where nothing was given."""
+    return replace(
+        n,
+        facts=replace(n.facts, subject=_bare_subject(n.facts.number, n.facts.subject)),
+        sender=clean_header_text(n.sender, limit=LINE_LIMIT) or "-",
+        contacts=_lines(n.contacts),
+        text=_body_text(n.text, TEXT_LIMIT),
+        review=_lines(n.review),
+        status=clean_header_text(n.status, limit=40),
+        channel=clean_header_text(n.channel, limit=40),
+    )
+
+
+def _answer_context(
+    env: Envelope, text: str, unsent: Sequence[str], channel: str = "email"
+) -> dict[str, object]:
+    """What the answer template needs: the answer as written (CR/LF and control
+    characters aside), the date of sending, the files that could not go with it."""
+    names = [_file_name(name, i) for i, name in enumerate(unsent, start=1)]
+    answer = _clean_body_text(text).strip("\n")
+    return {"channel": channel, "text": answer, "date": env.date, "unsent": names}
+
+
+def _lines(values: Sequence[str]) -> tuple[str, ...]:
+    """Outside values shown one per line: each on one line, empty ones left out."""
+    return tuple(v for v in (clean_header_text(v, limit=LINE_LIMIT) for v in values) if v)
+
+
+def _call_task(
+    lib: Templates,
+    template: str,
+    language: str,
+    facts: AckFacts,
+    env: Envelope,
+    to: Sequence[str],
+    phone: str,
+    **extra: str,
+) -> EmailMessage:
+    """A task for consultants to phone the user: the number is shown, never dialled, but
+    it reaches the subject, so it is cleaned like any header text."""
+    phone_text = clean_header_text(phone, limit=40)
+    notice = lib.render_parts(template, language, facts, phone=phone_text, **extra)
+    return _notice(env, to, facts.number, notice.subject, notice.body)
+
+
+def _notice(
+    env: Envelope,
+    to: Sequence[str],
+    number: str | None,
+    subject: str,
+    body: str,
+    *,
+    auto_submitted: str = "auto-generated",
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """A plain-text message to consultants, tagged with the ticket when there is one."""
+    subject = tagged_subject(number, subject) if number else subject
+    msg = _new_message(env, to, subject, auto_submitted, reply_to=reply_to)
     msg.set_content(body, cte="quoted-printable")
     return msg
 
 
-def _new_message(
-    env: Envelope, to: Sequence[str], subject: str, auto_submitted: str
+def _fax(
+    env: Envelope,
+    to: str,
+    subject: str,
+    cover: str,
+    pdf: bytes,
+    filename: str,
+    auto_submitted: str | None,
 ) -> EmailMessage:
-    """The headers every message of ours has."""
+    """A message for the e-mail-to-fax gateway: a short cover text and the PDF it faxes."""
+    msg = _new_message(env, [to], subject, auto_submitted)
+    msg.set_content(cover, cte="quoted-printable")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
+    return msg
+
+
+def _new_message(
+    env: Envelope,
+    to: Sequence[str],
+    subject: str,
+    auto_submitted: str | None,
+    *,
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """The headers every message of ours has; ``auto_submitted=None`` for a person's
+    message (a consultant's answer), which must not look automatic to the user."""
     if isinstance(to, str) or not to:
         raise ValueError(f"recipients must be a non-empty list of addresses, got {to!r}")
     if env.date.tzinfo is None or env.date.utcoffset() is None:
@@ -372,15 +681,18 @@ def _new_message(
     msg["To"] = tuple(parse_address(a) for a in to)
     msg["Date"] = email.utils.format_datetime(env.date)
     msg["Message-ID"] = f"<{message_id}>"
+    if reply_to is not None:
+        msg["Reply-To"] = parse_address(reply_to)
     msg["Subject"] = clean_header_text(subject, limit=2 * SUBJECT_LIMIT)
-    msg["Auto-Submitted"] = auto_submitted
+    if auto_submitted is not None:
+        msg["Auto-Submitted"] = auto_submitted
     msg["X-Loop"] = clean_header_text(env.loop_id)
     msg["X-Auto-Response-Suppress"] = "All"
     return msg
 
 
 def _thread(msg: EmailMessage, in_reply_to: str | None, references: Sequence[str]) -> None:
-    """In-Reply-To and References, so the user's client threads the acknowledgement."""
+    """In-Reply-To and References, so the recipient's client threads our message."""
     chain = thread_references(references, in_reply_to)
     parent = clean_message_id(in_reply_to) if in_reply_to else None
     if parent:
@@ -397,3 +709,90 @@ def _clean_body_text(text: str) -> str:
         for ch in text
         if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
     )
+
+
+def _body_text(text: str, limit: int) -> str:
+    """Outside text for a body: cleaned, shortened to ``limit``, "-" when empty."""
+    return shorten(_clean_body_text(text).strip(), limit) or "-"
+
+
+# --- attachments --------------------------------------------------------------------
+
+
+def _files(attachments: Sequence[Attachment]) -> list[_File]:
+    """``(name, content type, data)`` tuples made safe to attach: see ``_file_name``
+    and ``_content_type``."""
+    return [
+        _File(_file_name(name, i), *_content_type(content_type, data), data)
+        for i, (name, content_type, data) in enumerate(attachments, start=1)
+    ]
+
+
+def _file_name(name: str, position: int) -> str:
+    """The last path component on one line (a name like "..\\x" or "a/b" from a user's
+    mail must not suggest a folder to the client); ``attachment-N`` when nothing is left."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return clean_header_text(base, limit=LINE_LIMIT).strip(". ") or f"attachment-{position}"
+
+
+def _content_type(value: str, data: bytes) -> tuple[str, str, dict[str, str]]:
+    """``("text", "plain", {"charset": "utf-8"})`` from a Content-Type value.
+
+    Anything malformed becomes application/octet-stream, and so do message/* and
+    multipart/*: those may not be sent base64 (RFC 2046), and we send bytes as given.
+    Text keeps its charset, or gets utf-8 when it decodes as such.
+    """
+    maintype, _, subtype = value.split(";", 1)[0].strip().lower().partition("/")
+    if not (_MIME_TOKEN.fullmatch(maintype) and _MIME_TOKEN.fullmatch(subtype)):
+        return (*_OPAQUE, {})
+    if maintype in ("message", "multipart"):
+        return (*_OPAQUE, {})
+    if maintype != "text":
+        return maintype, subtype, {}
+    head = Message()
+    head["Content-Type"] = clean_header_text(value, limit=LINE_LIMIT)
+    charset = head.get_param("charset")
+    if isinstance(charset, str) and _MIME_TOKEN.fullmatch(charset.lower()):
+        return maintype, subtype, {"charset": charset.lower()}
+    return maintype, subtype, ({"charset": "utf-8"} if _is_utf8(data) else {})
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _within_limit(files: Sequence[_File], limit: int) -> tuple[list[_File], list[_File]]:
+    """The files that fit in ``limit`` bytes taken in order (a big one is skipped, smaller
+    ones after it may still fit), and the ones left out."""
+    kept: list[_File] = []
+    left: list[_File] = []
+    total = 0
+    for f in files:
+        if total + len(f.data) <= limit:
+            kept.append(f)
+            total += len(f.data)
+        else:
+            left.append(f)
+    return kept, left
+
+
+def _attach(msg: EmailMessage, files: Sequence[_File]) -> None:
+    for f in files:
+        msg.add_attachment(
+            f.data, maintype=f.maintype, subtype=f.subtype, filename=f.name, params=f.params
+        )
+
+
+def _size_text(size: int, language: str) -> str:
+    """``"12,5 MB"`` (Polish decimal comma) or ``"12.5 MB"``: for people, not exact."""
+    if size < 1000:
+        text = f"{size} B"
+    elif size < 1_000_000:
+        text = f"{size / 1000:.0f} kB"
+    else:
+        text = f"{size / 1_000_000:.1f} MB"
+    return text.replace(".", ",") if language == "pl" else text

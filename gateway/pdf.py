@@ -1,8 +1,10 @@
-"""One-page A4 PDFs for the fax channel: the acknowledgement a fax gateway sends as a fax.
+"""A4 PDFs for the fax channel: what the e-mail-to-fax gateway sends as a fax.
 
 A fax acknowledgement must be one page (a second page costs a call and is often lost),
 so text that would not fit is set smaller, down to a legible limit, and only then cut
-with "…". The font is a TrueType file embedded as a subset: the PDF core fonts have no
+with "…" (``render_pdf``). An answer may need several pages; those keep the normal
+size and carry page numbers, so a page lost on the line is noticed
+(``render_document``). The font is a TrueType file embedded as a subset: the PDF core fonts have no
 Polish letters (ą ć ę ł ń ó ś ź ż), and a subset keeps the file to a few tens of kB.
 """
 from __future__ import annotations
@@ -33,6 +35,8 @@ _MIN_BODY_PT = 7.0  # below this, a fax at 204x98 dpi is no longer readable
 _STEP_PT = 0.5
 _LEADING = 1.3  # line height as a multiple of the font size
 _PT_TO_MM = 25.4 / 72
+_FOOTER_PT = 8.0
+_FOOTER_OFFSET_MM = 8.0  # the page number sits in the bottom margin, below the text
 _ELLIPSIS = "…"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -69,6 +73,64 @@ def render_pdf(
     return bytes(pdf.output())
 
 
+def render_document(
+    title: str,
+    text: str,
+    *,
+    max_pages: int = 10,
+    footer: str = "",
+    created: datetime | None = None,
+    font: Path | None = None,
+    language: str = "pl",
+) -> bytes:
+    """A multi-page A4 PDF: ``title`` on the first page, ``text`` over as many pages as it
+    needs, each numbered "``footer`` n/N" at the foot.
+
+    The text keeps the normal size (a long answer must stay readable on a fax); past
+    ``max_pages`` it is cut with "…", since a fax of dozens of pages blocks the user's
+    machine and is almost always a mistake.
+    """
+    if max_pages < 1:
+        raise ValueError(f"max_pages must be at least 1, got {max_pages}")
+    pdf = _new_document(font or find_font(), title, created or FIXED_CREATION_DATE, language)
+    _write_title(pdf, _clean(title).replace("\n", " "))
+    lines = _wrap(pdf, _clean(text), _BODY_PT)
+    first = _room(pdf.h - _MARGIN_MM - pdf.get_y())
+    chunks = _paginate(pdf, lines, first, _room(pdf.h - 2 * _MARGIN_MM), max_pages)
+    for number, chunk in enumerate(chunks, start=1):
+        if number > 1:
+            pdf.add_page()
+        pdf.set_font(_FAMILY, size=_BODY_PT)
+        pdf.multi_cell(w=0, h=_line_height(_BODY_PT), text="\n".join(chunk))
+        _write_page_number(pdf, _clean(footer).replace("\n", " "), number, len(chunks))
+    return bytes(pdf.output())
+
+
+def _room(height_mm: float) -> int:
+    """How many body lines fit in ``height_mm``."""
+    return int(height_mm // _line_height(_BODY_PT))
+
+
+def _paginate(
+    pdf: FPDF, lines: list[str], first: int, other: int, max_pages: int
+) -> list[list[str]]:
+    """``lines`` split into pages (``first`` lines on page one, ``other`` on the rest),
+    cut with "…" when they need more than ``max_pages``; at least one page."""
+    capacity = first + other * (max_pages - 1)
+    if len(lines) > capacity:
+        lines = _truncate(pdf, lines, capacity)
+    chunks = [lines[:first]]
+    chunks += [lines[i : i + other] for i in range(first, len(lines), other)]
+    return chunks
+
+
+def _write_page_number(pdf: FPDF, footer: str, number: int, total: int) -> None:
+    pdf.set_font(_FAMILY, size=_FOOTER_PT)
+    pdf.set_xy(_MARGIN_MM, pdf.h - _MARGIN_MM + _FOOTER_OFFSET_MM - _FOOTER_PT * _PT_TO_MM)
+    text = f"{footer} {number}/{total}".strip()
+    pdf.cell(w=pdf.epw, h=_line_height(_FOOTER_PT), text=text, align="R")
+
+
 def _new_document(font: Path, title: str, created: datetime, language: str) -> FPDF:
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_creation_date(created)
@@ -77,7 +139,7 @@ def _new_document(font: Path, title: str, created: datetime, language: str) -> F
     pdf.set_creator("hotline")
     pdf.set_producer("hotline")  # not the fpdf2 version: upgrades must not change the bytes
     pdf.set_margins(_MARGIN_MM, _MARGIN_MM, _MARGIN_MM)
-    pdf.set_auto_page_break(auto=False)  # one page, always: _fit makes the text fit
+    pdf.set_auto_page_break(auto=False)  # pages are ours to break: _fit and _paginate
     pdf.add_font(_FAMILY, fname=str(font))
     pdf.add_page()
     return pdf

@@ -1,4 +1,5 @@
-"""Outgoing messages: acknowledgements by e-mail and fax, and the consultants' notices.
+"""Outgoing messages: acknowledgements by e-mail and fax, the consultants' notices, and
+the consultants' answers to users.
 
 Every check reads the message back from its bytes, as the receiving side would.
 """
@@ -18,15 +19,23 @@ import pytest
 
 from gateway.compose import (
     MAX_REFERENCES,
+    REPLY_MARKERS,
     SUBJECT_LIMIT,
     AckFacts,
     Envelope,
+    Notification,
     ack_email,
     ack_fax,
+    answer_callback_notice,
+    answer_email,
+    answer_fax,
     callback_notice,
     clean_header_text,
+    command_error,
     delivery_failed_notice,
     fax_gateway_address,
+    held_notice,
+    notification,
     reply_subject,
     thread_references,
 )
@@ -473,3 +482,333 @@ def test_default_templates_render_through_the_module_function() -> None:
     text = render("ack.txt", "pl", facts(), channel="email")
     assert text.startswith("Szanowni Państwo,\n")
     assert text.endswith("Ta wiadomość została wysłana automatycznie.\n")
+
+
+# --- the notification to consultants ------------------------------------------------
+
+TOKEN_ADDRESS = "hotline+HOT-2026-000123.k3j9x2ab@example.org"
+CONSULTANTS = ["anna@example.org", "support-team@example.org"]
+FAX_PDF = ("fax-0001.pdf", "application/pdf", b"%PDF-1.4 " + b"x" * 3000)
+OCR_TEXT = ("fax-0001.txt", "text/plain", "Treść pytania: zażółć".encode())
+
+
+def note(**changes: object) -> Notification:
+    base = Notification(
+        facts=facts(),
+        kind="new",
+        channel="fax",
+        sender="Faxserver <faxserver@example.org>",
+        contacts=("e-mail: jan@gmina.example.pl", "fax: +48221234568", "tel.: +48221234567"),
+        text="Jak zmienić stawkę VAT w module kadrowym?\r\nDrugi wiersz.",
+        review=(),
+        status="new",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def notify(n: Notification | None = None, **kwargs: object) -> EmailMessage:
+    args: dict[str, object] = {
+        "n": n or note(),
+        "env": ENV,
+        "to": CONSULTANTS,
+        "reply_to": TOKEN_ADDRESS,
+        "attachments": [FAX_PDF, OCR_TEXT],
+    }
+    args.update(kwargs)
+    return parsed(notification(**args))  # type: ignore[arg-type]
+
+
+def attachments_of(msg: EmailMessage) -> list[tuple[str | None, str, bytes]]:
+    return [(a.get_filename(), a.get_content_type(), _payload(a)) for a in msg.iter_attachments()]
+
+
+def _payload(part: Message) -> bytes:
+    data = part.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    return data
+
+
+def test_notification_headers() -> None:
+    msg = notify()
+    assert [a.addr_spec for a in msg["To"].addresses] == CONSULTANTS
+    assert msg["Reply-To"] == TOKEN_ADDRESS
+    assert msg["Subject"] == f"{TAG} Nowe zgłoszenie: Pytanie o moduł kadrowy"
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["X-Loop"] == "hotline@example.org"
+    assert msg["Message-ID"] == f"<{ENV.message_id}>"
+    assert msg["In-Reply-To"] is None
+    assert msg.get_content_type() == "multipart/mixed"
+
+
+def test_followup_subject_and_tag_once_when_the_ticket_subject_holds_it() -> None:
+    msg = notify(note(kind="followup", facts=facts(subject=f"Re: {TAG} Pytanie o moduł")))
+    assert msg["Subject"] == f"{TAG} Uzupełnienie: Pytanie o moduł"
+    assert str(msg["Subject"]).count("HOT#") == 1
+    assert ticket_number_from_subject(msg["Subject"]) == "HOT-2026-000123"
+    assert "Uzupełnienie od użytkownika:\nJak zmienić" in body(msg, "plain")
+
+
+def test_notification_body_holds_the_instruction_and_the_ticket_fields() -> None:
+    text = body(notify(), "plain")
+    lines = text.splitlines()
+    assert lines[0] == REPLY_MARKERS["pl"]
+    assert "Odpowiedz na tę wiadomość; tekst nad cytatem trafi do użytkownika" in text
+    for command in ("#note", "#close", "#severity N", "#assign ADRES", "#pending"):
+        assert f"  {command} " in text
+    assert "Zgłoszenie:        HOT-2026-000123" in lines
+    assert "Status:            nowe" in lines
+    assert "Kanał:             faks" in lines
+    assert "Nadawca:           Faxserver <faxserver@example.org>" in lines
+    assert "Użytkownik:        Józef Ąćęłńóśźż" in lines
+    assert "Urząd:             Urząd Gminy Łęczyca" in lines
+    assert "Znak:              OR.1234.5.2026" in lines
+    assert "Kontakt zwrotny:   e-mail: jan@gmina.example.pl" in lines
+    assert "                   fax: +48221234568" in lines
+    assert "                   tel.: +48221234567" in lines
+    assert "Wpłynęło:          piątek, 20 listopada 2026, 16:30" in lines
+    assert "Przyjęte:          poniedziałek, 23 listopada 2026, 08:00" in lines
+    assert "Potwierdzić do:    wtorek, 24 listopada 2026, 16:00" in lines
+    assert "Pytanie:\nJak zmienić stawkę VAT w module kadrowym?\nDrugi wiersz.\n" in text
+    assert "DO SPRAWDZENIA" not in text
+
+
+def test_notification_shows_review_reasons_near_the_top() -> None:
+    reasons = ("question read with low confidence (0.41)", "no return contact")
+    text = body(notify(note(review=reasons, contacts=())), "plain")
+    assert "*** DO SPRAWDZENIA ***\n- question read with low confidence (0.41)\n- no return contact\n" in text
+    assert text.index("DO SPRAWDZENIA") < text.index("Odpowiedz na tę wiadomość")
+    assert "Kontakt zwrotny:   brak!" in text
+
+
+def test_notification_attachments_with_names_and_types() -> None:
+    msg = notify()
+    assert attachments_of(msg) == [FAX_PDF, OCR_TEXT]
+    [_, ocr] = list(msg.iter_attachments())
+    assert ocr.get_content_charset() == "utf-8"
+    assert "pominięte" not in body(msg, "plain")
+
+
+def test_attachments_over_the_limit_are_listed_instead() -> None:
+    big = ("skan.tif", "image/tiff", b"I" * 2_500_000)
+    small = ("notatka.txt", "text/plain; charset=iso-8859-2", b"\xb3\xf3d\xbc")
+    msg = notify(attachments=[FAX_PDF, big, small], max_attach_bytes=1_000_000)
+    kept = [(name, data) for name, _, data in attachments_of(msg)]
+    assert kept == [(FAX_PDF[0], FAX_PDF[2]), (small[0], small[2])]  # a later small one fits
+    [_, note_part] = list(msg.iter_attachments())
+    assert note_part.get_content_charset() == "iso-8859-2"
+    text = body(msg, "plain")
+    assert "Załączniki pominięte w tej wiadomości (za duże; są w zgłoszeniu HOT-2026-000123):" in text
+    assert "- skan.tif (2,5 MB)\n" in text
+    assert "notatka.txt" not in text and "fax-0001.pdf" not in text
+    english = notify(attachments=[big], max_attach_bytes=0, language="en")
+    assert list(english.iter_attachments()) == []
+    assert "- skan.tif (2.5 MB)\n" in body(english, "plain")
+
+
+def test_attachment_names_and_types_are_made_safe() -> None:
+    files = [
+        ("..\\..\\evil\r\nX-Evil: 1.pdf", "application/pdf", b"%PDF"),
+        ("mail.eml", "message/rfc822", b"From: a@b\r\n\r\nhi"),
+        ("", "not a type", b"\x00\x01"),
+        ("zażółć gęślą.xlsx", "Application/VND.ms-excel", b"PK"),
+    ]
+    raw = notification(note(), ENV, CONSULTANTS, TOKEN_ADDRESS, files).as_bytes()
+    msg = parsed(notification(note(), ENV, CONSULTANTS, TOKEN_ADDRESS, files))
+    assert b"\r\nX-Evil" not in raw
+    assert [(name, kind) for name, kind, _ in attachments_of(msg)] == [
+        ("evil X-Evil: 1.pdf", "application/pdf"),
+        ("mail.eml", "application/octet-stream"),  # message/* may not be base64
+        ("attachment-3", "application/octet-stream"),
+        ("zażółć gęślą.xlsx", "application/vnd.ms-excel"),
+    ]
+    assert [data for _, _, data in attachments_of(msg)] == [f[2] for f in files]
+
+
+def test_notification_header_injection_through_subject_sender_and_reply_to() -> None:
+    evil = "Pytanie\r\nBcc: victim@example.org"
+    msg = notify(note(facts=facts(subject=evil), sender="x@y.pl\r\nBcc: v@example.org"))
+    assert msg["Bcc"] is None
+    assert msg["Subject"] == f"{TAG} Nowe zgłoszenie: Pytanie Bcc: victim@example.org"
+    assert "Nadawca:           x@y.pl Bcc: v@example.org\n" in body(msg, "plain")
+    for bad in (f"{TOKEN_ADDRESS}\r\nBcc: v@example.org", "not an address", "a@x.pl, b@x.pl"):
+        with pytest.raises(ValueError):
+            notify(reply_to=bad)
+
+
+def test_notification_in_english_and_kind_checked() -> None:
+    msg = notify(note(review=("fax without a readable document",)), language="en")
+    assert msg["Subject"] == f"{TAG} New request: Pytanie o moduł kadrowy"
+    text = body(msg, "plain")
+    assert text.splitlines()[0] == REPLY_MARKERS["en"]
+    assert "*** NEEDS REVIEW ***\n- fax without a readable document\n" in text
+    assert "Reply to this message; the text above the quote goes to the user" in text
+    assert "Acknowledge by:    Tuesday, 24 November 2026, 16:00" in text
+    assert "Channel:           fax" in text
+    followup = notify(note(kind="followup"), language="en")
+    assert followup["Subject"] == f"{TAG} Follow-up: Pytanie o moduł kadrowy"
+    with pytest.raises(ValueError, match="kind"):
+        notify(note(kind="answer"))
+
+
+# --- the answer to the user ---------------------------------------------------------
+
+ANSWER = "Dzień dobry,\n\nstawkę zmienia się w menu Płace › Stawki.\n{{ nie szablon }}\n\nAnna Nowak"
+
+
+def send_answer(**kwargs: object) -> EmailMessage:
+    args: dict[str, object] = {
+        "facts": facts(),
+        "env": ENV,
+        "to": "Józef Kowalski <jozef@gmina.example.pl>",
+        "text": ANSWER,
+        "original_subject": "Re: Pytanie o moduł kadrowy",
+        "in_reply_to": ORIGINAL_ID,
+        "references": ["root@mail.example.pl"],
+        "attachments": [],
+    }
+    args.update(kwargs)
+    return parsed(answer_email(**args))  # type: ignore[arg-type]
+
+
+def test_answer_email_is_a_threaded_human_message() -> None:
+    msg = send_answer()
+    assert msg["To"].addresses[0].addr_spec == "jozef@gmina.example.pl"
+    assert msg["Subject"] == f"{TAG} Pytanie o moduł kadrowy"
+    assert msg["In-Reply-To"] == f"<{ORIGINAL_ID}>"
+    assert msg["References"] == f"<root@mail.example.pl> <{ORIGINAL_ID}>"
+    assert msg["Auto-Submitted"] is None
+    assert msg["X-Loop"] == "hotline@example.org"
+    assert msg["Reply-To"] is None
+    assert msg.get_content_type() == "text/plain"
+
+
+def test_answer_email_body_keeps_the_consultants_text_verbatim() -> None:
+    text = body(send_answer(text="\r\n" + ANSWER.replace("\n", "\r\n") + "\x07\n"), "plain")
+    assert text.startswith("Odpowiedź na zgłoszenie HOT-2026-000123 (Państwa znak: OR.1234.5.2026)\n\n")
+    assert f"\n\n{ANSWER}\n\n" in text
+    assert f"pozostawiając w temacie oznaczenie\n{TAG}." in text
+    bare = body(send_answer(facts=facts(reference=None)), "plain")
+    assert bare.startswith("Odpowiedź na zgłoszenie HOT-2026-000123\n\nDzień dobry,")
+
+
+def test_answer_email_with_attachments_and_in_english() -> None:
+    files = [("cennik.xlsx", "application/vnd.ms-excel", b"PK\x03\x04"), ("a.png", "image/png", b"\x89PNG")]
+    msg = send_answer(facts=facts(language="en"), attachments=files, original_subject="")
+    assert attachments_of(msg) == files
+    assert msg["Subject"] == f"{TAG} Pytanie o moduł kadrowy"  # the ticket subject as fallback
+    text = body(msg, "plain")
+    assert text.startswith("Answer to your request HOT-2026-000123 (your reference: OR.1234.5.2026)")
+    assert ANSWER in text
+    assert f"keep {TAG} in the subject" in text
+
+
+def test_answer_email_subject_injection() -> None:
+    msg = send_answer(original_subject="Re: x\r\nBcc: victim@example.org")
+    assert msg["Bcc"] is None
+    assert msg["Subject"] == f"{TAG} x Bcc: victim@example.org"
+
+
+def answer_pdf(msg: EmailMessage) -> tuple[str | None, list[str]]:
+    [attachment] = list(msg.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    reader = pypdf.PdfReader(io.BytesIO(_payload(attachment)))
+    return attachment.get_filename(), [page.extract_text() for page in reader.pages]
+
+
+def test_answer_fax_pdf_holds_the_header_answer_and_unsent_files() -> None:
+    to = "48221234568@fax.example.org"
+    msg = parsed(answer_fax(facts(), ENV, to, ANSWER, ["cennik.xlsx", "zrzut ekranu.png"]))
+    assert msg["To"] == to
+    assert msg["Subject"] == f"{TAG} Odpowiedź na zgłoszenie HOT-2026-000123"
+    assert msg["Auto-Submitted"] is None and msg["X-Loop"] == "hotline@example.org"
+    assert body(msg, "plain") == "Odpowiedź na zgłoszenie HOT-2026-000123 – w załączniku.\n"
+    name, pages = answer_pdf(msg)
+    assert name == "HOT-2026-000123-odpowiedz.pdf"
+    [text] = pages
+    assert "Zgłoszenie: HOT-2026-000123" in " ".join(text.split())
+    assert "Józef Ąćęłńóśźż" in text and "Urząd Gminy Łęczyca" in text
+    assert "OR.1234.5.2026" in text
+    assert "piątek, 20 listopada 2026, 16:31" in text  # the date of sending, local
+    assert "stawkę zmienia się w menu Płace › Stawki." in text
+    assert "Załączniki (do pobrania na prośbę): cennik.xlsx, zrzut ekranu.png" in text
+    assert "HOT-2026-000123 1/1" in text
+
+
+def test_long_answer_fax_runs_over_several_numbered_pages() -> None:
+    long = "\n".join(f"Punkt {i}: zażółć gęślą jaźń." for i in range(120))
+    msg = parsed(answer_fax(facts(language="en"), ENV, "4822@fax.example.org", long, []))
+    name, pages = answer_pdf(msg)
+    assert name == "HOT-2026-000123-answer.pdf"
+    assert len(pages) == 3
+    assert "Answer to your request HOT-2026-000123" in pages[0]
+    assert "Punkt 119: zażółć gęślą jaźń." in pages[-1]
+    assert all(f"HOT-2026-000123 {i}/3" in page for i, page in enumerate(pages, start=1))
+    assert "Attachments" not in "".join(pages)
+
+
+# --- the consultants' other notices -------------------------------------------------
+
+
+def test_answer_callback_notice() -> None:
+    msg = parsed(
+        answer_callback_notice(facts(), ENV, CONSULTANTS, "+48 22 123 45 67\r\nBcc: x@y", ANSWER)
+    )
+    assert msg["Subject"] == f"{TAG} Przekazać odpowiedź telefonicznie: +48 22 123 45 67 Bcc: x@y"
+    assert msg["Bcc"] is None
+    assert msg["Auto-Submitted"] == "auto-generated"
+    text = body(msg, "plain")
+    assert "pod numer +48 22 123 45 67 Bcc: x@y i przekazać poniższą odpowiedź" in text
+    assert "Zgłoszenie:        HOT-2026-000123" in text
+    assert f"Odpowiedź do przekazania:\n{ANSWER}\n" in text
+    english = parsed(answer_callback_notice(facts(), ENV, CONSULTANTS, "+48221234567", "Yes.", language="en"))
+    assert english["Subject"] == f"{TAG} Give the answer by phone: +48221234567"
+    assert "Answer to give:\nYes.\n" in body(english, "plain")
+
+
+def test_command_error_reply() -> None:
+    problems = ["#severity 7: severity is 1 to 4", "#assign bob@example.org\r\nBcc: x@y: not a consultant"]
+    msg = parsed(
+        command_error(ENV, "anna@example.org", "hot-2026-000123", problems,
+                      f"Re: {TAG} Nowe zgłoszenie: Pytanie", "CAanna1@example.org")
+    )  # fmt: skip
+    assert msg["To"] == "anna@example.org"
+    assert msg["Subject"] == f"{TAG} NIE WYSŁANO (błędne polecenia): Nowe zgłoszenie: Pytanie"
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["In-Reply-To"] == "<CAanna1@example.org>"
+    assert msg["References"] == "<CAanna1@example.org>"
+    assert msg["Bcc"] is None
+    text = body(msg, "plain")
+    assert "NIE została wysłana\ndo użytkownika" in text
+    assert "- #severity 7: severity is 1 to 4\n" in text
+    assert "- #assign bob@example.org Bcc: x@y: not a consultant\n" in text
+    for command in ("#note", "#close", "#severity N", "#assign ADRES", "#pending"):
+        assert f"  {command} " in text
+    english = parsed(command_error(ENV, "anna@example.org", "HOT-2026-000123", ["x"], "", None, language="en"))
+    assert english["Subject"] == f"{TAG} NOT SENT (wrong commands):"
+    assert english["In-Reply-To"] is None
+    assert "  #assign ADDRESS " in body(english, "plain")
+
+
+def test_held_notice() -> None:
+    msg = parsed(
+        held_notice(ENV, CONSULTANTS, "HOT-2026-000123", "no valid token in the reply address",
+                    "Anna <anna@example.org>\r\nBcc: v@example.org", f"Re: {TAG} Pytanie\r\nX-Evil: 1")
+    )  # fmt: skip
+    assert msg["Subject"] == f"{TAG} WSTRZYMANO wiadomość od Anna <anna@example.org> Bcc: v@example.org"
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    assert msg["Auto-Submitted"] == "auto-generated"
+    text = body(msg, "plain")
+    assert "NIE została przekazana użytkownikowi" in text
+    assert "Powód:             no valid token in the reply address" in text
+    assert "Nadawca:           Anna <anna@example.org> Bcc: v@example.org\n" in text
+    assert f"Temat:             Re: {TAG} Pytanie X-Evil: 1\n" in text
+    assert "Zgłoszenie:        HOT-2026-000123" in text
+    assert "ze swojego adresu, używając „Odpowiedz”" in text
+
+
+def test_held_notice_without_a_ticket_and_in_english() -> None:
+    msg = parsed(held_notice(ENV, CONSULTANTS, None, "not a consultant", "x@evil.example", "Hi", language="en"))
+    assert msg["Subject"] == "HELD message from x@evil.example"
+    text = body(msg, "plain")
+    assert "Request:           unknown" in text
+    assert "send the\nanswer again from your own address, using Reply" in text

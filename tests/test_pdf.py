@@ -1,4 +1,5 @@
-"""The one-page fax PDF: Polish glyphs survive, the page count is one, the bytes repeat."""
+"""The fax PDFs: Polish glyphs survive, acknowledgements stay on one page, answers run over
+numbered pages up to a limit, the bytes repeat."""
 from __future__ import annotations
 
 import io
@@ -8,7 +9,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from gateway.pdf import FontNotFoundError, find_font, render_pdf
+from gateway.pdf import FontNotFoundError, find_font, render_document, render_pdf
 
 POLISH = "Zgłoszenie HOT-2026-000123: ąćęłńóśźż ĄĆĘŁŃÓŚŹŻ"
 
@@ -61,3 +62,41 @@ def test_missing_font_names_every_path_tried(tmp_path: Path) -> None:
         find_font(candidates)
     assert str(candidates[0]) in str(info.value) and str(candidates[1]) in str(info.value)
     assert find_font().is_file()
+
+
+# --- multi-page documents -------------------------------------------------------------
+
+LONG = "\n".join(f"wiersz {i}: {POLISH}" for i in range(140))
+
+
+def test_short_document_is_one_numbered_page() -> None:
+    [text] = pages(render_document("Odpowiedź na zgłoszenie", POLISH, footer="HOT-2026-000123"))
+    assert "Odpowiedź na zgłoszenie" in text
+    assert POLISH in text
+    assert "HOT-2026-000123 1/1" in text
+
+
+def test_long_document_runs_over_pages_at_full_size_in_order() -> None:
+    texts = pages(render_document("Tytuł", LONG, footer="HOT-2026-000123"))
+    assert len(texts) == 3
+    assert "Tytuł" in texts[0] and "Tytuł" not in texts[1]
+    joined = "\n".join(texts)
+    positions = [joined.index(f"wiersz {i}: {POLISH}") for i in range(140)]
+    assert positions == sorted(positions)  # every line once, in order, glyphs intact
+    assert [t.rstrip().splitlines()[-1] for t in texts] == [f"HOT-2026-000123 {i}/3" for i in (1, 2, 3)]
+
+
+def test_document_past_max_pages_is_cut_with_an_ellipsis() -> None:
+    texts = pages(render_document("T", LONG, max_pages=2))
+    assert len(texts) == 2
+    assert "wiersz 139" not in texts[-1]
+    assert texts[-1].rstrip().splitlines()[-2].endswith("…")
+    assert texts[-1].rstrip().endswith("2/2")
+    with pytest.raises(ValueError, match="max_pages"):
+        render_document("T", "x", max_pages=0)
+
+
+def test_empty_document_is_one_page_and_output_repeats() -> None:
+    assert len(pages(render_document("T", ""))) == 1
+    created = datetime(2026, 11, 20, 15, 31, tzinfo=timezone.utc)
+    assert render_document("T", LONG, created=created) == render_document("T", LONG, created=created)
