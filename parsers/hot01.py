@@ -231,6 +231,35 @@ def _match_short(field: str, line: str, folded: str) -> _Hit | None:
     return _Hit(field, 1.0 if m.group("colon") else 0.85, line[m.end():])  # "alike": as no colon
 
 
+_SHORT_WORD = re.compile(r"^[^0-9a-z]*(?P<word>[a-z]{3,5})\s*[:;]")
+SHORT_KEYS = {"date": "data", "reference": "znak"}
+MISREAD_SHORT_SCORE = THRESHOLD  # accepted, but never strong enough to end the question
+
+
+def _match_short_misread(field: str, line: str, folded: str) -> _Hit | None:
+    """A short label OCR got one letter wrong in ("dala:", "duta:", "anak;", "<nak:"): a
+    word one edit from the label, at the line's start, and a colon after it.
+
+    Four letters leave no room for the fuzzy ratio the long labels use; the colon is what
+    makes a label of the word.
+    """
+    m = _SHORT_WORD.match(folded)
+    if m is None or _edits(m["word"], SHORT_KEYS[field]) > 1:
+        return None
+    return _Hit(field, MISREAD_SHORT_SCORE, line[m.end():])
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance of two short words."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
 def _colons(folded: str, limit: int) -> list[int]:
     return [i for i, c in enumerate(folded[:limit]) if c in ":;"][:3]
 
@@ -289,6 +318,8 @@ def _match_label(line: str, fields: frozenset[str]) -> _Hit | None:
         else:
             hit = _match_long(field, line, folded, keyed, offsets)
         hit = hit or _match_alias(field, line, folded, keyed, offsets)
+        if hit is None and field in SHORT_KEYS:
+            hit = _match_short_misread(field, line, folded)
         if hit is not None:
             hits.append(hit)
     return max(hits, key=lambda h: h.score, default=None)
@@ -797,7 +828,26 @@ def _question(found: _Found, ocr: bool) -> str:
     for text in out:
         if text or (collapsed and collapsed[-1]):
             collapsed.append(text)
+    if ocr:
+        collapsed = _sentence_starts(collapsed)
     return "\n".join(collapsed).strip("\n")
+
+
+_SENTENCE_END = re.compile(r"(?:[^\W\d_]{4,}\.|[?!])$")  # not after "r.", "np.", "tel."
+
+
+def _sentence_starts(lines: list[str]) -> list[str]:
+    """OCR: a line that starts a sentence (the question's first, or after one ending in
+    "?", "!" or "." after a word of 4+ letters, not an abbreviation) starts with a
+    capital; a small letter there that looks like its capital (CASE_ALIKE) is misread."""
+    out, starts = [], True
+    for line in lines:
+        words = line.split(" ", 1)
+        if starts and words[0]:
+            words[0] = _capitalised(words[0].rstrip(",.?!:;")) + words[0][len(words[0].rstrip(",.?!:;")):]
+        out.append(" ".join(words))
+        starts = not line or bool(_SENTENCE_END.search(line))
+    return out
 
 
 def _tidy(field: str, value: str | None, ocr: bool) -> str | None:
@@ -805,14 +855,57 @@ def _tidy(field: str, value: str | None, ocr: bool) -> str | None:
     as written."""
     if not value or not ocr:
         return value
-    if field in ("user_name", "office"):
+    if field == "user_name":
+        return _capitalise_name(_trim_debris(value)) or None
+    if field == "office":
         return _trim_debris(value) or None
     if field == "date" and (span := _date_span(value)):
         return value[span[1]:span[2]]
-    if field == "reference" and " " in value:
-        candidates = _REFERENCE_LIKE.findall(value)
-        return max(candidates, key=len) if candidates else value
+    if field == "reference":
+        if " " in value:
+            candidates = _REFERENCE_LIKE.findall(value)
+            value = max(candidates, key=len) if candidates else value
+        return repair_sign(value)
     return value
+
+
+# Letters whose capital is the small letter drawn bigger: OCR tells them apart only by
+# height, and gets it wrong at fax resolution ("wojciech", "łukasz", "Jolanta wójcik").
+CASE_ALIKE = frozenset("cksouwzćśóżźł")
+
+
+def _capitalise_name(name: str) -> str:
+    """Every word of a person's name starts with a capital: a small letter that looks like
+    its capital (CASE_ALIKE) at a word's start is OCR's misreading."""
+    return " ".join(_capitalised(word) for word in name.split())
+
+
+def _capitalised(word: str) -> str:
+    if len(word) >= 2 and word[0] in CASE_ALIKE and word[1:].replace("-", "").isalpha():
+        return word[0].upper() + word[1:]
+    return word
+
+
+# A case sign (znak sprawy) starts with the department's symbol, which is letters
+# ("SO.5565.41.2026", "BRM.8040.49.2026", "ZP-8/179/26"). OCR reads some of them as the
+# digits they resemble ("50.", "3RM.", "$0-") or drops the dot after them ("ZP9972.17.2026").
+_SIGN_SYMBOL = re.compile(r"^(?P<symbol>[A-Z0-9$]{1,4})(?P<rest>[.\-/]\d+(?:[.\-/]\d+)*[.\-/](?:\d{4}|\d{2}))$")
+_SIGN_NO_DOT = re.compile(r"^(?P<symbol>[A-Z]{1,4})(?P<rest>\d{3,4}(?:\.\d+)+\.(?:\d{4}|\d{2}))$")
+_AS_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "3": "B", "5": "S", "6": "G", "8": "B", "$": "S"})
+
+
+def repair_sign(value: str) -> str:
+    """OCR's misreadings of a case sign put right: marks before it ("„KP.6800", "'SO-8"),
+    digits in the department's symbol, a dot lost after the symbol. Only whole signs of
+    the usual shape (symbol, numbers, a year at the end) are touched."""
+    value = re.sub(r"^[^\w$]+(?=[\w$])", "", value)
+    if m := _SIGN_NO_DOT.match(value):
+        return f"{m['symbol']}.{m['rest']}"
+    m = _SIGN_SYMBOL.match(value)
+    if m is None:
+        return value
+    symbol = m["symbol"].translate(_AS_LETTER)
+    return symbol + m["rest"] if symbol.isalpha() and symbol.isupper() else value
 
 
 def not_a_form(text: str, word_confidence: float | None = None) -> Hot01Form:

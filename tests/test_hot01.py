@@ -715,3 +715,68 @@ def test_any_unicode_text_never_raises(text: str) -> None:
     hot01._parse(text, None)
     parse_form(text)
     looks_like_form(text)
+
+
+# --------------------------------------------------------------------------- OCR misreadings (bench/ocr_bench.py)
+def ocr_form(**lines: str) -> str:
+    """CLEAN as OCR reads it, with some of its lines replaced."""
+    text = CLEAN
+    for old, new in lines.items():
+        text = text.replace(dict(date="data: 21.11.2026", reference="znak: OR.0123.45.2026",
+                                 name="Imię i nazwisko Użytkownika: Jan Kowalski")[old], new)  # fmt: skip
+    return text
+
+
+@pytest.mark.parametrize("line", ["dala: 21.11.2026", "duta:\n21.11.2026", "Data; 21.11.2026"])
+def test_date_label_with_one_letter_misread(line: str) -> None:
+    form = parse_form(ocr_form(date=line), 90)
+    assert form.date is not None and form.date.value == "21.11.2026"
+    assert form.reference is not None and form.reference.value == "OR.0123.45.2026"
+
+
+@pytest.mark.parametrize("line", ["anak; OR.0123.45.2026", "<nak:\nOR.0123.45.2026", "znuk: OR.0123.45.2026"])
+def test_reference_label_with_one_letter_misread(line: str) -> None:
+    form = parse_form(ocr_form(reference=line), 90)
+    assert form.reference is not None and form.reference.value == "OR.0123.45.2026"
+    assert form.user_name is not None and form.user_name.value == "Jan Kowalski"
+
+
+def test_a_misread_short_label_needs_its_colon_and_does_not_end_the_question() -> None:
+    assert hot01.match_label("dala 21.11.2026") is None  # one letter off and no colon: not a label
+    text = CLEAN.replace("Po aktualizacji", "Dana: po aktualizacji")
+    assert parse_form(text, 90).question.value.endswith("Dana: po aktualizacji do wersji 4.12 program nie drukuje deklaracji.")
+
+
+@pytest.mark.parametrize(("read", "meant"), [
+    ("50.1885.5.2026", "SO.1885.5.2026"), ("3RM.8040.49.2026", "BRM.8040.49.2026"),
+    ("„KP.6800.44.2026", "KP.6800.44.2026"), ("'$0-8/179/26", "SO-8/179/26"), ("ZP9972.17.2026", "ZP.9972.17.2026"),
+    ("OR.0123.45.2026", "OR.0123.45.2026"), ("FN-3/118/26", "FN-3/118/26"), ("12.2026", "12.2026"),
+    ("4P-1/36/26", "4P-1/36/26"), ("7.P.196.20.2026", "7.P.196.20.2026"),
+])  # fmt: skip
+def test_ocr_misreadings_of_a_case_sign(read: str, meant: str) -> None:
+    form = parse_form(ocr_form(reference=f"znak: {read}"), 90)
+    assert form.reference is not None and form.reference.value == meant
+    typed = parse_form(ocr_form(reference=f"znak: {read}"))
+    assert typed.reference is not None and typed.reference.value == read  # typed text is kept as written
+
+
+@pytest.mark.parametrize(("read", "meant"), [
+    ("wojciech Sikora", "Wojciech Sikora"), ("Jolanta wójcik", "Jolanta Wójcik"), ("łukasz Jabłoński", "Łukasz Jabłoński"),
+    ("zofia Nowak-Jeziorańska", "Zofia Nowak-Jeziorańska"), ("Jan Kowalski", "Jan Kowalski"),
+    ("jan Kowalski", "jan Kowalski"),  # "j" and "J" differ in shape: not OCR's case error
+])  # fmt: skip
+def test_ocr_small_initials_of_a_name_are_capitals(read: str, meant: str) -> None:
+    form = parse_form(ocr_form(name=f"Imię i nazwisko Użytkownika: {read}"), 90)
+    assert form.user_name is not None and form.user_name.value == meant
+    typed = parse_form(ocr_form(name=f"Imię i nazwisko Użytkownika: {read}"))
+    assert typed.user_name is not None and typed.user_name.value == read
+
+
+def test_ocr_small_letter_at_a_sentence_start_of_the_question() -> None:
+    text = CLEAN.replace("Jak wygenerować", "sposób: wygenerować").replace("Po aktualizacji", "po aktualizacji")
+    text = text.replace("Księgowość?", "Księgowość?\nwydruk upomnienia, np.\nwydruk i tel.\nwydruk.")
+    form = parse_form(text, 90)
+    assert form.question.value.splitlines() == [
+        "Sposób: wygenerować zestawienie należności za wrzesień w module Księgowość?", "Wydruk upomnienia, np.",
+        "wydruk i tel.", "wydruk.", "po aktualizacji do wersji 4.12 program nie drukuje deklaracji."]  # "p": not alike
+    assert parse_form(text).question.value.startswith("sposób: wygenerować")  # typed: as written
