@@ -24,9 +24,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-run: deps venv
+run: deps venv var/token-secret
 	$(VENV)/bin/hotline --config $(CONFIG) db upgrade
 	exec $(VENV)/bin/hotline --config $(CONFIG) run
+
+var/token-secret:  # the consultants' reply-token key of the embedded config, made once
+	mkdir -p var && (umask 077 && head -c 32 /dev/urandom | base64 > $@)
 
 test: deps venv
 	$(VENV)/bin/pytest -q

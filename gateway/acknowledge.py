@@ -8,6 +8,7 @@ outgoing message to the batch's ChangeSet, so it is stored with the ticket or no
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from gateway import outbox, outgoing
 from gateway.compose import AckFacts
 from gateway.settings import Settings
-from storage.models import OutboxKind
+from storage.models import OutboxKind, Ticket
 
 if TYPE_CHECKING:
     from gateway.pipeline import Context, Work
@@ -75,7 +76,8 @@ def refusal(settings: Settings, work: Work) -> str | None:
     return None
 
 
-def facts(settings: Settings, number: str, row: dict[str, Any]) -> AckFacts:
+def facts(settings: Settings, number: str, row: Mapping[str, Any]) -> AckFacts:
+    """What the messages about a ticket say of it: from a ticket row being created..."""
     return AckFacts(
         number=number,
         language=row["language"],
@@ -84,11 +86,20 @@ def facts(settings: Settings, number: str, row: dict[str, Any]) -> AckFacts:
         user_name=row["user_name"],
         office=row["office"],
         received_at=row["received_at"],
-        effective_received_at=row["effective_received_at"],
-        ack_due_at=row["ack_due_at"],
+        effective_received_at=row["effective_received_at"] or row["received_at"],
+        ack_due_at=row["ack_due_at"] or row["received_at"],
         timezone=settings.calendar.timezone,
         hours=settings.calendar.hours,
     )
+
+
+def facts_of(settings: Settings, ticket: Ticket) -> AckFacts:
+    """... or from a stored ticket."""
+    return facts(settings, ticket.number, {k: getattr(ticket, k) for k in _FACT_COLUMNS})
+
+
+_FACT_COLUMNS = ("language", "subject", "reference", "user_name", "office", "received_at",
+                 "effective_received_at", "ack_due_at")  # fmt: skip
 
 
 def acknowledge(ctx: Context, work: Work) -> Work:

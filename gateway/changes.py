@@ -36,6 +36,7 @@ class NewMessage:
     row: dict[str, Any]
     refs: list[str]
     attachments: tuple[ParsedAttachment, ...]
+    sends: Outgoing | None = None  # a consultant's answer: the outgoing mail that carries it
 
 
 @dataclass
@@ -47,7 +48,7 @@ class ChangeSet:
     merges: list[tuple[TicketRef, TicketRef]] = field(default_factory=list)
     threads_grown: set[TicketRef] = field(default_factory=set)  # whose question may have changed
     inbox: list[tuple[int, dict[str, Any], TicketRef | None]] = field(default_factory=list)
-    outgoing: list[tuple[TicketRef, Outgoing]] = field(default_factory=list)
+    outgoing: list[tuple[TicketRef | None, Outgoing]] = field(default_factory=list)
     bounced: list[tuple[TicketRef | None, list[str], str, datetime]] = field(default_factory=list)
 
     def mark(self) -> tuple[int, ...]:
@@ -60,6 +61,10 @@ class ChangeSet:
 
     def _undoable(self) -> tuple[list[Any], ...]:
         return (self.tickets, self.messages, self.events, self.merges, self.outgoing, self.bounced)
+
+    def update(self, ticket: TicketRef, **values: Any) -> None:
+        """Change a stored ticket's columns (merged with earlier changes in this batch)."""
+        self.status.setdefault(ticket, {}).update(values)
 
     def event(self, ticket: TicketRef | None, actor: str, kind: str, at: datetime, **data: Any) -> None:
         self.events.append((ticket, {"actor": actor, "kind": kind, "at": at, "data": data}))
@@ -119,11 +124,13 @@ class ChangeSet:
         if attachments:
             blobs.put(session, data)
             session.execute(insert(table(Attachment)), attachments)
+        sends = [(m.ticket.id, m.sends, pk) for m, pk in zip(self.messages, ids) if m.sends is not None]
+        outbox.queue(session, sends, datetime.now(timezone.utc))
 
     def _outbox(self, session: Session) -> None:
         """Outgoing mail joins the change that causes it; a bounce of ours fails its row."""
         now = datetime.now(timezone.utc)
-        outbox.queue(session, [(t.live().id, o) for t, o in self.outgoing], now)
+        outbox.queue(session, [(None if t is None else t.live().id, o, None) for t, o in self.outgoing], now)
         for ticket, ids, reason, at in self.bounced:
             for outbox_id, _, to in outbox.mark_bounced(session, ids, reason, now):
                 self.event(ticket, "outbox", "delivery_failed", at, outbox_id=outbox_id, to=to, error=reason)

@@ -83,7 +83,7 @@ def _notify_consultants(session: Session, settings: Settings, claim: Claim, erro
     if number is None:
         return
     notice = outgoing.failure_notice(settings, number, claim.id, claim.to, error, now)
-    outbox.queue(session, [(claim.ticket_id, notice)], now)
+    outbox.queue(session, [(claim.ticket_id, notice, None)], now)
 
 
 def _now() -> datetime:

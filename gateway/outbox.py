@@ -67,19 +67,23 @@ MESSAGE_KINDS = {OutboxKind.ACK: MessageKind.ACK, OutboxKind.ANSWER: MessageKind
                  OutboxKind.NOTICE: MessageKind.NOTIFICATION}  # fmt: skip
 
 
-def queue(session: Session, items: list[tuple[int | None, Outgoing]], now: datetime) -> None:
-    """Store outgoing messages: each an outbound message on its ticket (what the ticket
-    shows) and an outbox row (what the worker sends), in the caller's transaction."""
+def queue(session: Session, items: list[tuple[int | None, Outgoing, int | None]], now: datetime) -> None:
+    """Store outgoing messages: (ticket id, message, the ticket message it sends or None).
+    Without one, the outgoing message becomes an outbound message on its ticket (what the
+    ticket shows); then the outbox row (what the worker sends). In the caller's transaction."""
     if not items:
         return
     messages = table(Message)
-    with_ticket = [(t, o) for t, o in items if t is not None]
-    pks: list[int | None] = [None] * len(items)
-    if with_ticket:
+    new = [(t, o) for t, o, pk in items if t is not None and pk is None]
+    made = iter(())
+    if new:
         stmt = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
-        new = iter(session.scalars(stmt, [_message_row(t, o, now) for t, o in with_ticket]).all())
-        pks = [next(new) if t is not None else None for t, _ in items]
-    rows = [{**o.row(now), "ticket_id": t, "message_pk": pk} for (t, o), pk in zip(items, pks)]
+        made = iter(session.scalars(stmt, [_message_row(t, o, now) for t, o in new]).all())
+    rows = []
+    for ticket_id, out, pk in items:
+        if ticket_id is not None and pk is None:
+            pk = next(made)
+        rows.append({**out.row(now), "ticket_id": ticket_id, "message_pk": pk})
     session.execute(insert(table(OutboxEntry)), rows)
 
 
@@ -144,10 +148,10 @@ def claim_due(session: Session, now: datetime, limit: int = 50) -> list[Claim]:
 
 
 def record_sent(session: Session, claim: Claim, now: datetime) -> None:
-    """Sent: the row is done, the message's time is when it left, and an acknowledgement
-    acknowledges the ticket."""
+    """Sent: the row is done; a message we wrote is dated when it left (an answer keeps
+    the time the consultant gave it), and an acknowledgement acknowledges the ticket."""
     _finish(session, claim, state=OutboxState.SENT, sent_at=now, last_error=None)
-    if claim.message_pk is not None:
+    if claim.message_pk is not None and claim.kind != OutboxKind.ANSWER:
         session.execute(update(Message).where(Message.id == claim.message_pk).values(at=now))
     if claim.kind == OutboxKind.ACK and claim.ticket_id is not None:
         tickets = table(Ticket)

@@ -6,18 +6,28 @@ consultants are, and when a message may leave.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-from gateway import compose
-from gateway.compose import AckFacts, Envelope
+from gateway import compose, tokens
+from gateway.compose import AckFacts, Envelope, Notification
 from gateway.outbox import Outgoing
 from gateway.settings import Settings
 from gateway.templates import Templates, templates
 from parsers.mime import ParsedMessage
 from parsers.refs import make_message_id
 from storage.models import OutboxKind
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """Where a forwarded answer belongs in the user's mail client."""
+
+    subject: str  # the question's subject
+    in_reply_to: str | None  # the user's latest message
+    references: list[str]  # the user's messages and ours, oldest first
 
 
 def envelope(settings: Settings, number: str | None, now: datetime) -> Envelope:
@@ -57,12 +67,8 @@ def fax_ack(settings: Settings, facts: AckFacts, to: str, now: datetime) -> Outg
 def callback_notice(settings: Settings, facts: AckFacts, phone: str, question: str, now: datetime) -> Outgoing | None:
     """The consultants are asked to confirm by phone before the deadline; None when no
     consultant address is configured (the task is still on the ticket as an event)."""
-    to = settings.consultants.notify
-    if not to:
-        return None
-    message = compose.callback_notice(facts, envelope(settings, facts.number, now), to, phone, question,
-                                      language=settings.templates.language, library=library(settings))  # fmt: skip
-    return _notice(settings, message, to, f"callback:{facts.number}", now)
+    return _for_consultants(settings, facts.number, f"callback:{facts.number}", now, lambda env, to: compose.callback_notice(
+        facts, env, to, phone, question, language=settings.templates.language, library=library(settings)))  # fmt: skip
 
 
 def failure_notice(settings: Settings, number: str, outbox_id: int, to: str, error: str, now: datetime) -> Outgoing:
@@ -77,5 +83,64 @@ def _ack(settings: Settings, facts: AckFacts, message: EmailMessage, channel: st
     return Outgoing(OutboxKind.ACK, channel, settings.outbound.address, (to,), message, f"ack:{facts.number}", not_before)
 
 
+def _for_consultants(settings: Settings, number: str | None, key: str, now: datetime,
+                     build: Callable[[Envelope, list[str]], EmailMessage]) -> Outgoing | None:  # fmt: skip
+    """A notice to `[consultants] notify`; None when nobody is configured."""
+    to = settings.consultants.notify
+    return _notice(settings, build(envelope(settings, number, now), to), to, key, now) if to else None
+
+
 def _notice(settings: Settings, message: EmailMessage, to: Sequence[str], key: str, now: datetime) -> Outgoing:
     return Outgoing(OutboxKind.NOTICE, "email", settings.outbound.address, tuple(to), message, key, now)
+
+
+def notification(settings: Settings, secret: str, note: Notification, attachments: Sequence[tuple[str, str, bytes]],
+                 key: str, now: datetime) -> Outgoing | None:  # fmt: skip
+    """A new ticket or a user's follow-up, to the consultants; its Reply-To is the ticket's
+    token address, so pressing Reply routes the answer back. None without consultants."""
+    reply_to = tokens.reply_address(settings.outbound.address, note.facts.number, secret)
+    return _for_consultants(settings, note.facts.number, key, now, lambda env, to: compose.notification(
+        note, env, to, reply_to, attachments, language=settings.templates.language, library=library(settings)))  # fmt: skip
+
+
+def email_answer(settings: Settings, facts: AckFacts, to: str, text: str, thread: Thread,
+                 attachments: Sequence[tuple[str, str, bytes]], inbox_id: int, now: datetime) -> Outgoing:  # fmt: skip
+    """A consultant's answer, threaded to the user's messages and our acknowledgement."""
+    message = compose.answer_email(facts, envelope(settings, facts.number, now), to, text, thread.subject,
+                                   thread.in_reply_to, thread.references, attachments, library=library(settings))  # fmt: skip
+    return Outgoing(OutboxKind.ANSWER, "email", settings.outbound.address, (to,), message, f"answer:{inbox_id}", now)
+
+
+def fax_answer(settings: Settings, facts: AckFacts, number: str, text: str, attachment_names: Sequence[str],
+               inbox_id: int, now: datetime) -> Outgoing:  # fmt: skip
+    """The answer as a PDF through the e-mail-to-fax gateway; attachments are listed."""
+    to = fax_address(settings, number)
+    message = compose.answer_fax(facts, envelope(settings, facts.number, now), to, text, attachment_names,
+                                 library=library(settings))  # fmt: skip
+    return Outgoing(OutboxKind.ANSWER, "fax", settings.outbound.address, (to,), message, f"answer:{inbox_id}", now)
+
+
+def answer_callback(settings: Settings, facts: AckFacts, phone: str, text: str, inbox_id: int,
+                    now: datetime) -> Outgoing | None:  # fmt: skip
+    """The user wants answers by phone: the consultants are asked to call."""
+    return _for_consultants(settings, facts.number, f"answer-callback:{inbox_id}", now, lambda env, to: compose.answer_callback_notice(
+        facts, env, to, phone, text, language=settings.templates.language, library=library(settings)))  # fmt: skip
+
+
+def command_error(settings: Settings, number: str, reply: ParsedMessage, problems: Sequence[str],
+                  now: datetime) -> Outgoing | None:  # fmt: skip
+    """Back to the consultant whose commands were wrong (nothing went to the user)."""
+    if reply.sender is None or not reply.sender.addr:
+        return None
+    to = reply.sender.addr
+    message = compose.command_error(envelope(settings, number, now), to, number, problems, reply.subject,
+                                    None if reply.message_id_synthesized else reply.message_id,
+                                    language=settings.templates.language, library=library(settings))  # fmt: skip
+    return _notice(settings, message, [to], f"command-error:{reply.message_id}", now)
+
+
+def held_notice(settings: Settings, number: str | None, held: ParsedMessage, reason: str, inbox_id: int,
+                now: datetime) -> Outgoing | None:  # fmt: skip
+    sender = held.sender.addr if held.sender and held.sender.addr else ""
+    return _for_consultants(settings, number, f"held:{inbox_id}", now, lambda env, to: compose.held_notice(
+        env, to, number, reason, sender, held.subject, language=settings.templates.language, library=library(settings)))  # fmt: skip

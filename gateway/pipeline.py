@@ -22,8 +22,10 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway import tickets
+from gateway import answers, screening, tickets
 from gateway.acknowledge import AckLimiter, acknowledge
+from gateway.notify import notify
+from gateway.screening import Role
 from gateway.settings import Settings
 from gateway.changes import ChangeSet
 from gateway.threads import ThreadIndex, TicketRef
@@ -32,6 +34,7 @@ from gateway import reading as read
 from gateway.reading import FirstPass, ReadConfig, Reading, Rejected, first_pass
 from parsers.fax import FaxLimits, PageText, ocr_page
 from parsers.mime import ParseLimits
+from parsers.refs import ticket_number_in_text
 from storage.models import InboxEntry, InboxState, MessageKind
 
 log = structlog.get_logger("hotline.pipeline")
@@ -57,6 +60,8 @@ class Work:
     via: str | None = None  # how the ticket was found
     outcome: Outcome | None = None
     opened: dict[str, Any] | None = None  # the row of a ticket this message opened
+    role: Role = "user"  # gateway/screening.py
+    held: str | None = None  # why, when the role is "held"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,8 @@ class Context:
     changes: ChangeSet
     numbers: tickets.Numbers
     acks: AckLimiter
+    session: Session  # for what routing must read of stored tickets (answers, follow-ups)
+    secret: str | None  # the reply-token key; None without consultants
 
 
 Step = Callable[[Context, Work], Work]
@@ -76,10 +83,18 @@ def classify(ctx: Context, work: Work) -> Work:
     return replace(work, verdict=autoreply.classify(work.reading.message, ctx.settings.loop_id))
 
 
+def number_on_fax(reading: Reading) -> str | None:
+    """A fax names its ticket only in its text (the user wrote the number on it)."""
+    return ticket_number_in_text(tickets.question_of(reading)) if reading.channel == "fax" else None
+
+
 def find_thread(ctx: Context, work: Work) -> Work:
     named = ctx.index.named(work.reading.message, ctx.settings.own_domain)
     if named is not None:
         return replace(work, ticket=named, via="ticket reference")
+    on_fax = number_on_fax(work.reading)
+    if on_fax is not None and on_fax in ctx.index.numbers:
+        return replace(work, ticket=ctx.index.numbers[on_fax].live(), via="ticket number on the fax")
     linked = ctx.index.linked(work.reading.message)
     if not linked:
         return work
@@ -87,6 +102,14 @@ def find_thread(ctx: Context, work: Work) -> Work:
     if others and work.verdict is not None and work.verdict.kind in ("normal", "list"):
         tickets.merge(ctx.changes, target, others, arrival_of(ctx, work))
     return replace(work, ticket=target, via="References")
+
+
+def screen(ctx: Context, work: Work) -> Work:
+    """A consultant's answer, a user's message, or a claim to be a consultant that is held."""
+    if work.verdict is None or work.verdict.kind != "normal":
+        return work
+    verdict = screening.screen(ctx.settings, ctx.secret, ctx.index, work.reading.message, work.ticket)
+    return replace(work, role=verdict.role, held=verdict.reason)
 
 
 def route(ctx: Context, work: Work) -> Work:
@@ -103,6 +126,10 @@ def route(ctx: Context, work: Work) -> Work:
             tickets.add_message(ctx.changes, work.ticket, arrival, msg_kind)
             ctx.changes.event(work.ticket, arrival.actor, action, arrival.received_at, reason=work.verdict.reason)
         return done(ctx, work, action, work.ticket, work.verdict.reason)
+    if work.role != "user":
+        taken = (answers.take(ctx, work, arrival) if work.role == "consultant"
+                 else answers.hold(ctx, work, arrival, work.held or "held"))  # fmt: skip
+        return done(ctx, work, taken.action, work.ticket, taken.reason)
     if work.ticket is not None:
         tickets.append_followup(ctx.changes, work.ticket, arrival)
         return done(ctx, work, "appended", work.ticket, f"follow-up by {work.via}")
@@ -141,7 +168,7 @@ def done(ctx: Context, work: Work, action: str, ticket: TicketRef | None, reason
     return replace(work, ticket=ticket, outcome=Outcome(work.reading.message.message_id, action, number, reason))
 
 
-STEPS: tuple[Step, ...] = (classify, find_thread, route, acknowledge)
+STEPS: tuple[Step, ...] = (classify, find_thread, screen, route, acknowledge, notify)
 
 
 def run_steps(ctx: Context, work: Work, steps: Iterable[Step] = STEPS) -> Work:
@@ -237,10 +264,12 @@ def process(session: Session, settings: Settings, entries: list[InboxEntry], par
         # already serialises writers.
         session.execute(select(func.pg_advisory_xact_lock(ROUTING_LOCK)))
     pairs = list(zip(entries, parsed, strict=True))
-    good = [p.message for _, p in pairs if isinstance(p, Reading)]
-    index = ThreadIndex.load(session, good, settings.own_domain)
+    readings = [p for _, p in pairs if isinstance(p, Reading)]
+    named = [n for r in readings if (n := number_on_fax(r)) is not None]
+    index = ThreadIndex.load(session, [r.message for r in readings], settings.own_domain, named)
     acks = AckLimiter(session, settings.outbound.acks_per_address_per_hour)
-    ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(good)), acks)
+    secret = settings.consultants.token_secret() if settings.consultants.addresses or settings.consultants.notify else None
+    ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(readings)), acks, session, secret)
     outcomes = [route_one(ctx, entry, result) for entry, result in pairs]
     ctx.numbers.release()
     ctx.changes.apply(session)

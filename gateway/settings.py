@@ -224,10 +224,32 @@ class FaxSection(Section):
 
 
 class ConsultantsSection(Section):
-    addresses: list[str] = []
-    notify: list[str] = []
+    addresses: list[str] = []  # who may answer: addresses, or "@domain" for a whole team domain
+    notify: list[str] = []  # who is told of new tickets, follow-ups, held mail, failures
     token_secret_env: str | None = None
     token_secret_file: str | None = None
+    # Authentication-Results from these servers (our MTA) are trusted: a consultant's mail
+    # whose DKIM or DMARC result there is "fail" is held, never forwarded
+    trusted_authserv_ids: list[str] = []
+
+    @model_validator(mode="after")
+    def _secret_source(self) -> ConsultantsSection:
+        if self.token_secret_env is not None and self.token_secret_file is not None:
+            raise ValueError("give at most one of token_secret_env or token_secret_file")
+        if (self.addresses or self.notify) and self.token_secret_env is None and self.token_secret_file is None:
+            raise ValueError("consultants need reply tokens: give token_secret_env or token_secret_file")
+        return self
+
+    def token_secret(self) -> str:
+        secret = _secret(self.token_secret_env, self.token_secret_file, "token_secret")
+        if len(secret) < 16:
+            raise ValueError("token_secret: the secret must have at least 16 characters")
+        return secret
+
+    def is_consultant(self, address: str) -> bool:
+        address = address.strip().lower()
+        domain = "@" + address.rpartition("@")[2]
+        return any(a.lower() in (address, domain) for a in self.addresses)
 
 
 class TemplatesSection(Section):
@@ -345,6 +367,11 @@ def check_secrets(settings: Settings) -> list[str]:
         settings.outbound.password()
     except ValueError as exc:
         problems.append(f"outbound.{exc}")
+    if settings.consultants.addresses or settings.consultants.notify:
+        try:
+            settings.consultants.token_secret()
+        except ValueError as exc:
+            problems.append(f"consultants.{exc}")
     return problems
 
 

@@ -57,8 +57,10 @@ class ThreadIndex:
         self.numbers: dict[str, TicketRef] = {}
 
     @classmethod
-    def load(cls, session: Session, messages: Iterable[ParsedMessage], own_domain: str) -> ThreadIndex:
-        index, ids, numbers = cls(), set(), set()
+    def load(cls, session: Session, messages: Iterable[ParsedMessage], own_domain: str,
+             named: Iterable[str] = ()) -> ThreadIndex:  # fmt: skip
+        """The tickets the messages' threads touch, and those `named` in their texts."""
+        index, ids, numbers = cls(), set(), set(named)
         for msg in messages:
             ids |= thread_ids(msg) | {msg.message_id}
             if number := find_ticket_number(msg, own_domain):

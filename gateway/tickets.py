@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.changes import ChangeSet, NewMessage
+from gateway.outbox import Outgoing
 from gateway.reading import Reading
 from gateway.threads import TicketRef
 from parsers.hot01 import Field
@@ -182,24 +183,29 @@ def subject_of(reading: Reading) -> str:
     return next((short for c in candidates if (short := shorten(c))), "(no subject)")
 
 
-def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: MessageKind) -> None:
+def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: MessageKind, *,
+                text_: str | None = None, to: list[str] | None = None, sends: Outgoing | None = None,
+                outbound: bool = False) -> None:  # fmt: skip
+    """The arrival as a message on the ticket. A consultant's answer is `outbound` and
+    overrides what the ticket shows (`text_`: the new text only; `to`: the user); it
+    carries the outgoing mail that forwards it (`sends`), if any."""
     msg, reading = arrival.parsed, arrival.reading
     row = {
         "inbox_id": arrival.inbox_id,
-        "direction": Direction.IN,
+        "direction": Direction.OUT if outbound else Direction.IN,
         "kind": kind,
-        "channel": arrival.channel,
+        "channel": sends.channel if sends is not None else arrival.channel,
         "message_id": msg.message_id,
         "sent_at": msg.date,
         "at": arrival.received_at,
         "from_addr": text(format_address(msg)),
-        "to_addrs": [a.addr for a in (*msg.to, *msg.cc) if a.addr],
+        "to_addrs": to if to is not None else [a.addr for a in (*msg.to, *msg.cc) if a.addr],
         "subject": text(msg.subject),
-        "text": text(question_of(reading)).rstrip(),
+        "text": text(question_of(reading) if text_ is None else text_).rstrip(),
         "headers": {"fields": [list(f) for f in msg.headers], "defects": list(msg.defects), "verdict": arrival.verdict},
     }
-    refs = [r for r in dict.fromkeys((*msg.in_reply_to, *msg.references)) if r]
-    changes.messages.append(NewMessage(ticket, row, refs, (*msg.attachments, *ocr_texts(reading))))
+    refs = [] if outbound else [r for r in dict.fromkeys((*msg.in_reply_to, *msg.references)) if r]
+    changes.messages.append(NewMessage(ticket, row, refs, (*msg.attachments, *ocr_texts(reading)), sends))
 
 
 def ocr_texts(reading: Reading) -> list[Attachment]:
@@ -225,7 +231,7 @@ def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival) -> 
     if ticket.status in (TicketStatus.ANSWERED, TicketStatus.CLOSED):
         changes.event(ticket, arrival.actor, "reopened", arrival.received_at, previous=ticket.status)
         ticket.status = TicketStatus.PENDING
-        changes.status[ticket] = {"status": ticket.status, "closed_at": None}
+        changes.update(ticket, status=ticket.status, closed_at=None)
     changes.event(ticket, arrival.actor, "followup", arrival.received_at, inbox_id=arrival.inbox_id)
 
 

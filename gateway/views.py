@@ -33,6 +33,7 @@ def ticket_json(ticket: Ticket, question: str, messages: list[Message] | None = 
         "subject": ticket.subject,
         "severity": ticket.severity,
         "needs_review": ticket.needs_review,
+        "assignee": ticket.assignee,
         "user_name": ticket.user_name,
         "office": ticket.office,
         "reference": ticket.reference,

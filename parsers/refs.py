@@ -17,7 +17,16 @@ _NUMBER = re.compile(r"HOT-(\d{4})-(\d{6})", re.IGNORECASE)
 # Tolerant: case, spaces inside the brackets and after '#', a '-' instead of '#'.
 _SUBJECT_TAG = re.compile(r"\[\s*HOT\s*[#-]\s*(\d{4})\s*-\s*(\d{6})\s*\]", re.IGNORECASE)
 _OWN_ID_LOCAL = re.compile(r"^(HOT-\d{4}-\d{6})\.[0-9a-f]+$", re.IGNORECASE)
+_REPLY_ADDRESS = re.compile(r"\+(HOT-\d{4}-\d{6})\.[a-z2-7]+@", re.IGNORECASE)  # gateway/tokens.py
+_RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "envelope-to")
 _ANONYMOUS_PREFIX = "hotline"
+
+
+def ticket_number_in_text(text: str) -> str | None:
+    """The first ticket number a text names ("HOT-2026-000123" or the subject tag): a fax
+    that follows up has no headers to thread by, only what the user wrote on it."""
+    match = _SUBJECT_TAG.search(text) or _NUMBER.search(text)
+    return f"HOT-{match.group(1)}-{match.group(2)}" if match else None
 
 
 def canonical_number(number: str) -> str:
@@ -60,14 +69,30 @@ def ticket_numbers_from_message_ids(ids: Iterable[str], domain: str) -> list[str
     return list(found)
 
 
+def recipients(msg: ParsedMessage) -> list[str]:
+    """Every address the message was for: To, Cc and what the receiving MTA recorded."""
+    named = [a.addr for a in (*msg.to, *msg.cc) if a.addr]
+    return named + [v.strip().strip("<>") for k, v in msg.headers if k.lower() in _RECIPIENT_HEADERS]
+
+
+def ticket_number_from_reply_address(msg: ParsedMessage) -> str | None:
+    """The ticket of a per-ticket reply address (`hotline+HOT-2026-000123.token@...`)
+    the message was sent to; whether its token is valid is the gateway's question."""
+    for address in recipients(msg):
+        if match := _REPLY_ADDRESS.search(address):
+            return canonical_number(match.group(1))
+    return None
+
+
 def find_ticket_number(msg: ParsedMessage, domain: str) -> str | None:
-    """The ticket a message belongs to: subject tag, then our ids in replies, then bounces.
+    """The ticket a message belongs to: a reply address, the subject tag, then our ids in
+    replies, then bounces.
 
     In-Reply-To names the message answered directly, so it wins over References;
     within References the newest (last) id wins. Embedded ids come from returned
     messages and delivery reports.
     """
-    number = ticket_number_from_subject(msg.subject)
+    number = ticket_number_from_reply_address(msg) or ticket_number_from_subject(msg.subject)
     if number:
         return number
     for ids in (msg.in_reply_to, tuple(reversed(msg.references)), msg.embedded_message_ids):

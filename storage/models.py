@@ -149,6 +149,7 @@ class Ticket(Base):
     subject: Mapped[str] = mapped_column(Text, default="")
     severity: Mapped[int] = mapped_column(Integer, default=4)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    assignee: Mapped[str | None] = mapped_column(Text)  # a consultant's address (#assign)
     language: Mapped[str] = mapped_column(String(5), default="pl")
     user_name: Mapped[str | None] = mapped_column(Text)
     office: Mapped[str | None] = mapped_column(Text)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,16 @@ def make_tls_cert(folder: Path) -> tuple[Path, Path]:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     return cert, key
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, step: float = 0.1) -> Any:
+    """Poll until `predicate` returns something true, and return it; bounded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(step)
+    raise AssertionError(f"not within {timeout}s")
 
 
 def free_port() -> int:
@@ -99,6 +110,15 @@ level = "warning"
         encoding="utf-8",
     )
     return path
+
+
+def consultants_config(folder: Path, extra: str = "") -> str:
+    """A [consultants] section (anna@example.org answers, support-team@example.org is told)
+    with its reply-token secret in a file beside the test's config."""
+    secret = folder / "token-secret"
+    secret.write_text("a-test-secret-of-32-characters!!\n")
+    return ('[consultants]\naddresses = ["anna@example.org"]\nnotify = ["support-team@example.org"]\n'
+            f'token_secret_file = "{secret}"\n{extra}')  # fmt: skip
 
 
 class DaemonProcess:

@@ -25,8 +25,8 @@ from storage import db
 from storage.models import Event, OutboxEntry
 from tests import formfactory as ff
 from tests import mailfactory as mf
-from tests.relay import Relay, RelayHandler, Responder, relay  # noqa: F401  (fixture)
-from tests.support import DaemonProcess, Hotline, free_port, write_config
+from tests.relay import Received, Relay, RelayHandler, Responder, relay  # noqa: F401  (fixture)
+from tests.support import DaemonProcess, Hotline, consultants_config, free_port, write_config
 
 GATEWAY = "faxserver@example.org"
 FRIDAY_1630 = "2026-11-20T16:30:00+01:00"  # Warsaw: CET, UTC+1
@@ -51,9 +51,20 @@ def fax_mail(fields: ff.FormFields) -> bytes:
 
 @pytest.fixture
 def hotline(db_url: str, tmp_path: Path, relay: Relay) -> Hotline:  # noqa: F811
-    extra = (f'[fax]\ngateway_senders = ["{GATEWAY}"]\nsend_in_working_hours = false\n'
-             '[consultants]\naddresses = ["anna@example.org"]\nnotify = ["support-team@example.org"]\n')  # fmt: skip
+    """Through the relay; no consultants (their notifications are another test's subject)."""
+    extra = f'[fax]\ngateway_senders = ["{GATEWAY}"]\nsend_in_working_hours = false\n'
     return Hotline(write_config(tmp_path / "c.toml", db_url, extra, outbound=relay.config()))
+
+
+@pytest.fixture
+def with_team(hotline: Hotline, tmp_path: Path) -> Hotline:
+    """The same, with consultants to notify."""
+    hotline.config.write_text(hotline.config.read_text() + consultants_config(tmp_path), "utf-8")
+    return hotline
+
+
+def team_mail(relay: Relay, subject_part: str) -> list[Received]:  # noqa: F811
+    return [r for r in relay.received if r.rcpt_tos == ["support-team@example.org"] and subject_part in str(r.message["Subject"])]
 
 
 def ingest(hotline: Hotline, tmp_path: Path, raw: bytes, *args: str) -> dict:
@@ -139,7 +150,8 @@ def test_fax_acknowledgement_waits_for_working_hours(db_url: str, tmp_path: Path
     assert row.next_try_at < datetime.fromisoformat(show(hotline, number)["ack_due_at"])
 
 
-def test_a_form_naming_only_a_phone_makes_a_callback_task(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+def test_a_form_naming_only_a_phone_makes_a_callback_task(with_team: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    hotline = with_team
     raw = mf.make_message(subject="Zgłoszenie", sender="sekretariat@lodz-widzew.gov.pl", body=(
         "Zgłoszenie pytania HOT-01\ndata: 20.11.2026\nznak: OR.1\nImię i nazwisko Użytkownika: Jan Nowak\n"
         "Nazwa Urzędu: Urząd Gminy\nZwrotny nr telefonu, faxu i/lub e-mail: tel. 22 123 45 67\n"
@@ -148,12 +160,12 @@ def test_a_form_naming_only_a_phone_makes_a_callback_task(hotline: Hotline, tmp_
     (task,) = events(hotline, "callback_task")
     assert task.data == {"phone": "+48221234567", "due": "2026-11-24T15:00:00+00:00"}
     flush(hotline)
-    (got,) = relay.received  # to the consultants, not to the user
-    assert got.rcpt_tos == ["support-team@example.org"]
+    assert all(r.rcpt_tos == ["support-team@example.org"] for r in relay.received)  # nothing to the user
+    (got,) = team_mail(relay, "Oddzwonić: +48221234567")
     text = got.message.get_body(("plain",)).get_content()
     assert "+48221234567" in text and number in text and "Jak zmienić hasło?" in text
     t = show(hotline, number)
-    assert [m["kind"] for m in t["messages"]] == ["question", "notification"]
+    assert [m["kind"] for m in t["messages"]] == ["question", "notification", "notification"]  # new ticket, call back
     assert t["acked_at"] is None  # acknowledged when someone calls
 
 
@@ -197,17 +209,18 @@ def test_temporary_failures_are_retried_and_delivered_once(hotline: Hotline, tmp
     assert len(events(hotline, "delivery_deferred")) == 2
 
 
-def test_a_permanent_refusal_marks_the_message_failed_and_tells_the_consultants(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
-    relay.handler.script = ["550 5.1.1 no such user"]
+def test_a_permanent_refusal_marks_the_message_failed_and_tells_the_consultants(with_team: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    hotline = with_team
+    relay.handler.script = ["550 5.1.1 no such user"]  # for the first message out: the acknowledgement
     number = ingest(hotline, tmp_path, QUESTION)["ticket"]
     assert "failed" in flush(hotline)
-    ack, notice = outbox_rows(hotline)
+    ack, notification, failure = outbox_rows(hotline)
     assert (ack.state, ack.kind) == ("failed", "ack") and "550" in (ack.last_error or "")
+    assert failure.kind == "notice" and failure.state == "pending"
     (failed,) = events(hotline, "delivery_failed")
     assert failed.data["to"] == "jan.kowalski@gmina.example.pl"
     flush(hotline)
-    (got,) = relay.received
-    assert got.rcpt_tos == ["support-team@example.org"] and notice.state == "pending"
+    (got,) = team_mail(relay, "Niedoręczona wiadomość")
     assert f"[HOT#{number[4:]}]" in got.message["Subject"] and "jan.kowalski@gmina.example.pl" in got.message.get_body(("plain",)).get_content()
     assert show(hotline, number)["status"] == "new"
 

@@ -34,7 +34,10 @@ colour = "blue"
 """
 
 
-def test_example_config_is_valid() -> None:
+def test_example_config_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "token-secret").write_text("0123456789abcdef0123456789abcdef\n")  # as `make run` makes it
     result = Hotline(REPO / "config" / "hotline.example.toml")("check-config")
     assert result.code == 0, result.err
     assert result.out.strip().endswith(": OK")

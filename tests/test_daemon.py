@@ -14,16 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests import mailfactory as mf
-from tests.support import REPO, DaemonProcess, Hotline, free_port, write_config
-
-
-def wait_for(predicate, timeout: float = 15.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout}s")
+from tests.support import DaemonProcess, Hotline, REPO, free_port, wait_for, write_config
 
 
 @pytest.fixture
@@ -90,6 +81,8 @@ def test_sighup_applies_logging_and_names_what_needs_a_restart(
 def test_readme_walkthrough_on_the_example_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What `make run` does and the README tells a newcomer to try, in a scratch folder."""
     monkeypatch.chdir(tmp_path)  # the example's sqlite:///var/hotline.db lands here
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "token-secret").write_text("0123456789abcdef0123456789abcdef\n")  # as `make run` makes it
     example = REPO / "config" / "hotline.example.toml"
     hotline = Hotline(example)
     assert hotline("db", "upgrade").code == 0
@@ -103,6 +96,8 @@ def test_readme_walkthrough_on_the_example_config(tmp_path: Path, monkeypatch: p
         assert "Test" in listed and listed.startswith("HOT-")
         assert get(9466, "/health")[0] == 200
         assert (tmp_path / "var" / "hotline.db").exists()
+        acks = wait_for(lambda: list((tmp_path / "var" / "outbox" / "new").glob("*")))
+        assert any(listed.split()[0][4:] in a.read_text() for a in acks)  # the acknowledgement, with the number
         assert daemon.terminate() == 0
     finally:
         daemon.close()

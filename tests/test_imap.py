@@ -21,7 +21,7 @@ from gateway.sources.imap import Backoff, ImapSource
 from storage import db
 from storage.models import ImapState, InboxEntry, Message, Ticket
 from tests import mailfactory as mf
-from tests.support import DaemonProcess, Hotline, write_config
+from tests.support import DaemonProcess, Hotline, wait_for, write_config
 
 
 def imap_config(tmp_path: Path, db_url: str, dovecot, done: str = "move:Processed", poll: int = 60) -> Path:  # type: ignore[no-untyped-def]
@@ -67,15 +67,6 @@ def count(store: sessionmaker[Session], model: type, *where: Any) -> int:  # typ
 
 
 RECEIVED = (Message.direction == "in",)  # messages taken in, not our acknowledgements
-
-
-def wait_for(predicate, timeout: float = 15.0, step: float = 0.05):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(step)
-    raise AssertionError(f"not within {timeout}s")
 
 
 def test_delivered_mail_becomes_tickets_and_is_moved(source, dovecot, store) -> None:  # type: ignore[no-untyped-def]

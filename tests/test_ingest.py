@@ -67,7 +67,7 @@ def test_plain_message_becomes_ticket_with_every_contract_key(hotline: Hotline, 
     assert line["action"] == "created" and line["message_id"] == "q1.20260302@example.pl"
     assert line["ticket"] == "HOT-2026-000001"
     ticket = show(hotline, line["ticket"])
-    assert TICKET_KEYS | {"messages"} == set(ticket)
+    assert TICKET_KEYS | {"messages", "assignee"} == set(ticket)  # the contract's keys, and who has it
     assert ticket["status"] == "new" and ticket["channel"] == "email"
     assert ticket["subject"] == "Problem z logowaniem"
     assert ticket["user_name"] == "Jan Kowalski"

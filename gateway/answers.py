@@ -1,0 +1,141 @@
+"""A consultant's reply (already screened: right address, valid token): the mail commands
+at its top, the new text without quotes and signature, and the answer forwarded to the
+user over the user's channel (SPEC.md rule 4). Also what happens to mail that is held.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from gateway import acknowledge, outgoing, tickets
+from gateway.outbox import Outgoing
+from gateway.outgoing import Thread
+from gateway.tickets import Arrival
+from parsers.commands import Commands, parse_commands
+from parsers.reply import new_text
+from storage.models import Message, MessageKind, Ticket, TicketStatus
+
+if TYPE_CHECKING:
+    from gateway.pipeline import Context, Work
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What became of the reply: the `hotline ingest` action and reason."""
+
+    action: str
+    reason: str | None
+
+
+def take(ctx: Context, work: Work, arrival: Arrival) -> Taken:
+    assert work.ticket is not None and work.ticket.id is not None
+    stored = ctx.session.get(Ticket, work.ticket.id)
+    assert stored is not None
+    commands = parse_commands(new_text(arrival.parsed.text).new)
+    if commands.errors:
+        return _refuse(ctx, work, arrival, stored, commands)
+    _apply(ctx, work, arrival, commands)
+    names: list[str] = [c.name for c in commands.commands]
+    text = commands.text.strip()
+    if "note" in names or not text:
+        kind = MessageKind.NOTE
+        tickets.add_message(ctx.changes, work.ticket, arrival, kind, text_=text)
+        ctx.changes.event(work.ticket, arrival.actor, "note" if text else "commands", arrival.received_at,
+                          commands=names)  # fmt: skip
+        return Taken("appended", "internal note" if "note" in names else f"commands: {', '.join(names)}")
+    _answer(ctx, work, arrival, stored, text, names)
+    return Taken("answered", None)
+
+
+def _apply(ctx: Context, work: Work, arrival: Arrival, commands: Commands) -> None:
+    """#severity, #assign, #close, #pending: the ticket's columns, each with its event."""
+    assert work.ticket is not None
+    for command in commands.commands:
+        if command.name == "severity":
+            ctx.changes.update(work.ticket, severity=int(command.argument or 4))
+        elif command.name == "assign":
+            ctx.changes.update(work.ticket, assignee=command.argument)
+        elif command.name == "close":
+            ctx.changes.update(work.ticket, status=TicketStatus.CLOSED, closed_at=arrival.received_at)
+            work.ticket.status = TicketStatus.CLOSED
+        elif command.name == "pending":
+            ctx.changes.update(work.ticket, status=TicketStatus.PENDING)
+            work.ticket.status = TicketStatus.PENDING
+        if command.name != "note":
+            ctx.changes.event(work.ticket, _consultant(arrival), command.name, arrival.received_at,
+                              argument=command.argument)  # fmt: skip
+
+
+def _answer(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: str, names: list[str]) -> None:
+    """The answer goes the way back (the form's contact, else the channel it came by)."""
+    assert work.ticket is not None
+    now = arrival.received_at
+    way = acknowledge.way_back(stored.channel, stored.return_emails, stored.return_faxes, stored.return_phones)
+    facts = acknowledge.facts_of(ctx.settings, stored)
+    attachments = [(a.filename, a.content_type, a.data) for a in arrival.parsed.attachments]
+    out: Outgoing | None = None
+    if way is not None and way.channel == "email":
+        thread = _thread(ctx, stored)
+        out = outgoing.email_answer(ctx.settings, facts, way.address, text, thread, attachments, arrival.inbox_id, now)
+    elif way is not None and way.channel == "fax":
+        out = outgoing.fax_answer(ctx.settings, facts, way.address, text, [a[0] for a in attachments], arrival.inbox_id, now)
+    elif way is not None:
+        notice = outgoing.answer_callback(ctx.settings, facts, way.address, text, arrival.inbox_id, now)
+        if notice is not None:
+            ctx.changes.outgoing.append((work.ticket, notice))
+        ctx.changes.event(work.ticket, "hotline", "callback_task", now, phone=way.address, answer=True)
+    to = [way.address] if way is not None else []
+    tickets.add_message(ctx.changes, work.ticket, arrival, MessageKind.ANSWER, text_=text, to=to, sends=out,
+                        outbound=True)  # fmt: skip
+    if not {"close", "pending"} & set(names):
+        ctx.changes.update(work.ticket, status=TicketStatus.ANSWERED)
+        work.ticket.status = TicketStatus.ANSWERED
+    if stored.first_answer_at is None:
+        ctx.changes.update(work.ticket, first_answer_at=now)
+    ctx.changes.event(work.ticket, _consultant(arrival), "answered", now, to=to, channel=way.channel if way else None)
+    if way is None:
+        ctx.changes.event(work.ticket, "hotline", "needs_review", now, reasons=["answer with no way back to the user"])
+
+
+def _refuse(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, commands: Commands) -> Taken:
+    """Wrong commands: the consultant is told, the user gets nothing."""
+    assert work.ticket is not None
+    tickets.add_message(ctx.changes, work.ticket, arrival, MessageKind.NOTE, text_=commands.text)
+    ctx.changes.event(work.ticket, _consultant(arrival), "command_error", arrival.received_at, errors=list(commands.errors))
+    reply = outgoing.command_error(ctx.settings, stored.number, arrival.parsed, list(commands.errors), arrival.received_at)
+    if reply is not None:
+        ctx.changes.outgoing.append((work.ticket, reply))
+    return Taken("held", "mail commands: " + "; ".join(commands.errors) + " (nothing was sent to the user)")
+
+
+def hold(ctx: Context, work: Work, arrival: Arrival, reason: str) -> Taken:
+    """Kept, flagged, the consultants told; never forwarded."""
+    if work.ticket is not None:
+        tickets.add_message(ctx.changes, work.ticket, arrival, MessageKind.HELD)
+    ctx.changes.event(work.ticket, arrival.actor, "held", arrival.received_at, reason=reason,
+                      sender=tickets.format_address(arrival.parsed), inbox_id=arrival.inbox_id)  # fmt: skip
+    number = work.ticket.number if work.ticket is not None else None
+    notice = outgoing.held_notice(ctx.settings, number, arrival.parsed, reason, arrival.inbox_id, arrival.received_at)
+    if notice is not None:
+        ctx.changes.outgoing.append((work.ticket, notice))
+    return Taken("held", reason)
+
+
+def _thread(ctx: Context, stored: Ticket) -> Thread:
+    rows = ctx.session.execute(
+        select(Message.message_id, Message.direction, Message.kind, Message.subject)
+        .where(Message.ticket_id == stored.id)
+        .order_by(Message.at, Message.id)
+    ).all()
+    users = [r for r in rows if r.kind in (MessageKind.QUESTION, MessageKind.FOLLOWUP)]
+    ours = {MessageKind.ACK, MessageKind.ANSWER}
+    references = [r.message_id for r in rows if r in users or (r.direction == "out" and r.kind in ours)]
+    subject = next((r.subject for r in users if r.kind == MessageKind.QUESTION), stored.subject)
+    return Thread(subject, users[-1].message_id if users else None, references)
+
+
+def _consultant(arrival: Arrival) -> str:
+    sender = arrival.parsed.sender
+    return sender.addr if sender is not None and sender.addr else arrival.actor

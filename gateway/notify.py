@@ -1,0 +1,49 @@
+"""The consultants hear of every new ticket and every follow-up of a user, with the
+question, the user, the way back, the deadlines and the documents, and a Reply-To that
+brings their answer back to the ticket (gateway/tokens.py)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
+
+from gateway import acknowledge, outgoing, tickets
+from gateway.compose import AckFacts, Notification
+from storage.models import Ticket
+
+if TYPE_CHECKING:
+    from gateway.pipeline import Context, Work
+
+
+def notify(ctx: Context, work: Work) -> Work:
+    """Pipeline step after `acknowledge`."""
+    outcome, ticket = work.outcome, work.ticket
+    if outcome is None or ticket is None or ctx.secret is None or not ctx.settings.consultants.notify:
+        return work
+    reading, now = work.reading, work.entry.received_at
+    if outcome.action == "created" and work.opened is not None:
+        row = work.opened
+        facts = acknowledge.facts(ctx.settings, ticket.number, row)
+        has_contact = bool(row["return_emails"] or row["return_faxes"] or row["return_phones"])
+        note = _note(facts, "new", row, tickets.question_of(reading), tickets.review_reasons(reading, has_contact),
+                     ticket.status, reading.channel, tickets.format_address(reading.message))  # fmt: skip
+    elif outcome.action == "appended" and work.role == "user" and ticket.id is not None:
+        stored = ctx.session.get(Ticket, ticket.id)
+        assert stored is not None
+        columns = {k: getattr(stored, k) for k in ("return_emails", "return_faxes", "return_phones")}
+        note = _note(acknowledge.facts_of(ctx.settings, stored), "followup", columns, tickets.question_of(reading), [],
+                     ticket.status, reading.channel, tickets.format_address(reading.message))  # fmt: skip
+    else:
+        return work
+    files = [(a.filename, a.content_type, a.data) for a in (*reading.message.attachments, *tickets.ocr_texts(reading))]
+    out = outgoing.notification(ctx.settings, ctx.secret, note, files, f"notify:{work.entry.id}", now)
+    if out is not None:
+        ctx.changes.outgoing.append((ticket, out))
+    return work
+
+
+def _note(facts: AckFacts, kind: Literal["new", "followup"], contacts: Mapping[str, list[str]], text: str,
+          review: list[str], status: str, channel: str, sender: str) -> Notification:  # fmt: skip
+    shown = (*(f"e-mail: {a}" for a in contacts["return_emails"]), *(f"fax: {n}" for n in contacts["return_faxes"]),
+             *(f"tel.: {n}" for n in contacts["return_phones"]))  # fmt: skip
+    return Notification(facts=facts, kind=kind, channel=channel, sender=sender, contacts=tuple(shown), text=text,
+                        review=tuple(review), status=status)  # fmt: skip

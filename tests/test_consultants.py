@@ -1,0 +1,315 @@
+"""Consultants answer from their mail client, end to end: the notification with its token
+Reply-To, a reply as mail clients write it (quote, signature), only the new text forwarded
+to the user over the user's channel, mail commands, and forged answers held."""
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import io
+from collections.abc import Callable
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from gateway import settings as config
+from storage import db
+from storage.models import Event
+from tests import formfactory as ff
+from tests import mailfactory as mf
+from tests.relay import Received, Relay, RelayHandler, relay  # noqa: F401  (fixture)
+from tests.support import DaemonProcess, Hotline, consultants_config, wait_for, write_config
+
+CONSULTANT, TEAM, USER = "anna@example.org", "support-team@example.org", "jan.kowalski@gmina.example.pl"
+GATEWAY = "faxserver@example.org"
+NEW_TEXT = "Dzień dobry,\n\nproszę wybrać Raporty > Eksport i zaznaczyć „PDF/A”.\nTo rozwiąże problem."
+
+
+def question(message_id: str = "<q1@gmina.example.pl>") -> bytes:
+    return mf.make_message(subject="Błąd eksportu sprawozdania", sender=f"Jan Kowalski <{USER}>",
+                           body="Przy eksporcie do PDF pojawia się błąd 42.\n", message_id=message_id)  # fmt: skip
+
+
+def team_config(tmp_path: Path) -> str:
+    return consultants_config(tmp_path, 'trusted_authserv_ids = ["mx.example.org"]\n') + (
+        f'[fax]\ngateway_senders = ["{GATEWAY}"]\nsend_in_working_hours = false\n')
+
+
+@pytest.fixture
+def hotline(db_url: str, tmp_path: Path, relay: Relay) -> Hotline:  # noqa: F811
+    return Hotline(write_config(tmp_path / "c.toml", db_url, team_config(tmp_path), outbound=relay.config()))
+
+
+def ingest(hotline: Hotline, tmp_path: Path, raw: bytes) -> dict[str, Any]:
+    path = tmp_path / "in.eml"
+    path.write_bytes(raw)
+    (line,) = hotline.json("ingest", str(path))
+    return line
+
+
+def flush(hotline: Hotline) -> None:
+    hotline("outbox", "--flush")
+
+
+def show(hotline: Hotline, number: str) -> dict[str, Any]:
+    (data,) = hotline.json("tickets", "show", number, "--json")
+    return data
+
+
+def to(relay: Relay, address: str) -> list[EmailMessage]:  # noqa: F811
+    return [r.message for r in relay.received if address in r.rcpt_tos]
+
+
+def events(hotline: Hotline, kind: str) -> list[Event]:
+    factory = db.open_store(config.load(hotline.config).storage.url)
+    with factory() as session:
+        return list(session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
+
+
+def body(msg: EmailMessage) -> str:
+    part = msg.get_body(("plain",))
+    assert isinstance(part, EmailMessage)
+    return str(part.get_content()).replace("\r\n", "\n")  # the wire's CRLF, as a mail client shows it
+
+
+# --------------------------------------------------------------------------- mail clients
+def thunderbird_reply(notice: EmailMessage, text: str, sender: str = CONSULTANT, to_addr: str | None = None,
+                      subject: str | None = None, headers: list[tuple[str, str]] | None = None) -> bytes:  # fmt: skip
+    """A reply as Thunderbird writes it (Polish UI): new text, signature, attribution, quote."""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in body(notice).splitlines())
+    reply = EmailMessage()
+    reply["From"] = f"Anna Nowak <{sender}>"
+    reply["To"] = to_addr or str(notice["Reply-To"])
+    reply["Subject"] = subject or f"Re: {notice['Subject']}"
+    reply["Date"] = email.utils.format_datetime(email.utils.localtime())
+    reply["Message-ID"] = email.utils.make_msgid(domain="example.org")
+    reply["In-Reply-To"] = str(notice["Message-ID"])
+    reply["References"] = str(notice["Message-ID"])
+    for name, value in headers or []:
+        reply[name] = value
+    reply["User-Agent"] = "Mozilla Thunderbird"
+    reply.set_content(f"{text}\n\n-- \nAnna Nowak\nKonsultant, tel. 22 555 01 02\n\n"
+                      f"W dniu 23.11.2026 o 09:12, Hot-line pisze:\n{quoted}\n")  # fmt: skip
+    return reply.as_bytes()
+
+
+def outlook_reply(notice: EmailMessage, text: str) -> bytes:
+    """Outlook: the answer on top, the history below a header block, unquoted."""
+    reply = EmailMessage()
+    reply["From"], reply["To"] = f"Anna Nowak <{CONSULTANT}>", str(notice["Reply-To"])
+    reply["Subject"] = f"RE: {notice['Subject']}"
+    reply["Message-ID"] = email.utils.make_msgid(domain="example.org")
+    reply.set_content(f"{text}\n\nPozdrawiam\nAnna Nowak\n\n________________________________\nOd: Hot-line <hotline@example.org>\n"
+                      f"Wysłane: poniedziałek, 23 listopada 2026 09:12\nDo: {TEAM}\nTemat: {notice['Subject']}\n\n{body(notice)}\n")  # fmt: skip
+    return reply.as_bytes()
+
+
+def notified(hotline: Hotline, tmp_path: Path, relay: Relay, raw: bytes) -> tuple[str, EmailMessage]:  # noqa: F811
+    number = ingest(hotline, tmp_path, raw)["ticket"]
+    flush(hotline)
+    (notice,) = [m for m in to(relay, TEAM) if f"[HOT#{number[4:]}]" in str(m["Subject"])]
+    return number, notice
+
+
+# --------------------------------------------------------------------------- tests
+@pytest.mark.parametrize("client", [thunderbird_reply, outlook_reply], ids=["thunderbird", "outlook"])
+def test_a_reply_from_the_mail_client_reaches_the_user_as_new_text_only(
+    hotline: Hotline, tmp_path: Path, relay: Relay, client: Callable[[EmailMessage, str], bytes]  # noqa: F811
+) -> None:
+    number, notice = notified(hotline, tmp_path, relay, question())
+    assert str(notice["Reply-To"]).startswith(f"hotline+{number}.") and str(notice["Reply-To"]).endswith("@example.org")
+    assert "Przy eksporcie do PDF pojawia się błąd 42." in body(notice) and USER in body(notice)
+    (ack,) = to(relay, USER)
+
+    line = ingest(hotline, tmp_path, client(notice, NEW_TEXT))
+    assert (line["action"], line["ticket"]) == ("answered", number)
+    flush(hotline)
+    ack_again, answer = to(relay, USER)
+    text = body(answer)
+    assert NEW_TEXT in text
+    assert "Przy eksporcie" not in text and "Konsultant, tel." not in text and "Wysłane:" not in text  # no quote, no signature
+    assert answer["In-Reply-To"] == "<q1@gmina.example.pl>"
+    assert ack["Message-ID"] in str(answer["References"]) and f"[HOT#{number[4:]}]" in str(answer["Subject"])
+    assert "Auto-Submitted" not in answer  # a person's answer
+    t = show(hotline, number)
+    assert t["status"] == "answered" and t["first_answer_at"] is not None
+    (given,) = [m for m in t["messages"] if m["kind"] == "answer"]
+    assert given["text"] == NEW_TEXT and given["direction"] == "out" and given["to"] == [USER]
+    assert t["received_at"] < t["first_answer_at"] and given["at"] == t["first_answer_at"]
+
+
+def test_a_fax_question_is_answered_by_fax(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    fields = ff.FormFields(date="20.11.2026", reference="OR.0123.45.2026", user_name="Małgorzata Żółkiewska",
+                           office="Urząd Gminy Łódź-Widzew", contacts="fax 22 123 45 68",
+                           question="Jak wygenerować sprawozdanie kwartalne?")  # fmt: skip
+    fax = mf.make_message(subject="Fax from +48 22 765 43 21", sender=f"Fax Server <{GATEWAY}>", body="Fax.\n",
+                          attachments=[("fax.pdf", "application/pdf", ff.typed_pdf(fields))])  # fmt: skip
+    number, notice = notified(hotline, tmp_path, relay, fax)
+    assert "fax.pdf" in [p.get_filename() for p in notice.iter_attachments()]  # the faxed document goes along
+    raw = email.message_from_bytes(thunderbird_reply(notice, "Proszę użyć menu Sprawozdania."), policy=email.policy.default)
+    raw.add_attachment(b"a,b\n", maintype="text", subtype="csv", filename="wzor.csv")  # type: ignore[attr-defined]
+    assert ingest(hotline, tmp_path, raw.as_bytes())["action"] == "answered"
+    flush(hotline)
+    ack, sent = [r for r in relay.received if r.rcpt_tos == ["48221234568@fax.example.org"]]
+    (pdf,) = [p for p in sent.message.iter_attachments() if p.get_content_type() == "application/pdf"]
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.get_content())).pages)
+    assert number in text and "Proszę użyć menu Sprawozdania." in text and "wzor.csv" in text
+    assert show(hotline, number)["status"] == "answered"
+
+
+@pytest.mark.parametrize("forgery", ["wrong token", "foreign sender", "no token", "dkim fail"])
+def test_a_forged_answer_is_held_and_reaches_no_user(hotline: Hotline, tmp_path: Path, relay: Relay, forgery: str) -> None:  # noqa: F811
+    number, notice = notified(hotline, tmp_path, relay, question())
+    raw = {
+        "wrong token": lambda: thunderbird_reply(notice, "Proszę podać hasło.", to_addr=f"hotline+{number}.aaaaaaaa@example.org"),
+        "foreign sender": lambda: thunderbird_reply(notice, "Proszę podać hasło.", sender="mallory@evil.example"),
+        "no token": lambda: thunderbird_reply(notice, "Proszę podać hasło.", to_addr="hotline@example.org"),
+        "dkim fail": lambda: thunderbird_reply(notice, "Proszę podać hasło.", headers=[
+            ("Authentication-Results", "mx.example.org; dkim=fail header.d=example.org; dmarc=fail header.from=example.org")]),
+    }[forgery]()  # fmt: skip
+    users_before = len(to(relay, USER))
+    line = ingest(hotline, tmp_path, raw)
+    assert (line["action"], line["ticket"]) == ("held", number)
+    flush(hotline)
+    assert len(to(relay, USER)) == users_before  # nothing forwarded
+    (held,) = events(hotline, "held")
+    assert held.data["reason"] == line["reason"]
+    (warning,) = [m for m in to(relay, TEAM) if m["Message-ID"] != notice["Message-ID"]]
+    assert f"[HOT#{number[4:]}]" in str(warning["Subject"]) and "Proszę podać hasło." not in body(warning)
+    t = show(hotline, number)
+    kinds = [m["kind"] for m in t["messages"]]
+    assert t["status"] != "answered" and "answer" not in kinds and kinds.count("held") == 1
+
+
+def test_an_untrusted_authentication_result_is_ignored(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    number, notice = notified(hotline, tmp_path, relay, question())
+    raw = thunderbird_reply(notice, NEW_TEXT, headers=[("Authentication-Results", "evil.example; dkim=fail header.d=example.org")])
+    assert ingest(hotline, tmp_path, raw)["action"] == "answered"
+
+
+def commands_reply(hotline: Hotline, tmp_path: Path, relay: Relay, text: str) -> tuple[str, dict[str, Any]]:  # noqa: F811
+    number, notice = notified(hotline, tmp_path, relay, question())
+    line = ingest(hotline, tmp_path, thunderbird_reply(notice, text))
+    flush(hotline)
+    return number, line
+
+
+def test_note_is_kept_and_nothing_is_sent(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    number, line = commands_reply(hotline, tmp_path, relay, "#note\nKlient dzwonił, sprawdzam logi.")
+    assert line["action"] == "appended"
+    assert len(to(relay, USER)) == 1  # the acknowledgement only
+    t = show(hotline, number)
+    (note,) = [m for m in t["messages"] if m["kind"] == "note"]
+    assert note["text"] == "Klient dzwonił, sprawdzam logi." and t["status"] == "acknowledged"
+
+
+def test_close_severity_and_assign_with_an_answer(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    number, line = commands_reply(hotline, tmp_path, relay, f"#severity 2\n#assign piotr@example.org\n#close\n\n{NEW_TEXT}")
+    assert line["action"] == "answered"
+    t = show(hotline, number)
+    assert (t["status"], t["severity"], t["assignee"]) == ("closed", 2, "piotr@example.org")
+    assert t["closed_at"] is not None and t["first_answer_at"] is not None
+    (answer,) = to(relay, USER)[1:]
+    assert NEW_TEXT in body(answer) and "#close" not in body(answer) and "#severity" not in body(answer)
+
+
+def test_pending_waits_for_the_user(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    number, line = commands_reply(hotline, tmp_path, relay, "#pending\nProszę przesłać zrzut ekranu.")
+    assert line["action"] == "answered" and show(hotline, number)["status"] == "pending"
+    assert "Proszę przesłać zrzut ekranu." in body(to(relay, USER)[-1])
+
+
+@pytest.mark.parametrize("text", ["#closed\nDziękuję.", "#severity 7\nDziękuję."])
+def test_a_wrong_command_gets_the_consultant_an_error_and_the_user_nothing(
+    hotline: Hotline, tmp_path: Path, relay: Relay, text: str  # noqa: F811
+) -> None:
+    number, line = commands_reply(hotline, tmp_path, relay, text)
+    assert line["action"] == "held" and "nothing was sent" in line["reason"]
+    assert len(to(relay, USER)) == 1  # the acknowledgement only
+    (error,) = to(relay, CONSULTANT)
+    assert text.split()[0].split()[0] in body(error) and f"[HOT#{number[4:]}]" in str(error["Subject"])
+    assert show(hotline, number)["status"] == "acknowledged"
+
+
+def test_a_follow_up_after_the_answer_reopens_and_tells_the_consultants(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    number, notice = notified(hotline, tmp_path, relay, question())
+    ingest(hotline, tmp_path, thunderbird_reply(notice, f"#close\n{NEW_TEXT}"))
+    flush(hotline)
+    answer = to(relay, USER)[-1]
+    follow = mf.make_message(subject=f"Re: {answer['Subject']}", sender=f"Jan Kowalski <{USER}>",
+                             body="Nadal nie działa.\n", message_id="<q2@gmina.example.pl>",
+                             headers=[("In-Reply-To", str(answer["Message-ID"]))])  # fmt: skip
+    line = ingest(hotline, tmp_path, follow)
+    assert (line["action"], line["ticket"]) == ("appended", number)
+    assert show(hotline, number)["status"] == "pending"  # reopened
+    flush(hotline)
+    latest = to(relay, TEAM)[-1]
+    assert "Nadal nie działa." in body(latest) and str(latest["Reply-To"]) == str(notice["Reply-To"])
+
+
+# --------------------------------------------------------------------------- the daemon
+class Router(RelayHandler):
+    """The relay as the site's MTA: mail for the consultants' list lands in their folder
+    on the Dovecot server; mail for users stays here (their mailboxes)."""
+
+    def __init__(self, dovecot: Any) -> None:
+        super().__init__()
+        self.dovecot = dovecot
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if TEAM in envelope.rcpt_tos:
+            self.dovecot.deliver(bytes(envelope.original_content or envelope.content), "Team")
+        return reply
+
+
+def test_the_whole_round_through_dovecot_and_a_relay_with_the_daemon_running(
+    tmp_path: Path, sqlite_template: Path, dovecot: Any
+) -> None:
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    (tmp_path / "h.db").write_bytes(sqlite_template.read_bytes())
+    router = Relay(Router(dovecot))
+    password = tmp_path / "imap-password"
+    password.write_text(dovecot.password)
+    imap = (f'[[imap]]\nname = "hotline"\nhost = "127.0.0.1"\nport = {dovecot.port}\nsecurity = "none"\n'
+            f'username = "{dovecot.user}"\npassword_file = "{password}"\ndone = "move:Processed"\npoll_seconds = 1\n'
+            '[daemon]\nsweep_seconds = 0.2\n')  # fmt: skip
+    path = write_config(tmp_path / "c.toml", url, imap + team_config(tmp_path), outbound=router.config())
+    router.controller.start()
+    daemon = DaemonProcess(path, tmp_path)
+    try:
+        daemon.start()
+        dovecot.deliver(question())
+        notice = email.message_from_bytes(wait_for(lambda: dovecot.messages("Team") if dovecot.count("Team") else None, 30)[0],
+                                          policy=email.policy.default)  # fmt: skip
+        assert isinstance(notice, EmailMessage)
+        number = str(notice["Reply-To"]).split("+")[1].split(".")[0]
+        dovecot.deliver(thunderbird_reply(notice, NEW_TEXT))  # plus-addressed mail lands in the same INBOX
+        answer = wait_for(lambda: [m for m in to(router, USER) if "Auto-Submitted" not in m], 30)[0]
+    finally:
+        daemon.terminate()
+        daemon.close()
+        router.controller.stop()
+    assert NEW_TEXT in body(answer) and "Przy eksporcie" not in body(answer) and "Konsultant" not in body(answer)
+    assert answer["In-Reply-To"] == "<q1@gmina.example.pl>"
+    t = show(Hotline(path), number)
+    (given,) = [m for m in t["messages"] if m["kind"] == "answer"]
+    assert given["text"] == NEW_TEXT and t["first_answer_at"] == given["at"] and t["status"] == "answered"
+    assert [m["kind"] for m in t["messages"]][:1] == ["question"] and t["received_at"] < t["first_answer_at"]
+    assert dovecot.count("INBOX") == 0 and dovecot.count("Processed") == 2
+
+
+def test_a_new_fax_naming_the_ticket_number_is_a_follow_up(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    number, _ = notified(hotline, tmp_path, relay, question())
+    text = ff.render_text_page(f"Uzupełnienie do zgłoszenia {number}\nW załączeniu brakujący numer: 12345.")
+    fax = mf.make_message(subject="Fax from +48 22 765 43 21", sender=f"Fax Server <{GATEWAY}>", body="Fax.\n",
+                          attachments=[("fax.tif", "image/tiff", ff.to_g4_tiff([text]))])  # fmt: skip
+    line = ingest(hotline, tmp_path, fax)
+    assert (line["action"], line["ticket"]) == ("appended", number)
+    flush(hotline)
+    latest = to(relay, TEAM)[-1]
+    assert "12345" in body(latest) and "Uzupełnienie" in str(latest["Subject"])
