@@ -249,6 +249,9 @@ RECIPIENT_CASES = [
     ("x@sub.fax.example.org", 550),  # @domain covers that domain only
     ("hotline@example.org.evil.example", 550),
     ("fax.example.org", 550),
+    ("hotline+HOT-2026-000123.k3j9x2ab@example.org", 250),  # a ticket's reply address (subaddress)
+    ("other+hotline@example.org", 550),
+    ("+@example.org", 550),
 ]
 
 

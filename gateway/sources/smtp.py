@@ -29,14 +29,16 @@ log = structlog.get_logger("hotline.smtp")
 
 
 def _entry_for(address: str, entries: Container[str]) -> str | None:
-    """The configured entry that covers an address: the exact address, else `@domain`.
-    Entries are lower-case; addresses compare case-insensitively (domains are, and local
-    parts are in practice)."""
+    """The configured entry that covers an address: the exact address, the address without
+    its "+detail" (the tickets' reply addresses), else `@domain`. Entries are lower-case;
+    addresses compare case-insensitively (domains are, and local parts are in practice)."""
     address = address.lower()
-    if address in entries:
-        return address
-    domain = "@" + address.rpartition("@")[2]
-    return domain if "@" in address and domain in entries else None
+    local, at, domain = address.rpartition("@")
+    base = f"{local.partition('+')[0]}@{domain}"
+    for candidate in (address, base, "@" + domain):
+        if at and candidate in entries:
+            return candidate
+    return address if address in entries else None
 
 
 class InboxHandler:
