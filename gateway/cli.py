@@ -109,6 +109,13 @@ def load_settings(args: argparse.Namespace) -> config.Settings:
     return loaded
 
 
+def require_secrets(settings: config.Settings) -> None:
+    """Commands that route mail need every secret now, not at the first message."""
+    if problems := config.check_secrets(settings):
+        more = f" (and {len(problems) - 1} more: run hotline check-config)" if len(problems) > 1 else ""
+        raise CommandError(f"{settings.source}: {problems[0]}{more}", EX_USAGE)
+
+
 def open_store(settings: config.Settings) -> sessionmaker[Session]:
     try:
         return db.open_store(settings.storage.url)
@@ -120,6 +127,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from gateway.sources.files import open_source
 
     settings = load_settings(args)
+    require_secrets(settings)
     factory = open_store(settings)
     try:
         source = open_source(args.path)
@@ -223,6 +231,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gateway.daemon import run
 
     settings = load_settings(args)
+    require_secrets(settings)
     logs.configure(settings.logging.format, settings.logging.level, sys.stdout)  # journald reads stdout
     return run(settings, open_store(settings))
 

@@ -313,3 +313,11 @@ def test_a_new_fax_naming_the_ticket_number_is_a_follow_up(hotline: Hotline, tmp
     flush(hotline)
     latest = to(relay, TEAM)[-1]
     assert "12345" in body(latest) and "Uzupełnienie" in str(latest["Subject"])
+
+
+def test_routing_commands_refuse_to_start_without_the_token_secret(db_url: str, tmp_path: Path) -> None:
+    path = write_config(tmp_path / "c.toml", db_url, consultants_config(tmp_path))
+    (tmp_path / "token-secret").unlink()
+    for command in (["ingest", str(tmp_path / "none.eml")], ["run"]):
+        result = Hotline(path)(*command)
+        assert result.code == 2 and "consultants.token_secret_file: cannot read" in result.err, result.err
