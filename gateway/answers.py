@@ -69,23 +69,12 @@ def _apply(ctx: Context, work: Work, arrival: Arrival, commands: Commands) -> No
 
 
 def _answer(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: str, names: list[str]) -> None:
-    """The answer goes the way back (the form's contact, else the channel it came by)."""
+    """Stored as the ticket's answer, forwarded, and the ticket answered (or closed, or
+    waiting for the user, as the commands said)."""
     assert work.ticket is not None
     now = arrival.received_at
     way = acknowledge.way_back(stored.channel, stored.return_emails, stored.return_faxes, stored.return_phones)
-    facts = acknowledge.facts_of(ctx.settings, stored)
-    attachments = [(a.filename, a.content_type, a.data) for a in arrival.parsed.attachments]
-    out: Outgoing | None = None
-    if way is not None and way.channel == "email":
-        thread = _thread(ctx, stored)
-        out = outgoing.email_answer(ctx.settings, facts, way.address, text, thread, attachments, arrival.inbox_id, now)
-    elif way is not None and way.channel == "fax":
-        out = outgoing.fax_answer(ctx.settings, facts, way.address, text, [a[0] for a in attachments], arrival.inbox_id, now)
-    elif way is not None:
-        notice = outgoing.answer_callback(ctx.settings, facts, way.address, text, arrival.inbox_id, now)
-        if notice is not None:
-            ctx.changes.outgoing.append((work.ticket, notice))
-        ctx.changes.event(work.ticket, "hotline", "callback_task", now, phone=way.address, answer=True)
+    out = _forward(ctx, work, arrival, stored, text, way) if way is not None else None
     to = [way.address] if way is not None else []
     tickets.add_message(ctx.changes, work.ticket, arrival, MessageKind.ANSWER, text_=text, to=to, sends=out,
                         outbound=True)  # fmt: skip
@@ -95,8 +84,27 @@ def _answer(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: st
     if stored.first_answer_at is None:
         ctx.changes.update(work.ticket, first_answer_at=now)
     ctx.changes.event(work.ticket, _consultant(arrival), "answered", now, to=to, channel=way.channel if way else None)
-    if way is None:
-        ctx.changes.event(work.ticket, "hotline", "needs_review", now, reasons=["answer with no way back to the user"])
+    if way is None:  # kept on the ticket; a person must find a way to the user
+        ctx.changes.update(work.ticket, needs_review=True)
+        ctx.changes.event(work.ticket, "hotline", "needs_review", now, reasons=["an answer with no way back to the user"])
+
+
+def _forward(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: str,
+             way: acknowledge.Way) -> Outgoing | None:  # fmt: skip
+    """The user's way (SPEC.md rule 4): a threaded e-mail, a fax, or a call-back task
+    (returned: the outgoing message that carries the answer, if any)."""
+    assert work.ticket is not None
+    facts, now, inbox_id = acknowledge.facts_of(ctx.settings, stored), arrival.received_at, arrival.inbox_id
+    files = [(a.filename, a.content_type, a.data) for a in arrival.parsed.attachments]
+    if way.channel == "email":
+        return outgoing.email_answer(ctx.settings, facts, way.address, text, _thread(ctx, stored), files, inbox_id, now)
+    if way.channel == "fax":
+        return outgoing.fax_answer(ctx.settings, facts, way.address, text, [f[0] for f in files], inbox_id, now)
+    notice = outgoing.answer_callback(ctx.settings, facts, way.address, text, inbox_id, now)
+    if notice is not None:
+        ctx.changes.outgoing.append((work.ticket, notice))
+    ctx.changes.event(work.ticket, "hotline", "callback_task", now, phone=way.address, answer=True)
+    return None
 
 
 def _refuse(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, commands: Commands) -> Taken:

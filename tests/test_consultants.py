@@ -321,3 +321,17 @@ def test_routing_commands_refuse_to_start_without_the_token_secret(db_url: str, 
     for command in (["ingest", str(tmp_path / "none.eml")], ["run"]):
         result = Hotline(path)(*command)
         assert result.code == 2 and "consultants.token_secret_file: cannot read" in result.err, result.err
+
+
+def test_an_answer_for_a_user_who_asked_for_a_phone_call_becomes_a_call_task(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    form = mf.make_message(subject="Zgłoszenie", sender=f"Sekretariat <{USER}>", body=(
+        "Zgłoszenie pytania HOT-01\ndata: 20.11.2026\nznak: OR.1\nImię i nazwisko Użytkownika: Jan Nowak\n"
+        "Nazwa Urzędu: Urząd Gminy\nZwrotny nr telefonu, faxu i/lub e-mail: tel. 22 123 45 67\n"
+        "Treść pytania\nJak zmienić hasło?\n"))  # fmt: skip
+    number, notice = notified(hotline, tmp_path, relay, form)
+    assert ingest(hotline, tmp_path, thunderbird_reply(notice, "Hasło zmienia się w menu Konto."))["action"] == "answered"
+    flush(hotline)
+    assert not to(relay, USER)  # the user asked for a call, not for mail
+    (task,) = [m for m in to(relay, TEAM) if "telefonicznie" in str(m["Subject"])]
+    assert "+48221234567" in str(task["Subject"]) and "Hasło zmienia się w menu Konto." in body(task)
+    assert show(hotline, number)["status"] == "answered"
