@@ -111,7 +111,7 @@ def outlook_reply(notice: EmailMessage, text: str) -> bytes:
 def notified(hotline: Hotline, tmp_path: Path, relay: Relay, raw: bytes) -> tuple[str, EmailMessage]:  # noqa: F811
     number = ingest(hotline, tmp_path, raw)["ticket"]
     flush(hotline)
-    (notice,) = [m for m in to(relay, TEAM) if f"[HOT#{number[4:]}]" in str(m["Subject"])]
+    (notice,) = [m for m in to(relay, TEAM) if f"[HOT#{number[4:]}]" in str(m["Subject"]) and m["Reply-To"]]
     return number, notice
 
 
