@@ -53,6 +53,7 @@ class Steps:
     invert: bool = False  # tesseract's try-inverted-text pass: costly, useless on faxes
     engine: str = "api"  # "api": libtesseract kept loaded in the process; "cli": a tesseract run per page
     repair: bool = True  # fix sure misreadings: e-mail "@", case-sign letters (repair_word)
+    lexicon: bool = True  # a word not in tesseract's Polish word list, one misread letter from one that is
 
 
 STEPS = Steps()
@@ -299,7 +300,8 @@ def ocr(image: Image.Image, timeout: float, steps: Steps = STEPS) -> OcrResult:
         data = _run_cli(image, dpi, timeout, steps)
     else:
         data = engine.read(np.asarray(image.convert("L")), dpi, timeout, steps)
-    return _result(data, steps.repair)
+    lexicon = engine.lexicon() if engine is not None and steps.repair and steps.lexicon else None
+    return _result(data, steps.repair, lexicon)
 
 
 def _run_cli(image: Image.Image, dpi: int, timeout: float, steps: Steps) -> dict[str, list[object]]:
@@ -335,6 +337,7 @@ _C_API: dict[str, tuple[list[type], type | None]] = {  # the C API functions use
     "TessBaseAPIGetTsvText": ([_VOID, ctypes.c_int], _VOID),
     "TessDeleteText": ([_VOID], None),
     "TessBaseAPIClear": ([_VOID], None),
+    "TessBaseAPIGetDatapath": ([_VOID], ctypes.c_char_p),
     "TessBaseAPIEnd": ([_VOID], None),
     "TessBaseAPIDelete": ([_VOID], None),
     "TessMonitorCreate": ([], _VOID),
@@ -406,6 +409,13 @@ class _Engine:
             lib.TessMonitorDelete(monitor)
             lib.TessBaseAPIClear(handle)
 
+    def lexicon(self) -> Lexicon | None:
+        """The first language's word list, from the traineddata this tesseract loaded."""
+        if not hasattr(self, "_lexicon"):
+            folder = self.lib.TessBaseAPIGetDatapath(self.handle) or b""
+            self._lexicon = Lexicon.load(Path(folder.decode()) / f"{self.lang.split('+')[0]}.traineddata")
+        return self._lexicon
+
     def _tsv_text(self) -> str:
         pointer = self.lib.TessBaseAPIGetTsvText(self.handle, 0)
         if not pointer:
@@ -469,7 +479,7 @@ def turned_upright(image: Image.Image, timeout: float) -> Image.Image | None:
     return turned
 
 
-def _result(data: dict[str, list[object]], repair: bool) -> OcrResult:
+def _result(data: dict[str, list[object]], repair: bool, lexicon: Lexicon | None = None) -> OcrResult:
     """Words to lines (by block, paragraph and line number), one line per text line."""
     lines: dict[tuple[int, int, int], list[tuple[str, float]]] = {}
     for i, raw in enumerate(data["text"]):
@@ -479,7 +489,7 @@ def _result(data: dict[str, list[object]], repair: bool) -> OcrResult:
         key = (int(str(data["block_num"][i])), int(str(data["par_num"][i])), int(str(data["line_num"][i])))
         lines.setdefault(key, []).append((word, conf))
     if repair:
-        lines = {key: [(repair_word(w), c) for w, c in join_split_emails(ws)] for key, ws in lines.items()}
+        lines = {key: [(repair_word(w, lexicon), c) for w, c in join_split_emails(ws)] for key, ws in lines.items()}
     words = [w for ws in lines.values() for w in ws]
     text = "\n".join(" ".join(w for w, _ in ws) for ws in lines.values())
     mean = sum(c for _, c in words) / len(words) if words else 0.0
@@ -524,10 +534,13 @@ _EMAIL = re.compile(
 _INITIAL = re.compile(r"^[|!I1]\.")  # "l." read as "|.", "I.", "1."
 
 
-def repair_word(word: str) -> str:
+def repair_word(word: str, lexicon: Lexicon | None = None) -> str:
     """Misreadings with one sure reading in this domain: e-mail addresses, "BeSTi@", the
     letters of a case sign ("$0.2345.1.2026" -> "SO.2345.1.2026"), a comma among dotted
-    digits ("RG.2438,47.2026")."""
+    digits ("RG.2438,47.2026"); with a `lexicon`, a word one misread letter from a word
+    of the language ("wpłalę" -> "wpłatę")."""
+    if lexicon is not None:
+        word = lexicon.correct(word)
     word = _BESTIA.sub("BeSTi@", repair_email(word))
     sign = _SIGN.match(word)
     if sign and re.search(r"[A-Z$]", sign[1]):
@@ -564,3 +577,94 @@ _ASCII = {"ą": "a", "ć": "c", "ę": "e", "ń": "n", "ó": "o", "ś": "s", "ź"
 _QOV = re.compile(r"(?<![a-z0-9-])qov(?=\.)")
 _AS_L_LOCAL = str.maketrans({"!": "l", "|": "l", **_ASCII})
 _AS_L = str.maketrans({"!": "l", "|": "l", "]": "l", "I": "l", **_ASCII})
+
+
+# --------------------------------------------------------------------------- word list
+# What fax-resolution OCR reads instead of a letter (read -> meant), from the misreadings
+# on rendered forms: "wpłalę", "pylania" (t), "intormację", "teletonu" (f), "zawicra",
+# "cksporcie" (e), "Jahłońska" (b), "Stawomir" (ł), "Fłk" (E), "Lermin" (t). A diacritic
+# is only ever added, never taken away: the word list lacks many inflected forms
+# ("zaksięgowaną"), and a read "ą" is rarely a misread "a".
+MISREAD = {"l": "tł", "ł": "t", "t": "łf", "i": "l", "c": "eć", "e": "ęc", "h": "b", "b": "h", "F": "E", "L": "t",
+           "a": "ą", "o": "ó", "z": "żź", "s": "ś", "n": "ń", "q": "g"}  # fmt: skip
+_PLAIN_WORD = re.compile(r"^(?P<lead>[\"'„‘(]*)(?P<word>[^\W\d_]{3,})(?P<tail>[.,?!:;)]*)$")
+
+
+class Lexicon:
+    """Tesseract's word list for a language (the LSTM's word DAWG in its traineddata), to
+    look words up in: the same list tesseract's own beam search prefers words from."""
+
+    def __init__(self, edges: np.ndarray, unichars: list[str], unicharset_size: int) -> None:
+        flag_bit = int(np.ceil(np.log2(unicharset_size + 1)))
+        self.letter_mask, self.flag_bit, self.next_bit = (1 << flag_bit) - 1, flag_bit, flag_bit + 3
+        self.edges = edges.tolist()
+        self.ids = {u: i for i, u in enumerate(unichars)}
+        self.nodes: dict[int, dict[int, tuple[int, bool]]] = {}
+
+    @classmethod
+    def load(cls, traineddata: Path) -> Lexicon | None:
+        """The word DAWG (component 19) and unicharset (21) of a traineddata file; None if
+        it has none or cannot be read."""
+        try:
+            data = traineddata.read_bytes()
+            count = int.from_bytes(data[:4], "little")
+            offsets = np.frombuffer(data, dtype="<i8", count=count, offset=4).tolist()
+            dawg, unicharset = _component(data, offsets, 19), _component(data, offsets, 21)
+            if not dawg or not unicharset or int.from_bytes(dawg[:2], "little") != 42:
+                return None
+            size, edge_count = int.from_bytes(dawg[2:6], "little"), int.from_bytes(dawg[6:10], "little")
+            edges = np.frombuffer(dawg, dtype="<u8", count=edge_count, offset=10)
+            unichars = [line.split(" ")[0] for line in unicharset.decode("utf-8").splitlines()[1:]]
+            return cls(edges, unichars, size)
+        except (OSError, ValueError, UnicodeDecodeError):
+            return None
+
+    def _edges_of(self, node: int) -> dict[int, tuple[int, bool]]:
+        """A node's forward edges: letter id -> (next node, a word may end here)."""
+        if node not in self.nodes:
+            out: dict[int, tuple[int, bool]] = {}
+            edge = node
+            while edge < len(self.edges):
+                rec = self.edges[edge]
+                flags = rec >> self.flag_bit
+                if flags & 2:  # backward edges follow the forward ones
+                    break
+                out.setdefault(rec & self.letter_mask, (rec >> self.next_bit, bool(flags & 4)))
+                if flags & 1:  # the node's last edge
+                    break
+                edge += 1
+            self.nodes[node] = out
+        return self.nodes[node]
+
+    def __contains__(self, word: str) -> bool:
+        node, end = 0, False
+        for ch in word:
+            letter = self.ids.get(ch)
+            step = self._edges_of(node).get(letter) if letter is not None else None
+            if step is None:
+                return False
+            node, end = step
+        return end
+
+    def knows(self, word: str) -> bool:
+        return word in self or word.lower() in self
+
+    def correct(self, token: str) -> str:
+        """A word not in the list that becomes exactly one word of it with one letter read
+        as MISREAD says; anything else (numbers, signs, capitals, names the list lacks,
+        two or more candidates) unchanged."""
+        m = _PLAIN_WORD.match(token)
+        if m is None or m["word"].isupper() or self.knows(m["word"]):
+            return token
+        word = m["word"]
+        found = {word[:i] + alt + word[i + 1:] for i, ch in enumerate(word) for alt in MISREAD.get(ch, "")}
+        found = {w for w in found if self.knows(w)}
+        return f"{m['lead']}{found.pop()}{m['tail']}" if len(found) == 1 else token
+
+
+def _component(data: bytes, offsets: list[int], index: int) -> bytes:
+    """One component of a traineddata file: from its offset to the next present one."""
+    if index >= len(offsets) or offsets[index] < 0:
+        return b""
+    later = [o for o in offsets[index + 1:] if o >= 0]
+    return data[offsets[index]: later[0] if later else len(data)]

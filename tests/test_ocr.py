@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -230,3 +231,32 @@ def test_the_loaded_tesseract_reads_as_a_tesseract_run_does() -> None:
     assert kept.text == run.text and [w for w, _ in kept.words] == [w for w, _ in run.words]
     assert all(abs(a - b) <= 1 for (_, a), (_, b) in zip(kept.words, run.words))  # the CLI's TSV rounds them
     assert ocr._engine(ocr.LANG) is ocr._engine(ocr.LANG)  # loaded once per process
+
+
+@lru_cache(maxsize=None)
+def lexicon() -> ocr.Lexicon:
+    engine = ocr._engine(ocr.LANG)
+    assert engine is not None and engine.lexicon() is not None
+    return engine.lexicon()  # type: ignore[return-value]
+
+
+def test_the_word_list_is_tesseracts_own() -> None:
+    words = lexicon()
+    assert "nie" in words and "zaksięgowana" in words and "Sławomir" in words and "Płace" in words
+    assert "wpłalę" not in words and "xyzq" not in words and "" not in words
+    assert ocr.Lexicon.load(Path("/nonexistent.traineddata")) is None
+
+
+@pytest.mark.parametrize(("read", "meant"), [
+    ("wpłalę,", "wpłatę,"), ("pylania", "pytania"), ("intormację,", "informację,"), ("teletonu,", "telefonu,"),
+    ("zawicra", "zawiera"), ("cksporcie", "eksporcie"), ("raporlów", "raportów"), ("Lermin", "termin"),
+    ("Stawomir", "Sławomir"), ("Agnicszka", "Agnieszka"), ("Fłk", "Ełk"), ("Zwrolny", "Zwrotny"),
+    # kept: known words, words the list lacks with no misread neighbour in it, two
+    # candidates ("Jahłońska"), a diacritic that would have to go ("zaksięgowaną" is not
+    # in the list, "zaksięgowana" is), capitals, digits, signs
+    ("zaksięgowaną", "zaksięgowaną"), ("Jahłońska", "Jahłońska"), ("Wąchocku", "Wąchocku"), ("Kadry", "Kadry"),
+    ("ZUS.", "ZUS."), ("MT940", "MT940"), ("Rb-27S", "Rb-27S"), ("BeSTi@?", "BeSTi@?"), ("tel.", "tel."),
+])  # fmt: skip
+def test_a_word_one_misread_letter_from_a_known_word(read: str, meant: str) -> None:
+    assert ocr.repair_word(read, lexicon()) == meant
+    assert ocr.repair_word(read) == read  # without the list: as read
