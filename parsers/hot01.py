@@ -862,6 +862,7 @@ def _tidy(field: str, value: str | None, ocr: bool) -> str | None:
     if field == "date" and (span := _date_span(value)):
         return value[span[1]:span[2]]
     if field == "reference":
+        value = _SIGN_SPACE.sub("", value)
         if " " in value:
             candidates = _REFERENCE_LIKE.findall(value)
             value = max(candidates, key=len) if candidates else value
@@ -875,13 +876,17 @@ CASE_ALIKE = frozenset("cksouwzćśóżźł")
 
 
 def _capitalise_name(name: str) -> str:
-    """Every word of a person's name starts with a capital: a small letter that looks like
-    its capital (CASE_ALIKE) at a word's start is OCR's misreading."""
-    return " ".join(_capitalised(word) for word in name.split())
+    """Every word of a person's name starts with a capital ("józef" is OCR's misreading),
+    but for the particles of foreign names ("de", "van")."""
+    return " ".join(word if word in NAME_PARTICLES else _capitalised(word, _LOWER) for word in name.split())
 
 
-def _capitalised(word: str) -> str:
-    if len(word) >= 2 and word[0] in CASE_ALIKE and word[1:].replace("-", "").isalpha():
+NAME_PARTICLES = frozenset("da de del della der di du la le van von y".split())
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyząćęłńóśźż")
+
+
+def _capitalised(word: str, alike: frozenset[str] = CASE_ALIKE) -> str:
+    if len(word) >= 2 and word[0] in alike and word[1:].replace("-", "").isalpha():
         return word[0].upper() + word[1:]
     return word
 
@@ -889,6 +894,7 @@ def _capitalised(word: str) -> str:
 # A case sign (znak sprawy) starts with the department's symbol, which is letters
 # ("SO.5565.41.2026", "BRM.8040.49.2026", "ZP-8/179/26"). OCR reads some of them as the
 # digits they resemble ("50.", "3RM.", "$0-") or drops the dot after them ("ZP9972.17.2026").
+_SIGN_SPACE = re.compile(r"(?<=[A-Za-z0-9][.\-/])\s+(?=\d)|(?<=[A-Za-z0-9])\s+(?=[.\-/]\d)")  # "BRM. 7526"
 _SIGN_SYMBOL = re.compile(r"^(?P<symbol>[A-Z0-9$]{1,4})(?P<rest>[.\-/]\d+(?:[.\-/]\d+)*[.\-/](?:\d{4}|\d{2}))$")
 _SIGN_NO_DOT = re.compile(r"^(?P<symbol>[A-Z]{1,4})(?P<rest>\d{3,4}(?:\.\d+)+\.(?:\d{4}|\d{2}))$")
 _AS_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "3": "B", "5": "S", "6": "G", "8": "B", "$": "S"})
