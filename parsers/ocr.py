@@ -524,11 +524,12 @@ def _splits_email(first: str, second: str) -> bool:
 # "Q", "G", "Q©", "(Q"... An e-mail-shaped word (a local part, such a separator, a dotted
 # domain ending in 2-6 letters) gets its "@" back. Inside such a word the usual misreadings
 # of "l" go too: "|", "!", "]", "ł" ("gov.p!", "|.nowak", "1.baran" for "l.baran"), and
-# the Polish letters the model puts into ASCII names ("s.żolkiewski", "góv.pl").
+# the Polish letters the model puts into ASCII names ("s.żolkiewski", "góv.pl"). No address
+# holds a "(": one between the local part and the domain is the "@" ("(W", "(QO", "(Ó").
 _PL = "ąćęńóśźż"
 _EMAIL = re.compile(
     rf"^(?P<lead>[(<\[]?)(?P<local>[A-Za-z0-9|!ł{_PL}][a-z0-9._%+ł{_PL}-]*?)"
-    r"(?P<sep>\(?(?:[QGB]?[QGD]?[©@®]O?|[QG][QGD]?)\)?|\([OD0]\)?)"
+    r"(?P<sep>\(?(?:[QGB]?[QGD]?[©@®]O?|[QG][QGD]?)\)?|\([OD0]\)?|\([A-ZÓ©]{1,2}\)?)"
     rf"(?P<domain>[a-z0-9ł{_PL}][a-z0-9ł{_PL}-]*(?:[.,][a-z0-9ł{_PL}-]+)*\.[a-zł{_PL}!|\]I]{{2,6}})(?P<tail>[,;:.)>\]]?)$"
 )
 _INITIAL = re.compile(r"^[|!I1]\.")  # "l." read as "|.", "I.", "1."

@@ -205,6 +205,8 @@ def test_upside_down_page_is_detected() -> None:
     ("s.żolkiewski©wachock.gov.pl", "s.zolkiewski@wachock.gov.pl"), ("u.jablonska@czestochowa.góv.pl", "u.jablonska@czestochowa.gov.pl"),
     ("m.wrobel@gniezno.qov.pl", "m.wrobel@gniezno.gov.pl"), ("j.baran@gniezno,gov.pl,", "j.baran@gniezno.gov.pl,"),
     ("a@b.pl,c@d.pl", "a@b.pl,c@d.pl"), ("aqov@pcim.pl", "aqov@pcim.pl"), ("Łódź", "Łódź"),
+    ("m.krawczyk(Wklodzko.gov.pl", "m.krawczyk@klodzko.gov.pl"), ("a.nowak(QOwachock.gov.pl", "a.nowak@wachock.gov.pl"),
+    ("l.krawczyk(Ówachock.gov.pl", "l.krawczyk@wachock.gov.pl"), ("(jan@pcim.pl)", "(jan@pcim.pl)"), ("Urząd(W", "Urząd(W"),
 ])  # fmt: skip
 def test_sure_misreadings_are_repaired(read: str, meant: str) -> None:
     assert ocr.repair_word(read) == meant
