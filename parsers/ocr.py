@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import itertools
+import math
 import os
 import re
 import tempfile
@@ -300,8 +302,9 @@ def ocr(image: Image.Image, timeout: float, steps: Steps = STEPS) -> OcrResult:
         data = _run_cli(image, dpi, timeout, steps)
     else:
         data = engine.read(np.asarray(image.convert("L")), dpi, timeout, steps)
-    lexicon = engine.lexicon() if engine is not None and steps.repair and steps.lexicon else None
-    return _result(data, steps.repair, lexicon)
+    if engine is None or not (steps.repair and steps.lexicon):
+        return _result(data, steps.repair)
+    return _result(data, steps.repair, engine.lexicon(), engine.lexicon("eng") if "eng" in steps.lang.split("+") else None)
 
 
 def _run_cli(image: Image.Image, dpi: int, timeout: float, steps: Steps) -> dict[str, list[object]]:
@@ -338,6 +341,11 @@ _C_API: dict[str, tuple[list[type], type | None]] = {  # the C API functions use
     "TessDeleteText": ([_VOID], None),
     "TessBaseAPIClear": ([_VOID], None),
     "TessBaseAPIGetDatapath": ([_VOID], ctypes.c_char_p),
+    "TessBaseAPIGetIterator": ([_VOID], _VOID),
+    "TessResultIteratorNext": ([_VOID, ctypes.c_int], ctypes.c_int),
+    "TessResultIteratorGetUTF8Text": ([_VOID, ctypes.c_int], _VOID),
+    "TessResultIteratorWordRecognitionLanguage": ([_VOID], ctypes.c_char_p),
+    "TessResultIteratorDelete": ([_VOID], None),
     "TessBaseAPIEnd": ([_VOID], None),
     "TessBaseAPIDelete": ([_VOID], None),
     "TessMonitorCreate": ([], _VOID),
@@ -385,6 +393,7 @@ class _Engine:
             lib.TessBaseAPIDelete(self.handle)
             raise RuntimeError(f"tesseract could not load the language data {lang!r}")
         self.pid = os.getpid()
+        self._lexicons: dict[str, Lexicon | None] = {}
         atexit.register(self.close)
 
     def read(self, pixels: np.ndarray, dpi: int, timeout: float, steps: Steps) -> dict[str, list[object]]:
@@ -404,17 +413,41 @@ class _Engine:
                 raise OcrTimeout(f"tesseract took over {timeout:.1f} s")
             if failed:
                 raise RuntimeError("tesseract could not read the page")
-            return _tsv(self._tsv_text())
+            columns = _tsv(self._tsv_text())
+            columns["lang"] = _aligned(columns, self._languages())
+            return columns
         finally:
             lib.TessMonitorDelete(monitor)
             lib.TessBaseAPIClear(handle)
 
-    def lexicon(self) -> Lexicon | None:
-        """The first language's word list, from the traineddata this tesseract loaded."""
-        if not hasattr(self, "_lexicon"):
+    def _languages(self) -> list[tuple[str, str]]:
+        """(word, language that read it) for each word, in reading order."""
+        lib, out = self.lib, []
+        iterator = lib.TessBaseAPIGetIterator(self.handle)
+        if not iterator:
+            return []
+        try:
+            while True:
+                pointer = lib.TessResultIteratorGetUTF8Text(iterator, _RIL_WORD)
+                if pointer:
+                    text = ctypes.string_at(pointer).decode("utf-8", "replace").strip()
+                    lib.TessDeleteText(pointer)
+                    language = lib.TessResultIteratorWordRecognitionLanguage(iterator) or b""
+                    if text:
+                        out.append((text, language.decode()))
+                if not lib.TessResultIteratorNext(iterator, _RIL_WORD):
+                    return out
+        finally:
+            lib.TessResultIteratorDelete(iterator)
+
+    def lexicon(self, lang: str | None = None) -> Lexicon | None:
+        """A language's word list (the first one's by default), from the traineddata this
+        tesseract loaded."""
+        lang = lang or self.lang.split("+")[0]
+        if lang not in self._lexicons:
             folder = self.lib.TessBaseAPIGetDatapath(self.handle) or b""
-            self._lexicon = Lexicon.load(Path(folder.decode()) / f"{self.lang.split('+')[0]}.traineddata")
-        return self._lexicon
+            self._lexicons[lang] = Lexicon.load(Path(folder.decode()) / f"{lang}.traineddata")
+        return self._lexicons[lang]
 
     def _tsv_text(self) -> str:
         pointer = self.lib.TessBaseAPIGetTsvText(self.handle, 0)
@@ -431,6 +464,21 @@ class _Engine:
             self.lib.TessBaseAPIEnd(self.handle)
             self.lib.TessBaseAPIDelete(self.handle)
         self.handle = None
+
+
+_RIL_WORD = 3  # tesseract's PageIteratorLevel for words
+
+
+def _aligned(columns: dict[str, list[object]], languages: list[tuple[str, str]]) -> list[object]:
+    """The language of each TSV row's word ("" for rows that are no word, or when the two
+    readings of the page do not line up word for word)."""
+    words = [i for i, text in enumerate(columns["text"]) if str(text).strip()]
+    out: list[object] = [""] * len(columns["text"])
+    if len(words) != len(languages) or any(str(columns["text"][i]).strip() != w for i, (w, _) in zip(words, languages)):
+        return out
+    for i, (_, language) in zip(words, languages):
+        out[i] = language
+    return out
 
 
 def _tsv(text: str) -> dict[str, list[object]]:
@@ -479,13 +527,21 @@ def turned_upright(image: Image.Image, timeout: float) -> Image.Image | None:
     return turned
 
 
-def _result(data: dict[str, list[object]], repair: bool, lexicon: Lexicon | None = None) -> OcrResult:
-    """Words to lines (by block, paragraph and line number), one line per text line."""
+def _result(data: dict[str, list[object]], repair: bool, lexicon: Lexicon | None = None,
+            english: Lexicon | None = None) -> OcrResult:  # fmt: skip
+    """Words to lines (by block, paragraph and line number), one line per text line.
+
+    With the word list, a word the English model read gets its Polish letters back when
+    the list says so (see `Lexicon.accented`).
+    """
     lines: dict[tuple[int, int, int], list[tuple[str, float]]] = {}
+    languages = data.get("lang") or [""] * len(data["text"])
     for i, raw in enumerate(data["text"]):
         word, conf = str(raw).strip(), float(str(data["conf"][i]))
         if not word or conf < 0:
             continue
+        if repair and lexicon is not None and languages[i] == "eng":
+            word = lexicon.accented(word, english)
         key = (int(str(data["block_num"][i])), int(str(data["par_num"][i])), int(str(data["line_num"][i])))
         lines.setdefault(key, []).append((word, conf))
     if repair:
@@ -650,6 +706,21 @@ class Lexicon:
     def knows(self, word: str) -> bool:
         return word in self or word.lower() in self
 
+    def accented(self, token: str, english: Lexicon | None) -> str:
+        """A word the English model read, with the Polish letters that model cannot see
+        put back: tesseract keeps reading with the language that read the last word, so
+        after a sign or a number the English model reads on ("Imie i nazwisko Uzytkownika",
+        "Bozena", "Urzad"). Put back only when exactly one accented form is a Polish word
+        and the word as read is no English one (of several forms, the one with the fewest
+        diacritics: the list has typos too, "Użytkównika"); the Polish list knows many
+        words typed without diacritics, so being in it says nothing."""
+        m = _PLAIN_WORD.match(token)
+        if m is None or not m["word"].isascii() or m["word"].isupper() or (english is not None and english.knows(m["word"])):
+            return token
+        found = [w for w in _accent_variants(m["word"]) if w in self or (w[0].isupper() and w.lower() in self)]
+        fewest = [w for w in found if _changes(w, m["word"]) == min(_changes(f, m["word"]) for f in found)]
+        return f"{m['lead']}{fewest[0]}{m['tail']}" if len(fewest) == 1 else token
+
     def correct(self, token: str) -> str:
         """A word not in the list that becomes exactly one word of it with one letter read
         as MISREAD says; anything else (numbers, signs, capitals, names the list lacks,
@@ -661,6 +732,24 @@ class Lexicon:
         found = {word[:i] + alt + word[i + 1:] for i, ch in enumerate(word) for alt in MISREAD.get(ch, "")}
         found = {w for w in found if self.knows(w)}
         return f"{m['lead']}{found.pop()}{m['tail']}" if len(found) == 1 else token
+
+
+ACCENTED = {"a": "ą", "c": "ć", "e": "ę", "l": "ł", "n": "ń", "o": "ó", "s": "ś", "z": "żź",
+            "C": "Ć", "L": "Ł", "O": "Ó", "S": "Ś", "Z": "ŻŹ"}  # fmt: skip
+MAX_ACCENT_TRIES = 1024
+
+
+def _accent_variants(word: str) -> list[str]:
+    """`word` with some letters given their Polish diacritics (not `word` itself); none
+    when there would be over MAX_ACCENT_TRIES."""
+    options = [c + ACCENTED.get(c, "") for c in word]
+    if math.prod(len(o) for o in options) > MAX_ACCENT_TRIES:
+        return []
+    return ["".join(p) for p in itertools.product(*options)][1:]
+
+
+def _changes(a: str, b: str) -> int:
+    return sum(x != y for x, y in zip(a, b))
 
 
 def _component(data: bytes, offsets: list[int], index: int) -> bytes:

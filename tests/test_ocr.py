@@ -262,3 +262,24 @@ def test_the_word_list_is_tesseracts_own() -> None:
 def test_a_word_one_misread_letter_from_a_known_word(read: str, meant: str) -> None:
     assert ocr.repair_word(read, lexicon()) == meant
     assert ocr.repair_word(read) == read  # without the list: as read
+
+
+@pytest.mark.parametrize(("read", "meant"), [
+    ("Imie", "Imię"), ("Uzytkownika:", "Użytkownika:"), ("Urzedu:", "Urzędu:"), ("Jedrzej", "Jędrzej"), ("Bozena", "Bożena"),
+    ("Czestochowie", "Częstochowie"), ("Swidnik", "Świdnik"), ("Spolecznej", "Społecznej"),
+    # kept: English words, words with no accented form, names the list lacks, capitals
+    ("Page", "Page"), ("Place", "Place"), ("nazwisko", "nazwisko"), ("Kadry", "Kadry"), ("FROM", "FROM"), ("MT940", "MT940"),
+])  # fmt: skip
+def test_a_word_the_english_model_read_gets_its_polish_letters_back(read: str, meant: str) -> None:
+    engine = ocr._engine(ocr.LANG)
+    assert engine is not None
+    assert lexicon().accented(read, engine.lexicon("eng")) == meant
+
+
+def test_only_words_the_english_model_read_get_polish_letters() -> None:
+    engine = ocr._engine(ocr.LANG)
+    assert engine is not None
+    data = {"text": ["Imie", "Urzad", "Zgłoszenie"], "conf": ["90", "90", "90"], "block_num": ["1"] * 3,
+            "par_num": ["1"] * 3, "line_num": ["1", "1", "2"], "lang": ["eng", "pol", "pol"]}  # fmt: skip
+    result = ocr._result(data, True, lexicon(), engine.lexicon("eng"))  # type: ignore[arg-type]
+    assert result.text == "Imię Urzad\nZgłoszenie"  # "Urzad" from the Polish model is as it wrote it
