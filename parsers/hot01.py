@@ -7,7 +7,9 @@ a folded key of the line's start (lower case, no diacritics, letters and digits 
 so "Imie i nazwisko Uzytkow nika ;" still matches; values are cleaned of the leaders,
 boxes and ruled lines a fax leaves. With OCR text (`word_confidence` given) lines of
 debris are skipped and names, offices, dates and signs are cut out of the noise around
-them; typed text is kept as written.
+them, and fax OCR's misreadings with one sure reading are put right (a short label with
+a letter wrong, a sign's symbol read as digits, small initials of names and sentences);
+typed text is kept as written.
 
 Confidence of each field, in 0..1::
 
@@ -840,7 +842,8 @@ def _sentence_starts(lines: list[str]) -> list[str]:
     """OCR: a line that starts a sentence (the question's first, or after one ending in
     "?", "!" or "." after a word of 4+ letters, not an abbreviation) starts with a
     capital; a small letter there that looks like its capital (CASE_ALIKE) is misread."""
-    out, starts = [], True
+    out: list[str] = []
+    starts = True
     for line in lines:
         words = line.split(" ", 1)
         if starts and words[0]:
@@ -886,6 +889,7 @@ _LOWER = frozenset("abcdefghijklmnopqrstuvwxyząćęłńóśźż")
 
 
 def _capitalised(word: str, alike: frozenset[str] = CASE_ALIKE) -> str:
+    """The word with a capital first letter, if that letter is in `alike` and it is a word."""
     if len(word) >= 2 and word[0] in alike and word[1:].replace("-", "").isalpha():
         return word[0].upper() + word[1:]
     return word
