@@ -1,9 +1,12 @@
-"""OCR of one page image: clean it up for tesseract, then read it (pytesseract, pol+eng).
+"""OCR of one page image: clean it up for tesseract, then read it (pol+eng).
 
-`prepare` turns a fax page into what tesseract reads best and `ocr` runs tesseract once,
-returning the text and per-word confidences. Each step of `prepare` is kept because it
-measured better on rendered HOT-01 forms: `bench/ocr_bench.py --ablate` switches them off
-one at a time and prints the effect on speed, fields read and character error rate.
+`prepare` turns a fax page into what tesseract reads best and `ocr` reads it once with the
+tesseract kept loaded in the process (libtesseract's C API; a tesseract run per page
+through pytesseract where the library is missing), returning the text and per-word
+confidences, with sure misreadings repaired (`repair_word`, and tesseract's own Polish
+word list: `Lexicon`). Each step is kept because it measured better on rendered HOT-01
+forms: `bench/ocr_bench.py --ablate` switches them off one at a time and prints the
+effect on speed (wall and CPU), fields read and character error rate.
 """
 from __future__ import annotations
 
