@@ -6,8 +6,10 @@ from __future__ import annotations
 import email
 import email.policy
 import io
+import mailbox
 import smtplib
 import ssl
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -368,3 +370,29 @@ def test_a_fax_gateways_own_notice_gets_no_acknowledgement(hotline: Hotline, tmp
     assert line["action"] == "created" and not outbox_rows(hotline)  # kept for a person, never answered
     (skipped,) = events(hotline, "ack_skipped")
     assert "fax gateway" in skipped.data["reason"]
+
+
+def test_two_workers_never_send_one_row_twice(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    """Two outbox workers (two daemon instances on one database) draining the same queue."""
+    mbox = mailbox.mbox(tmp_path / "many.mbox")
+    for i in range(40):
+        mbox.add(mf.make_message(subject=f"Pytanie {i}", sender=f"user{i}@gmina.example.pl", body="?\n",
+                                 message_id=f"<m{i}@gmina.example.pl>"))  # fmt: skip
+    mbox.close()
+    assert len(hotline.json("ingest", str(tmp_path / "many.mbox"))) == 40
+    settings = config.load(hotline.config)
+    factory = db.open_store(settings.storage.url)
+    results: list[list[delivery.Result]] = [[], []]
+
+    def work(i: int) -> None:
+        while sent := delivery.send_due(factory, settings, open_transport(settings.outbound), limit=3):
+            results[i] += sent
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    ids = [r.message["Message-ID"] for r in relay.received]
+    assert len(ids) == len(set(ids)) == 40 and all(r.outcome == "sent" for rs in results for r in rs)
+    assert sorted(r.outbox_id for rs in results for r in rs) == list(range(1, 41))  # each row by one worker
