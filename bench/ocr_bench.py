@@ -38,7 +38,10 @@ thickening strokes (erode 2 px) 87/32, a gamma of 2.0 or 0.6 on the grey page 75
 normal pages 45/53/37 % normal, sigma 0.5/1.1 on fine 73/78 % fine, OCR at 1.25x or
 1.47x 73/47 and 75/30, psm 6 85/60 (against 93/65 with the parser fixes), lang pol
 alone 82/42; the better of two preparations by confidence: 56 -> 56 fine, 39 -> 40
-normal (the misreadings are the model's, not the preparation's).
+normal (the misreadings are the model's, not the preparation's). Cropping reads the
+same as not cropping (pages with every field right, three seeded sets, 120 normal and 120
+fine pages: 74 and 112 cropped, 76 and 110 not) for 0.17 s less CPU a page; single sets
+swing by 15 points either way, so judge a change on --count 80+ and two seeds.
 """
 from __future__ import annotations
 
