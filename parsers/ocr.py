@@ -17,6 +17,7 @@ import math
 import os
 import re
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -360,6 +361,7 @@ _TSV_COLUMNS = ("level", "page_num", "block_num", "par_num", "line_num", "word_n
                 "height", "conf", "text")  # fmt: skip
 _LIBRARY: list[ctypes.CDLL | None] = []
 _ENGINES: dict[tuple[int, str], _Engine | None] = {}
+_LOADING = threading.Lock()
 
 
 def _library() -> ctypes.CDLL | None:
@@ -378,9 +380,10 @@ def _library() -> ctypes.CDLL | None:
 def _engine(lang: str) -> _Engine | None:
     """This process's loaded tesseract for `lang` (a forked worker loads its own)."""
     key = (os.getpid(), lang)
-    if key not in _ENGINES:
-        lib = _library()
-        _ENGINES[key] = _Engine(lib, lang) if lib is not None else None
+    with _LOADING:
+        if key not in _ENGINES:
+            lib = _library()
+            _ENGINES[key] = _Engine(lib, lang) if lib is not None else None
     return _ENGINES[key]
 
 
@@ -397,11 +400,16 @@ class _Engine:
             lib.TessBaseAPIDelete(self.handle)
             raise RuntimeError(f"tesseract could not load the language data {lang!r}")
         self.pid = os.getpid()
+        self.lock = threading.Lock()  # one page at a time: a handle is not thread-safe (ctypes drops the GIL)
         self._lexicons: dict[str, Lexicon | None] = {}
         atexit.register(self.close)
 
     def read(self, pixels: np.ndarray, dpi: int, timeout: float, steps: Steps) -> dict[str, list[object]]:
         """The words of an 8-bit grey page, as pytesseract's image_to_data gives them."""
+        with self.lock:
+            return self._read(pixels, dpi, timeout, steps)
+
+    def _read(self, pixels: np.ndarray, dpi: int, timeout: float, steps: Steps) -> dict[str, list[object]]:
         lib, handle = self.lib, self.handle
         pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
         lib.TessBaseAPISetPageSegMode(handle, steps.psm)

@@ -283,3 +283,12 @@ def test_only_words_the_english_model_read_get_polish_letters() -> None:
             "par_num": ["1"] * 3, "line_num": ["1", "1", "2"], "lang": ["eng", "pol", "pol"]}  # fmt: skip
     result = ocr._result(data, True, lexicon(), engine.lexicon("eng"))  # type: ignore[arg-type]
     assert result.text == "Imię Urzad\nZgłoszenie"  # "Urzad" from the Polish model is as it wrote it
+
+
+def test_pages_read_from_threads_of_one_process_take_turns() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    prepared = ocr.prepare(page().crop((0, 0, 1728, 700)), *FINE)
+    with ThreadPoolExecutor(3) as pool:
+        texts = list(pool.map(lambda _: ocr.ocr(prepared, timeout=60).text, range(3)))
+    assert len(set(texts)) == 1 and SAMPLE.user_name in texts[0]
