@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from gateway import logs, settings as config, tickets, views
 from gateway.ingest import ingest
-from gateway.pipeline import Parser
+from gateway.parsing import Parser
 from storage import db
 from storage.models import TicketStatus
 

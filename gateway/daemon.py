@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import delivery, logs, metrics, sdnotify
 from gateway.ingest import process_backlog
-from gateway.pipeline import Outcome, Parser
+from gateway.parsing import Parser
+from gateway.pipeline import Outcome
 from gateway.settings import ConfigError, Settings, SmtpServerSection, load
 from gateway.sources import smtp
 from gateway.sources.imap import ImapSource

@@ -16,7 +16,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import inbox
-from gateway.pipeline import Outcome, Parsed, Parser, process
+from gateway.parsing import Parsed, Parser
+from gateway.pipeline import Outcome, process
 from gateway.reading import Reading, Rejected
 from gateway.settings import Settings
 from parsers.identity import Identity, identify

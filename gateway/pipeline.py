@@ -1,19 +1,13 @@
 """inbox row -> parse -> classify -> thread -> route: one message, one outcome.
 
 Like structlog's processor chain, each step is a small callable taking and returning a
-frozen Work. Parsing is CPU-bound and runs in worker processes; routing runs in order,
+frozen Work. Parsing is CPU-bound and runs in worker processes (gateway/parsing.py); routing runs in order,
 in memory, against a thread index loaded once per batch, and the batch's rows are then
 stored together (gateway/changes.py) in the caller's transaction.
 """
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
-import os
-import signal
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -30,10 +24,8 @@ from gateway.settings import Settings
 from gateway.changes import ChangeSet
 from gateway.threads import ThreadIndex, TicketRef
 from parsers import autoreply
-from gateway import reading as read
-from gateway.reading import FirstPass, ReadConfig, Reading, Rejected, first_pass
-from parsers.fax import FaxLimits, PageText, ocr_page
-from parsers.mime import ParseLimits
+from gateway.parsing import Parsed
+from gateway.reading import Reading, Rejected
 from parsers.refs import ticket_number_in_text
 from storage.models import InboxEntry, InboxState, MessageKind
 
@@ -76,7 +68,6 @@ class Context:
 
 
 Step = Callable[[Context, Work], Work]
-Parsed = Reading | Rejected
 
 
 def classify(ctx: Context, work: Work) -> Work:
@@ -176,83 +167,6 @@ def run_steps(ctx: Context, work: Work, steps: Iterable[Step] = STEPS) -> Work:
         work = step(ctx, work)
     assert work.outcome is not None, "the last step must decide an outcome"
     return work
-
-
-class Parser:
-    """Reads raw messages (gateway/reading.py) in worker processes when there are enough of
-    them to pay off; the pages of fax documents are OCR'd in parallel across the workers."""
-
-    POOL_THRESHOLD = 64
-
-    def __init__(self, settings: Settings, workers: int | None = None, pool_threshold: int = POOL_THRESHOLD) -> None:
-        fax, lim = settings.fax, settings.limits
-        self.config = ReadConfig(
-            limits=ParseLimits(max_attachments=lim.max_attachments, max_mime_depth=lim.max_mime_depth),
-            max_bytes=lim.max_message_bytes,
-            gateway_senders=frozenset(s.lower() for s in fax.gateway_senders),
-            caller_patterns=tuple(fax.caller_id_patterns),
-            fax_limits=FaxLimits(fax.max_pages, fax.max_pixels, fax.max_document_bytes, fax.ocr_seconds_per_page),
-        )
-        self.workers = workers or os.cpu_count() or 1
-        self.pool_threshold = pool_threshold
-        self._pool: Executor | None = None
-        self._lock = threading.Lock()  # the daemon's sources share one pool
-
-    def map(self, raws: list[bytes], channels: list[str | None] | None = None) -> Iterator[Parsed]:
-        """Results in order; `channels` are what the sources know (None: decide). The first
-        pass is submitted at once; the caller may do other work (route the previous batch)
-        before it consumes the iterator."""
-        n = len(raws)
-        hints = channels or [None] * n
-        if n < self.pool_threshold or self.workers < 2:
-            firsts: Iterator[FirstPass | Rejected] = map(first_pass, raws, hints, [self.config] * n)
-            return self._finish(firsts)
-        chunk = max(1, n // (self.workers * 4))
-        firsts = self.start().map(first_pass, raws, hints, [self.config] * n, chunksize=chunk)
-        return self._finish(firsts)
-
-    def _finish(self, firsts: Iterator[FirstPass | Rejected]) -> Iterator[Parsed]:
-        done = list(firsts)
-        jobs = [
-            ((i, d), page)
-            for i, first in enumerate(done) if isinstance(first, FirstPass)
-            for d, doc in enumerate(first.documents)
-            for page in doc.images
-        ]  # fmt: skip
-        seconds = [self.config.fax_limits.seconds_per_page] * len(jobs)
-        pages = [page for _, page in jobs]
-        # OCR is worth the workers from the second page on, however few the messages
-        texts = map(ocr_page, pages, seconds) if len(jobs) < 2 or self.workers < 2 else self.start().map(ocr_page, pages, seconds)
-        ocr: dict[int, dict[tuple[int, int], PageText]] = {}
-        for ((i, d), page), text in zip(jobs, texts):
-            ocr.setdefault(i, {})[(d, page.number)] = text
-        for i, first in enumerate(done):
-            yield read.finish(first, ocr.get(i, {})) if isinstance(first, FirstPass) else first
-
-    def start(self) -> Executor:
-        """Fork the workers now. The daemon calls this before it starts any thread: forking a
-        process that runs threads could copy a held lock into the worker."""
-        with self._lock:
-            if self._pool is None:
-                context = multiprocessing.get_context("fork")
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_die_with_parent)
-                self._pool.submit(int).result()  # all workers are forked on the first task
-            return self._pool
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown()
-                self._pool = None
-
-
-def _die_with_parent() -> None:
-    """A worker must not outlive a daemon killed with SIGKILL (Linux: PR_SET_PDEATHSIG)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: systemd's KillMode still reaps the workers
 
 
 def process(session: Session, settings: Settings, entries: list[InboxEntry], parsed: Iterable[Parsed]) -> list[Outcome]:

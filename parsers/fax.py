@@ -112,8 +112,9 @@ def split_document(data: bytes, filename: str, content_type: str, limits: FaxLim
     raise DocumentError(f"not a PDF, TIFF or image: starts with {data[:8]!r} (declared {declared})")
 
 
-def ocr_page(page: PageImage, seconds: float) -> PageText:
-    """Runs in a worker process: one page prepared and read within `seconds`.
+def ocr_page(page: PageImage, seconds: float, engine: str = "api") -> PageText:
+    """Runs in a worker process: one page prepared and read within `seconds`, by
+    tesseract's library kept loaded (`engine="api"`) or by a tesseract process ("cli").
 
     A page whose lines run up and down is turned first; one that reads badly is tried
     again turned, if tesseract's orientation detection sees a turn (a fax fed upside
@@ -126,7 +127,8 @@ def ocr_page(page: PageImage, seconds: float) -> PageText:
             prepared = ocr.prepare(image, page.x_dpi, page.y_dpi)
         if ocr.looks_sideways(prepared):  # turn it first: reading it sideways costs seconds
             prepared = ocr.turned_upright(prepared, _left(deadline)) or prepared
-        result = ocr.ocr(prepared, timeout=_left(deadline))
+        steps = ocr.STEPS if engine == "api" else ocr.with_steps(engine=engine)
+        result = ocr.ocr(prepared, timeout=_left(deadline), steps=steps)
         if _reads_badly(result):
             result = _try_turned(prepared, result, deadline)
     except ocr.OcrTimeout:

@@ -15,7 +15,8 @@ from imapclient import IMAPClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.pipeline import Outcome, Parser
+from gateway.parsing import Parser
+from gateway.pipeline import Outcome
 from gateway.settings import load
 from gateway.sources.imap import Backoff, ImapSource
 from storage import db

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from gateway.ingest import ingest
-from gateway.pipeline import Parser
+from gateway.parsing import Parser
 from gateway.settings import load
 from storage import db
 from storage.models import InboxEntry, Ticket

@@ -23,7 +23,8 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.ingest import ingest
-from gateway.pipeline import Outcome, Parser
+from gateway.parsing import Parser
+from gateway.pipeline import Outcome
 from gateway.settings import ImapAccount, Settings
 from storage.db import transaction
 from storage.models import ImapState

@@ -1,0 +1,146 @@
+"""Reading raw messages in worker processes, and surviving a worker that dies.
+
+Parsing and OCR are CPU-bound (and OCR runs tesseract's C library inside the worker), so
+they run in a pool of processes forked before the daemon starts any thread. A message or
+page that kills its worker (a crash in a native decoder) must not stop the others, nor be
+retried forever: the pool is replaced, the batch is read again one item at a time, and
+the item that kills a worker again is quarantined (a message) or kept unread (a page).
+"""
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+import structlog
+
+from gateway import reading as read
+from gateway.reading import FirstPass, ReadConfig, Reading, Rejected, first_pass
+from gateway.settings import Settings
+from parsers.fax import FaxLimits, PageImage, PageText, ocr_page
+from parsers.mime import ParseLimits
+
+log = structlog.get_logger("hotline.parsing")
+Parsed = Reading | Rejected
+T = TypeVar("T")
+CRASHED = "the message killed the process reading it (a crash in a native decoder); kept unread"
+
+
+class Parser:
+    """Reads raw messages (gateway/reading.py) in worker processes when there are enough of
+    them to pay off; the pages of fax documents are OCR'd in parallel across the workers."""
+
+    POOL_THRESHOLD = 64
+
+    def __init__(self, settings: Settings, workers: int | None = None, pool_threshold: int = POOL_THRESHOLD) -> None:
+        fax, lim = settings.fax, settings.limits
+        self.config = ReadConfig(
+            limits=ParseLimits(max_attachments=lim.max_attachments, max_mime_depth=lim.max_mime_depth),
+            max_bytes=lim.max_message_bytes,
+            gateway_senders=frozenset(s.lower() for s in fax.gateway_senders),
+            caller_patterns=tuple(fax.caller_id_patterns),
+            fax_limits=FaxLimits(fax.max_pages, fax.max_pixels, fax.max_document_bytes, fax.ocr_seconds_per_page),
+        )
+        self.workers = workers or os.cpu_count() or 1
+        self.pool_threshold = pool_threshold
+        self._pool: Executor | None = None
+        self._context = "fork"  # "spawn" once the daemon's threads run: see replace()
+        self._lock = threading.Lock()  # the daemon's sources share one pool
+
+    def map(self, raws: list[bytes], channels: list[str | None] | None = None) -> Iterator[Parsed]:
+        """Results in order; `channels` are what the sources know (None: decide). The first
+        pass is submitted at once; the caller may do other work (route the previous batch)
+        before it consumes the iterator."""
+        n = len(raws)
+        jobs = list(zip(raws, channels or [None] * n, [self.config] * n))
+        if n < self.pool_threshold or self.workers < 2:
+            return self._finish(lambda: [first_pass(*job) for job in jobs])
+        chunk = max(1, n // (self.workers * 4))
+        pending = self.start().map(first_pass, *zip(*jobs), chunksize=chunk)
+        return self._finish(lambda: self._collect(pending, first_pass, jobs, lambda *_: Rejected(CRASHED)))
+
+    def _finish(self, first: Callable[[], list[FirstPass | Rejected]]) -> Iterator[Parsed]:
+        done = first()
+        jobs = [
+            ((i, d), page)
+            for i, item in enumerate(done) if isinstance(item, FirstPass)
+            for d, doc in enumerate(item.documents)
+            for page in doc.images
+        ]  # fmt: skip
+        texts = self.ocr([page for _, page in jobs])
+        ocr: dict[int, dict[tuple[int, int], PageText]] = {}
+        for ((i, d), page), text in zip(jobs, texts):
+            ocr.setdefault(i, {})[(d, page.number)] = text
+        for i, item in enumerate(done):
+            yield read.finish(item, ocr.get(i, {})) if isinstance(item, FirstPass) else item
+
+    def ocr(self, pages: list[PageImage]) -> list[PageText]:
+        """Always in the workers, even one page: tesseract's library runs in the process
+        that reads, and a crash there must not take the daemon with it. After a crash the
+        pages are read with a tesseract process each (slower, and isolated)."""
+        if not pages:
+            return []
+        seconds = [self.config.fax_limits.seconds_per_page] * len(pages)
+        jobs = list(zip(pages, seconds, ["cli"] * len(pages)))
+        pending = self.start().map(ocr_page, pages, seconds)
+        return self._collect(pending, ocr_page, jobs, _unread_page)
+
+    def _collect(self, pending: Iterator[T], fn: Callable[..., T], jobs: list[tuple[Any, ...]],
+                 crashed: Callable[..., T]) -> list[T]:  # fmt: skip
+        try:
+            return list(pending)
+        except BrokenProcessPool:
+            log.error("a worker process died; reading the batch again one by one", items=len(jobs))
+            self.replace()
+            return [self._one(fn, job, crashed) for job in jobs]
+
+    def _one(self, fn: Callable[..., T], job: tuple[Any, ...], crashed: Callable[..., T]) -> T:
+        try:
+            return self.start().submit(fn, *job).result()
+        except BrokenProcessPool:
+            log.error("an item killed its worker again; set aside", function=fn.__name__)
+            self.replace()
+            return crashed(*job)
+
+    def start(self) -> Executor:
+        """Fork the workers now. The daemon calls this before it starts any thread: forking a
+        process that runs threads could copy a held lock into the worker."""
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context(self._context)
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_die_with_parent)
+                self._pool.submit(int).result()  # all workers are forked on the first task
+            return self._pool
+
+    def replace(self) -> None:
+        """A broken pool is dropped; its successor is spawned, not forked, since by now
+        other threads may hold locks a fork would copy."""
+        with self._lock:
+            broken, self._pool, self._context = self._pool, None, "spawn"
+        if broken is not None:
+            broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+
+
+def _unread_page(page: PageImage, *_: Any) -> PageText:
+    return PageText(page.number, "", 0.0, "ocr", problem=f"page {page.number}: OCR crashed; the page is kept as an image")
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive a daemon killed with SIGKILL (Linux: PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: systemd's KillMode still reaps the workers
