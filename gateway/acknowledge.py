@@ -63,9 +63,12 @@ def way_back(came_by: str, emails: list[str], faxes: list[str], phones: list[str
     return None
 
 
-def refusal(settings: Settings, work: Work) -> str | None:
+def refusal(settings: Settings, work: Work, now: datetime) -> str | None:
     """Why this message must get no acknowledgement at all (RFC 3834 and our own rules)."""
     verdict, reading = work.verdict, work.reading
+    due = work.opened["ack_due_at"] if work.opened else None
+    if due is not None and due < now:  # only `ingest --received-at` reaches back so far
+        return f"imported: its acknowledgement was due {due.isoformat()}, before it reached us"
     if verdict is not None and verdict.kind != "normal":
         return f"{verdict.kind}: {verdict.reason}"
     sender = reading.message.sender.addr.lower() if reading.message.sender else ""
@@ -107,7 +110,7 @@ def acknowledge(ctx: Context, work: Work) -> Work:
         return work
     ticket, row, now = work.ticket, work.opened, datetime.now(timezone.utc)
     actor = work.entry.source
-    reason = refusal(ctx.settings, work)
+    reason = refusal(ctx.settings, work, now)
     way = None if reason else way_back(row["channel"], row["return_emails"], row["return_faxes"], row["return_phones"])
     if way is None:
         ctx.changes.event(ticket, actor, "ack_skipped", now, reason=reason or "no return contact")

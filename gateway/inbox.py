@@ -10,13 +10,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from parsers.identity import Identity, identify
 from storage import blobs
 from storage.db import insert_ignoring_conflicts
-from storage.models import InboxEntry, InboxState
+from storage.models import InboxEntry, InboxState, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +65,10 @@ def accept_many(session: Session, deliveries: list[Delivery], idents: list[Ident
         duplicate = inbox_id in seen or (key in known and not unfinished)
         seen.add(inbox_id)
         result.append(Accepted(inbox_id, ident.message_id, duplicate))
-    if dups := [a.inbox_id for a in result if a.duplicate]:
-        for inbox_id, count in Counter(dups).items():
-            bump = InboxEntry.duplicates + count
-            session.execute(update(InboxEntry).where(InboxEntry.id == inbox_id).values(duplicates=bump))
+    if dups := Counter(a.inbox_id for a in result if a.duplicate):
+        inbox = table(InboxEntry)  # one executemany, not a statement per duplicate
+        stmt = update(inbox).where(inbox.c.id == bindparam("row")).values(duplicates=inbox.c.duplicates + bindparam("count"))
+        session.execute(stmt, [{"row": i, "count": n} for i, n in dups.items()])
     return result
 
 

@@ -42,6 +42,7 @@ class FirstPass:
     caller_id: str | None
     documents: tuple[SplitDocument, ...]
     problems: tuple[str, ...]
+    typed_form: hot01.Hot01Form | None  # a form typed into the body (read here, in the worker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,8 @@ def _split(msg: ParsedMessage, channel: str | None, config: ReadConfig) -> First
         except Exception as exc:  # a decoder's bug costs the document's text, never the message
             problems.append(f"{att.filename}: not read: {type(exc).__name__}: {exc}")
     number = caller_id(msg, compile_patterns(config.caller_patterns)) if is_fax else None
-    return FirstPass(msg, "fax" if is_fax else "email", number, tuple(documents), tuple(problems))
+    typed = hot01.parse_form(msg.text) if not documents and hot01.looks_like_form(msg.text) else None
+    return FirstPass(msg, "fax" if is_fax else "email", number, tuple(documents), tuple(problems), typed)
 
 
 def is_document(att: Attachment) -> bool:
@@ -111,7 +113,9 @@ def _form(first: FirstPass, documents: tuple[DocumentText, ...]) -> hot01.Hot01F
         form = hot01.parse_form(text, confidence)
         if form.is_form:
             return form
-    if hot01.looks_like_form(first.message.text):
+    if first.typed_form is not None:
+        return first.typed_form
+    if documents and hot01.looks_like_form(first.message.text):  # the documents held no form
         return hot01.parse_form(first.message.text)
     if first.channel == "fax":  # a fax that is no form: its whole text is the question
         text = "\n\n".join(d.text for d in documents).strip() or first.message.text

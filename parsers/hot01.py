@@ -136,6 +136,7 @@ def fold(text: str) -> str:
 
 
 _ALNUM = re.compile(r"[a-z0-9]")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 def _keyed(folded: str) -> tuple[str, list[int]]:
@@ -988,7 +989,7 @@ def looks_like_form(text: str) -> bool:
     folded = fold(text[:20000])
     if CODE.search(folded):
         return True
-    keyed, _ = _keyed(folded)
+    keyed = _NOT_ALNUM.sub("", folded)
     if HEADER_KEY in keyed:
         return True
     keys = ("imieinazwisko", "uzytkownika", "nazwaurzedu", "zwrotnynr", "trescpytania")

@@ -12,8 +12,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+
+import holidays
 
 from gateway import cli
 
@@ -42,6 +45,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, step: float = 
             return value
         time.sleep(step)
     raise AssertionError(f"not within {timeout}s")
+
+
+def a_coming_friday() -> date:
+    """A Friday at least a week ahead whose Monday and Tuesday are working days in Poland:
+    a question "received" then still has its acknowledgement ahead of it (one received
+    long ago is an import, and gets none), and its deadlines are plain to compute."""
+    public = holidays.country_holidays("PL", years=range(date.today().year, date.today().year + 2))
+    day = date.today() + timedelta(days=7)
+    while day.weekday() != 4 or day + timedelta(days=3) in public or day + timedelta(days=4) in public:
+        day += timedelta(days=1)
+    return day
 
 
 def free_port() -> int:

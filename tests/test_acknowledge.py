@@ -11,7 +11,9 @@ import smtplib
 import ssl
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dt_time
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -28,10 +30,20 @@ from storage.models import Event, OutboxEntry
 from tests import formfactory as ff
 from tests import mailfactory as mf
 from tests.relay import Received, Relay, RelayHandler, Responder, relay  # noqa: F401  (fixture)
-from tests.support import DaemonProcess, Hotline, consultants_config, free_port, write_config
+from tests.support import DaemonProcess, Hotline, a_coming_friday, consultants_config, free_port, write_config
 
 GATEWAY = "faxserver@example.org"
-FRIDAY_1630 = "2026-11-20T16:30:00+01:00"  # Warsaw: CET, UTC+1
+WARSAW = ZoneInfo("Europe/Warsaw")
+FRIDAY = a_coming_friday()
+FRIDAY_1630 = datetime.combine(FRIDAY, dt_time(16, 30), WARSAW).isoformat()
+
+
+def utc(day: date, hour: int) -> str:
+    """Warsaw wall-clock time on a day, as the JSON shows it (UTC, Z)."""
+    return datetime.combine(day, dt_time(hour), WARSAW).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+MONDAY_0800, TUESDAY_1600 = utc(FRIDAY + timedelta(days=3), 8), utc(FRIDAY + timedelta(days=4), 16)
 QUESTION = mf.make_message(
     subject="Błąd eksportu sprawozdania", sender="Jan Kowalski <jan.kowalski@gmina.example.pl>",
     body="Dzień dobry,\nprzy eksporcie do PDF pojawia się błąd.\n", message_id="<q1@gmina.example.pl>",
@@ -102,8 +114,8 @@ def test_friday_evening_mail_is_acknowledged_threaded_by_tuesday(hotline: Hotlin
     line = ingest(hotline, tmp_path, QUESTION, "--received-at", FRIDAY_1630)
     number = line["ticket"]
     t = show(hotline, number)
-    assert (t["received_at"], t["effective_received_at"], t["ack_due_at"]) == (
-        "2026-11-20T15:30:00Z", "2026-11-23T07:00:00Z", "2026-11-24T15:00:00Z")  # Monday 08:00, Tuesday 16:00 Warsaw
+    assert (t["received_at"], t["effective_received_at"], t["ack_due_at"]) == (utc(FRIDAY, 16).replace(":00:00Z", ":30:00Z"),
+                                                                              MONDAY_0800, TUESDAY_1600)  # fmt: skip
     assert t["status"] == "new" and t["acked_at"] is None
     assert "sent" in flush(hotline)
 
@@ -116,7 +128,7 @@ def test_friday_evening_mail_is_acknowledged_threaded_by_tuesday(hotline: Hotlin
     assert msg["Auto-Submitted"] == "auto-replied" and msg["X-Loop"] == "hotline@example.org"
     assert msg["Message-ID"].startswith(f"<{number}.")
     text = msg.get_body(("plain",)).get_content()
-    assert number in text and "20 listopada 2026" in text and "16:30" in text
+    assert number in text and f"{FRIDAY.day} " in text and "16:30" in text
     t = show(hotline, number)
     assert t["status"] == "acknowledged" and t["acked_at"] is not None
     (ack,) = [m for m in t["messages"] if m["kind"] == "ack"]
@@ -160,7 +172,7 @@ def test_a_form_naming_only_a_phone_makes_a_callback_task(with_team: Hotline, tm
         "Treść pytania\nJak zmienić hasło?\n"))  # fmt: skip
     number = ingest(hotline, tmp_path, raw, "--received-at", FRIDAY_1630)["ticket"]
     (task,) = events(hotline, "callback_task")
-    assert task.data == {"phone": "+48221234567", "due": "2026-11-24T15:00:00+00:00"}
+    assert task.data == {"phone": "+48221234567", "due": TUESDAY_1600.replace("Z", "+00:00")}
     flush(hotline)
     assert all(r.rcpt_tos == ["support-team@example.org"] for r in relay.received)  # nothing to the user
     (got,) = team_mail(relay, "Oddzwonić: +48221234567")
@@ -359,8 +371,9 @@ def test_a_customer_configured_for_english_gets_an_english_acknowledgement(db_ur
     (file,) = (tmp_path / "outbox" / "new").iterdir()
     msg = email.message_from_bytes(file.read_bytes(), policy=email.policy.default)
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert f"registered it under the number {number}" in text and "Friday, 20 November 2026" in text
-    assert "Monday, 23 November 2026, 08:00" in text  # counted from the next working time
+    monday = FRIDAY + timedelta(days=3)
+    assert f"registered it under the number {number}" in text and f"Friday, {FRIDAY.day} {FRIDAY:%B %Y}" in text
+    assert f"Monday, {monday.day} {monday:%B %Y}, 08:00" in text  # counted from the next working time
 
 
 def test_a_fax_gateways_own_notice_gets_no_acknowledgement(hotline: Hotline, tmp_path: Path) -> None:
@@ -396,3 +409,12 @@ def test_two_workers_never_send_one_row_twice(hotline: Hotline, tmp_path: Path, 
     ids = [r.message["Message-ID"] for r in relay.received]
     assert len(ids) == len(set(ids)) == 40 and all(r.outcome == "sent" for rs in results for r in rs)
     assert sorted(r.outbox_id for rs in results for r in rs) == list(range(1, 41))  # each row by one worker
+
+
+def test_an_import_of_old_mail_acknowledges_nothing(hotline: Hotline, tmp_path: Path) -> None:
+    """Mail from an old system, with its original times: its deadlines are long past, and
+    users must not get acknowledgements of questions answered years ago."""
+    line = ingest(hotline, tmp_path, QUESTION, "--received-at", "2024-03-01T10:00:00+01:00")
+    assert line["action"] == "created" and not outbox_rows(hotline)
+    (skipped,) = events(hotline, "ack_skipped")
+    assert skipped.data["reason"].startswith("imported: its acknowledgement was due 2024-03-04")

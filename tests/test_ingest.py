@@ -11,8 +11,9 @@ import struct
 import subprocess
 import termios
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
@@ -22,7 +23,7 @@ from gateway import inbox
 from storage import db
 from storage.models import Attachment, Blob, Event, InboxEntry, Message as MessageRow, Ticket
 from tests import mailfactory as mf
-from tests.support import HOTLINE, Hotline, free_port, write_config
+from tests.support import HOTLINE, Hotline, a_coming_friday, free_port, write_config
 
 TICKET_KEYS = {
     "number", "status", "channel", "subject", "severity", "needs_review", "user_name", "office",
@@ -62,7 +63,8 @@ def write_mbox(path: Path, raws: list[bytes]) -> Path:
 
 def test_plain_message_becomes_ticket_with_every_contract_key(hotline: Hotline, tmp_path: Path) -> None:
     raw = mf.make_message(subject="Problem z logowaniem", body="Nie mogę się zalogować do systemu.\n")
-    line = ingest_one(hotline, tmp_path, raw, "--received-at", "2026-11-20T09:30:00+01:00")
+    friday = a_coming_friday()
+    line = ingest_one(hotline, tmp_path, raw, "--received-at", f"{friday}T09:30:00+01:00")
     assert set(line) == {"message_id", "action", "ticket", "reason"}
     assert line["action"] == "created" and line["message_id"] == "q1.20260302@example.pl"
     assert line["ticket"] == "HOT-2026-000001"
@@ -73,12 +75,13 @@ def test_plain_message_becomes_ticket_with_every_contract_key(hotline: Hotline, 
     assert ticket["user_name"] == "Jan Kowalski"
     assert ticket["return_emails"] == ["jan@example.pl"]
     assert ticket["question"] == "Nie mogę się zalogować do systemu."
-    assert ticket["received_at"] == ticket["effective_received_at"] == "2026-11-20T08:30:00Z"  # Friday, in hours
-    assert ticket["ack_due_at"] == "2026-11-23T15:00:00Z"  # by the end of Monday
+    assert ticket["received_at"] == ticket["effective_received_at"] == f"{friday}T08:30:00Z"  # in working hours
+    monday_end = datetime.combine(friday + timedelta(days=3), time(16), ZoneInfo("Europe/Warsaw"))
+    assert ticket["ack_due_at"] == monday_end.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # end of Monday
     message, ack = ticket["messages"]
     assert set(message) == set(ack) == MESSAGE_KEYS
     assert message["direction"] == "in" and message["kind"] == "question"
-    assert message["at"] == "2026-11-20T08:30:00Z"
+    assert message["at"] == f"{friday}T08:30:00Z"
     assert (ack["direction"], ack["kind"], ack["to"]) == ("out", "ack", ["jan@example.pl"])
     (listed,) = hotline.json("tickets", "list", "--json")
     assert "messages" not in listed and listed["number"] == line["ticket"]
