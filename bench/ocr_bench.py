@@ -69,10 +69,7 @@ from PIL import Image  # noqa: E402
 from parsers import fax, ocr  # noqa: E402  (after the path is set)
 from tests.formfactory import FINE, FONTS, NORMAL, FormFields, random_fields, render_form, to_g4_tiff  # noqa: E402
 
-try:
-    from parsers.hot01 import parse_form
-except ImportError:  # being written: the field figure says "not available"
-    parse_form = None  # type: ignore[assignment]
+from parsers.hot01 import edit_distance, parse_form  # noqa: E402
 
 FIELD_NAMES = ("date", "reference", "user_name", "office", "contacts", "question")
 QUESTION_LABEL = re.compile(r"^.*tre\S*\s*pyta\S*\s*$", re.IGNORECASE | re.MULTILINE)
@@ -115,7 +112,7 @@ class Outcome:
     seconds: float
     cpu: float
     in_text: bool
-    fields: bool | None
+    fields: bool
     cer_question: float
     cer_page: float
     bad_fields: list[str] = field(default_factory=list)
@@ -179,19 +176,6 @@ def norm(text: str) -> str:
     return " ".join(text.split())
 
 
-def distance(a: str, b: str) -> int:
-    """Levenshtein distance (two rows)."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
 def expected_page(fields: FormFields) -> str:
     from tests.formfactory import HEADER, LABELS, QUESTION_LABEL as LABEL
 
@@ -205,10 +189,8 @@ def question_of(text: str, length: int) -> str:
     return norm(text[found[-1].end():]) if found else norm(text)[-length:]
 
 
-def parsed_fields(fields: FormFields, text: str, confidence: float | None) -> tuple[bool | None, list[str]]:
-    """Every field right by the form parser (None while there is none), and the wrong ones."""
-    if parse_form is None:
-        return None, []
+def parsed_fields(fields: FormFields, text: str, confidence: float | None) -> tuple[bool, list[str]]:
+    """Every field right by the form parser, and the wrong ones."""
     try:
         form = parse_form(text, confidence)
     except Exception as exc:  # the parser's problem, counted as a miss
@@ -229,7 +211,7 @@ def score(case: Case, reading: Reading) -> Outcome:
     page = expected_page(case.fields)
     ok, bad = parsed_fields(case.fields, text, reading.confidence)
     return Outcome(case.index, case.mode, reading.seconds, reading.cpu, in_text, ok,
-                   distance(question_of(text, len(question)), question) / len(question), distance(flat, page) / len(page), bad)  # fmt: skip
+                   edit_distance(question_of(text, len(question)), question) / len(question), edit_distance(flat, page) / len(page), bad)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- running
@@ -249,9 +231,7 @@ def summarise(outcomes: list[Outcome]) -> dict[str, dict[str, float | str]]:
     out: dict[str, dict[str, float | str]] = {}
     for mode in ("fine", "normal"):
         rows = [o for o in outcomes if o.mode == mode]
-        fields: float | str = "n/a"
-        if rows and rows[0].fields is not None:
-            fields = mean([1.0 if o.fields else 0.0 for o in rows])
+        fields = mean([1.0 if o.fields else 0.0 for o in rows])
         out[mode] = {"pages": len(rows), "seconds_per_page": mean([o.seconds for o in rows]),
                      "cpu_per_page": mean([o.cpu for o in rows]),
                      "in_text": mean([1.0 if o.in_text else 0.0 for o in rows]), "fields": fields,
@@ -266,7 +246,7 @@ def pct(value: float | str) -> str:
 def print_main(summary: dict[str, dict[str, float | str]], wall: float, count: int, workers: int) -> None:
     print(f"OCR: {count} rendered HOT-01 fax pages, {workers} workers, tesseract {pytesseract.get_tesseract_version()}")
     for mode, s in summary.items():
-        fields = "not available" if parse_form is None else pct(s["fields"])
+        fields = pct(s["fields"])
         print(f"  {mode:6} pages {s['pages']:>3}  s/page {s['seconds_per_page']:.2f}  cpu s/page {s['cpu_per_page']:.2f}"
               f"  in text {pct(s['in_text'])}"
               f"  fields: {fields}  CER q {100 * float(s['cer_question']):.2f}%  CER page {100 * float(s['cer_page']):.2f}%")  # fmt: skip

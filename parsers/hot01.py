@@ -247,13 +247,13 @@ def _match_short_misread(field: str, line: str, folded: str) -> _Hit | None:
     makes a label of the word.
     """
     m = _SHORT_WORD.match(folded)
-    if m is None or _edits(m["word"], SHORT_KEYS[field]) > 1:
+    if m is None or edit_distance(m["word"], SHORT_KEYS[field]) > 1:
         return None
     return _Hit(field, MISREAD_SHORT_SCORE, line[m.end():])
 
 
-def _edits(a: str, b: str) -> int:
-    """Levenshtein distance of two short words."""
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (two rows: fine for words and for the bench's pages)."""
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         current = [i]

@@ -105,6 +105,20 @@ class Hotline:
         return result.json_lines()
 
 
+def ingest_raw(hotline: Hotline, folder: Path, raw: bytes, *args: str) -> dict[str, Any]:
+    """One message through `hotline ingest` (from a file, as an admin would): its JSON line."""
+    path = folder / "in.eml"
+    path.write_bytes(raw)
+    (line,) = hotline.json("ingest", *args, str(path))
+    return line
+
+
+def show_ticket(hotline: Hotline, number: str) -> dict[str, Any]:
+    """`hotline tickets show NUMBER --json`."""
+    (data,) = hotline.json("tickets", "show", number, "--json")
+    return data
+
+
 def write_config(path: Path, url: str, extra: str = "", outbound: str | None = None) -> Path:
     """A test's config: its store, outgoing mail into a Maildir beside it (or `outbound`,
     a whole [outbound] section), JSON logs, and `extra` sections."""

@@ -30,7 +30,7 @@ from storage.models import Event, OutboxEntry
 from tests import formfactory as ff
 from tests import mailfactory as mf
 from tests.relay import Received, Relay, RelayHandler, Responder, relay  # noqa: F401  (fixture)
-from tests.support import DaemonProcess, Hotline, a_coming_friday, consultants_config, free_port, write_config
+from tests.support import DaemonProcess, Hotline, a_coming_friday, consultants_config, free_port, write_config, ingest_raw as ingest, show_ticket as show
 
 GATEWAY = "faxserver@example.org"
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -79,18 +79,6 @@ def with_team(hotline: Hotline, tmp_path: Path) -> Hotline:
 
 def team_mail(relay: Relay, subject_part: str) -> list[Received]:  # noqa: F811
     return [r for r in relay.received if r.rcpt_tos == ["support-team@example.org"] and subject_part in str(r.message["Subject"])]
-
-
-def ingest(hotline: Hotline, tmp_path: Path, raw: bytes, *args: str) -> dict:
-    path = tmp_path / "in.eml"
-    path.write_bytes(raw)
-    (line,) = hotline.json("ingest", *args, str(path))
-    return line
-
-
-def show(hotline: Hotline, number: str) -> dict:
-    (data,) = hotline.json("tickets", "show", number, "--json")
-    return data
 
 
 def flush(hotline: Hotline) -> str:

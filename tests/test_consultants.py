@@ -22,7 +22,7 @@ from storage.models import Event
 from tests import formfactory as ff
 from tests import mailfactory as mf
 from tests.relay import Received, Relay, RelayHandler, relay  # noqa: F401  (fixture)
-from tests.support import DaemonProcess, Hotline, consultants_config, wait_for, write_config
+from tests.support import DaemonProcess, Hotline, consultants_config, wait_for, write_config, ingest_raw as ingest, show_ticket as show
 
 CONSULTANT, TEAM, USER = "anna@example.org", "support-team@example.org", "jan.kowalski@gmina.example.pl"
 GATEWAY = "faxserver@example.org"
@@ -44,20 +44,8 @@ def hotline(db_url: str, tmp_path: Path, relay: Relay) -> Hotline:  # noqa: F811
     return Hotline(write_config(tmp_path / "c.toml", db_url, team_config(tmp_path), outbound=relay.config()))
 
 
-def ingest(hotline: Hotline, tmp_path: Path, raw: bytes) -> dict[str, Any]:
-    path = tmp_path / "in.eml"
-    path.write_bytes(raw)
-    (line,) = hotline.json("ingest", str(path))
-    return line
-
-
 def flush(hotline: Hotline) -> None:
     hotline("outbox", "--flush")
-
-
-def show(hotline: Hotline, number: str) -> dict[str, Any]:
-    (data,) = hotline.json("tickets", "show", number, "--json")
-    return data
 
 
 def to(relay: Relay, address: str) -> list[EmailMessage]:  # noqa: F811

@@ -12,7 +12,7 @@ import pytest
 
 from tests import formfactory as ff
 from tests import mailfactory as mf
-from tests.support import REPO, Hotline, write_config
+from tests.support import REPO, Hotline, write_config, ingest_raw as ingest, show_ticket as ticket
 
 FIELDS = ff.FormFields(
     date="21.11.2026",
@@ -35,18 +35,6 @@ def fax_mail(document: bytes, filename: str, content_type: str, subject: str = "
         subject=subject, sender=f"Fax Server <{GATEWAY}>", body="Received a fax, see attachment.\n",
         attachments=[(filename, content_type, document)], message_id=f"<fax.{filename}@example.org>",
     )  # fmt: skip
-
-
-def ingest(hotline: Hotline, tmp_path: Path, raw: bytes, *args: str) -> dict:
-    path = tmp_path / "in.eml"
-    path.write_bytes(raw)
-    (line,) = hotline.json("ingest", *args, str(path))
-    return line
-
-
-def ticket(hotline: Hotline, number: str) -> dict:
-    (data,) = hotline.json("tickets", "show", number, "--json")
-    return data
 
 
 def similar(a: str | None, b: str) -> float:
