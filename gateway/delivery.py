@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import outbox, outgoing
 from gateway.outbox import Claim
 from gateway.settings import Settings
-from gateway.transport import DeliveryError, PermanentFailure, Transport
+from gateway.transport import DeliveryError, PermanentFailure, TemporaryFailure, Transport
 from storage.db import transaction
 from storage.models import OutboxKind, Ticket
 
@@ -47,6 +47,9 @@ def deliver(factory: sessionmaker[Session], settings: Settings, transport: Trans
         transport.send(claim.sender, claim.recipients, claim.payload)
     except DeliveryError as exc:
         return _failed(factory, settings, claim, exc)
+    except Exception as exc:  # a bug, not the relay: retried (and given up) like a 4xx, never a stuck round
+        log.exception("sending raised", outbox_id=claim.id)
+        return _failed(factory, settings, claim, TemporaryFailure(f"{type(exc).__name__}: {exc}"))
     with transaction(factory) as session:
         outbox.record_sent(session, claim, _now())
     log.info("sent", outbox_id=claim.id, to=claim.to, kind=claim.kind)

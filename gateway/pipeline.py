@@ -7,6 +7,7 @@ stored together (gateway/changes.py) in the caller's transaction.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -159,7 +160,32 @@ def done(ctx: Context, work: Work, action: str, ticket: TicketRef | None, reason
     return replace(work, ticket=ticket, outcome=Outcome(work.reading.message.message_id, action, number, reason))
 
 
-STEPS: tuple[Step, ...] = (classify, find_thread, screen, route, acknowledge, notify)
+def never_fatal(step: Step) -> Step:
+    """For the steps after `route`: what they add follows from a ticket that stands, so a
+    failure in them (a bug, a template error) must not quarantine the question. What the
+    step had added is undone, and a person is asked to look."""
+
+    @functools.wraps(step)
+    def guarded(ctx: Context, work: Work) -> Work:
+        mark = ctx.changes.mark()
+        try:
+            return step(ctx, work)
+        except Exception as exc:
+            ctx.changes.rollback(mark)
+            log.exception("step failed; the ticket stands, flagged for review", step=step.__name__, inbox_id=work.entry.id)
+            if work.ticket is not None:
+                reason = f"{step.__name__} failed: {type(exc).__name__}: {exc}"
+                if work.opened is not None:
+                    work.opened["needs_review"] = True  # the row still waits in the ChangeSet
+                else:
+                    ctx.changes.update(work.ticket, needs_review=True)
+                ctx.changes.event(work.ticket, "hotline", "needs_review", work.entry.received_at, reasons=[reason])
+            return work
+
+    return guarded
+
+
+STEPS: tuple[Step, ...] = (classify, find_thread, screen, route, never_fatal(acknowledge), never_fatal(notify))
 
 
 def run_steps(ctx: Context, work: Work, steps: Iterable[Step] = STEPS) -> Work:

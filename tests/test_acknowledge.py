@@ -22,9 +22,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from gateway import delivery, outbox
+from gateway import compose, delivery, outbox
 from gateway import settings as config
-from gateway.transport import open_transport
+from gateway.transport import SmtpRelay, open_transport
 from storage import db
 from storage.models import Event, OutboxEntry
 from tests import formfactory as ff
@@ -406,3 +406,33 @@ def test_an_import_of_old_mail_acknowledges_nothing(hotline: Hotline, tmp_path: 
     assert line["action"] == "created" and not outbox_rows(hotline)
     (skipped,) = events(hotline, "ack_skipped")
     assert skipped.data["reason"].startswith("imported: its acknowledgement was due 2024-03-04")
+
+
+def test_a_failing_acknowledgement_never_costs_the_ticket(hotline: Hotline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr(compose, "ack_email", broken)
+    line = ingest(hotline, tmp_path, QUESTION)
+    assert line["action"] == "created"  # not quarantined
+    assert show(hotline, line["ticket"])["needs_review"] is True and not outbox_rows(hotline)
+    (review,) = events(hotline, "needs_review")
+    assert review.data["reasons"] == ["acknowledge failed: RuntimeError: template exploded"]
+
+
+def test_a_transport_bug_defers_the_row_and_the_round_goes_on(hotline: Hotline, tmp_path: Path, relay: Relay,  # noqa: F811
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    real_send = SmtpRelay.send
+
+    def send(self: SmtpRelay, sender: str, recipients: list[str], data: bytes) -> None:
+        if recipients == ["first@gmina.example.pl"]:
+            raise UnicodeEncodeError("ascii", "ż", 0, 1, "a bug")
+        real_send(self, sender, recipients, data)
+
+    monkeypatch.setattr(SmtpRelay, "send", send)
+    for name in ("first", "second"):
+        ingest(hotline, tmp_path, mf.make_message(subject="Pytanie", sender=f"{name}@gmina.example.pl", body="?\n",
+                                                  message_id=f"<{name}@gmina.example.pl>"))  # fmt: skip
+    assert "deferred" in flush(hotline)
+    first, second = outbox_rows(hotline)
+    assert (first.state, second.state) == ("pending", "sent") and "UnicodeEncodeError" in (first.last_error or "")
