@@ -36,21 +36,21 @@ def take(ctx: Context, work: Work, arrival: Arrival) -> Taken:
     commands = parse_commands(new_text(arrival.parsed.text).new)
     if commands.errors:
         return _refuse(ctx, work, arrival, stored, commands)
-    _apply(ctx, work, arrival, commands)
+    _apply(ctx, work, arrival, stored, commands)
     names: list[str] = [c.name for c in commands.commands]
     text = commands.text.strip()
-    if "note" in names or not text:
+    if {"note", "called"} & set(names) or not text:  # after #called the text records the call
         kind = MessageKind.NOTE
         tickets.add_message(ctx.changes, work.ticket, arrival, kind, text_=text)
         ctx.changes.event(work.ticket, arrival.actor, "note" if text else "commands", arrival.received_at,
                           commands=names)  # fmt: skip
-        return Taken("appended", "internal note" if "note" in names else f"commands: {', '.join(names)}")
+        return Taken("appended", "internal note" if text else f"commands: {', '.join(names)}")
     _answer(ctx, work, arrival, stored, text, names)
     return Taken("answered", None)
 
 
-def _apply(ctx: Context, work: Work, arrival: Arrival, commands: Commands) -> None:
-    """#severity, #assign, #close, #pending: the ticket's columns, each with its event."""
+def _apply(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, commands: Commands) -> None:
+    """#severity, #assign, #close, #pending, #called: the ticket's columns, each with its event."""
     assert work.ticket is not None
     for command in commands.commands:
         if command.name == "severity":
@@ -63,6 +63,11 @@ def _apply(ctx: Context, work: Work, arrival: Arrival, commands: Commands) -> No
         elif command.name == "pending":
             ctx.changes.update(work.ticket, status=TicketStatus.PENDING)
             work.ticket.status = TicketStatus.PENDING
+        elif command.name == "called" and stored.acked_at is None:  # the phone acknowledgement
+            ctx.changes.update(work.ticket, acked_at=arrival.received_at)
+            if work.ticket.status == TicketStatus.NEW:
+                ctx.changes.update(work.ticket, status=TicketStatus.ACKNOWLEDGED)
+                work.ticket.status = TicketStatus.ACKNOWLEDGED
         if command.name != "note":
             ctx.changes.event(work.ticket, _consultant(arrival), command.name, arrival.received_at,
                               argument=command.argument)  # fmt: skip

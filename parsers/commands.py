@@ -1,5 +1,6 @@
 """Mail commands at the top of a consultant's reply: ``#note``, ``#close``, ``#severity N``,
-``#assign ADDRESS``, ``#pending``.
+``#assign ADDRESS``, ``#pending``, ``#called`` (the user was called back: a phone
+acknowledgement is done; the text, if any, records the call and is not sent).
 
 Rules (decided here, relied on by the gateway):
 
@@ -22,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Name = Literal["note", "close", "severity", "assign", "pending"]
+Name = Literal["note", "close", "severity", "assign", "pending", "called"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +39,12 @@ class Commands:
     text: str  # the text after the command lines (leading blank lines removed)
 
 
-_KNOWN = "(known: #note, #close, #severity N, #assign ADDRESS, #pending)"
+_KNOWN = "(known: #note, #close, #severity N, #assign ADDRESS, #pending, #called)"
 _NAMES: dict[str, Name] = {
-    "note": "note", "close": "close", "severity": "severity", "assign": "assign", "pending": "pending"
-}
-_NO_ARGUMENT: frozenset[Name] = frozenset({"note", "close", "pending"})
+    "note": "note", "close": "close", "severity": "severity", "assign": "assign", "pending": "pending",
+    "called": "called",
+}  # fmt: skip
+_NO_ARGUMENT: frozenset[Name] = frozenset({"note", "close", "pending", "called"})
 _LINE = re.compile(r"^#(?P<name>[^\s:]*)\s*:?\s*(?P<argument>.*)$")
 _ADDRESS = re.compile(r"^<?(?P<address>[^\s@<>]+@[^\s@<>]+\.[^\s@<>.]+)>?$")
 _SEVERITIES = frozenset({"1", "2", "3", "4"})

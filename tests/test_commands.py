@@ -5,7 +5,7 @@ import pytest
 
 from parsers.commands import Command, Commands, parse_commands
 
-KNOWN = "(known: #note, #close, #severity N, #assign ADDRESS, #pending)"
+KNOWN = "(known: #note, #close, #severity N, #assign ADDRESS, #pending, #called)"
 
 
 @pytest.mark.parametrize(
@@ -14,6 +14,7 @@ KNOWN = "(known: #note, #close, #severity N, #assign ADDRESS, #pending)"
         ("#note", Command("note", None)),
         ("#close", Command("close", None)),
         ("#pending", Command("pending", None)),
+        ("#called", Command("called", None)),
         ("#severity 2", Command("severity", "2")),
         ("#severity: 1", Command("severity", "1")),
         ("#severity:4", Command("severity", "4")),

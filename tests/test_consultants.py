@@ -323,3 +323,18 @@ def test_an_answer_for_a_user_who_asked_for_a_phone_call_becomes_a_call_task(hot
     (task,) = [m for m in to(relay, TEAM) if "telefonicznie" in str(m["Subject"])]
     assert "+48221234567" in str(task["Subject"]) and "Hasło zmienia się w menu Konto." in body(task)
     assert show(hotline, number)["status"] == "answered"
+
+
+def test_called_marks_a_phone_acknowledgement_done(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    form = mf.make_message(subject="Zgłoszenie", sender=f"Sekretariat <{USER}>", body=(
+        "Zgłoszenie pytania HOT-01\ndata: 20.11.2026\nznak: OR.1\nImię i nazwisko Użytkownika: Jan Nowak\n"
+        "Nazwa Urzędu: Urząd Gminy\nZwrotny nr telefonu, faxu i/lub e-mail: tel. 22 123 45 67\n"
+        "Treść pytania\nJak zmienić hasło?\n"))  # fmt: skip
+    number, notice = notified(hotline, tmp_path, relay, form)
+    assert show(hotline, number)["acked_at"] is None  # a call-back task, not yet done
+    line = ingest(hotline, tmp_path, thunderbird_reply(notice, "#called\nRozmawiałam z p. Nowakiem, potwierdziłam przyjęcie."))
+    assert line["action"] == "appended"
+    t = show(hotline, number)
+    assert t["status"] == "acknowledged" and t["acked_at"] is not None
+    assert [m["text"] for m in t["messages"] if m["kind"] == "note"] == ["Rozmawiałam z p. Nowakiem, potwierdziłam przyjęcie."]
+    assert not to(relay, USER)
