@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-from gateway import compose, tokens
+from gateway import compose, headers, tokens
 from gateway.compose import AckFacts, Envelope, Notification
 from gateway.outbox import Outgoing
 from gateway.settings import Settings
@@ -51,7 +51,7 @@ def email_ack(settings: Settings, facts: AckFacts, to: str, original: ParsedMess
 
 def fax_address(settings: Settings, number: str) -> str:
     """The e-mail-to-fax gateway's address for a fax number."""
-    return compose.fax_gateway_address(settings.fax.outbound_address, number)
+    return headers.fax_gateway_address(settings.fax.outbound_address, number)
 
 
 def fax_ack(settings: Settings, facts: AckFacts, to: str, now: datetime) -> Outgoing:

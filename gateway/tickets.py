@@ -91,7 +91,7 @@ class Numbers:
 
 
 def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, terms: Terms) -> tuple[TicketRef, dict[str, Any]]:
-    reading, msg = arrival.reading, arrival.parsed
+    reading = arrival.reading
     form = reading.form if reading.form is not None and reading.form.is_form else None
     emails, faxes, phones = return_contacts(reading)
     review = review_reasons(reading, bool(emails or faxes or phones))

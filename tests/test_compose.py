@@ -18,9 +18,7 @@ import pypdf
 import pytest
 
 from gateway.compose import (
-    MAX_REFERENCES,
     REPLY_MARKERS,
-    SUBJECT_LIMIT,
     AckFacts,
     Envelope,
     Notification,
@@ -30,15 +28,12 @@ from gateway.compose import (
     answer_email,
     answer_fax,
     callback_notice,
-    clean_header_text,
     command_error,
     delivery_failed_notice,
-    fax_gateway_address,
     held_notice,
     notification,
-    reply_subject,
-    thread_references,
 )
+from gateway.headers import MAX_REFERENCES, SUBJECT_LIMIT, clean_header_text, fax_gateway_address, reply_subject, thread_references
 from gateway.templates import Templates, format_datetime, pick_language, render
 from parsers.refs import ticket_number_from_subject
 
