@@ -40,6 +40,7 @@ LABELS = {
     "contacts": "Zwrotny nr telefonu, faxu i/lub e-mail:",
 }
 QUESTION_LABEL = "Treść pytania"
+TITLE, CODE = "Zgłoszenie pytania", "HOT-01"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,16 @@ class FormFields:
     office: str
     contacts: str
     question: str  # several lines, "\n"-separated
+
+
+PHONE_ONLY = FormFields(date="20.11.2026", reference="OR.1", user_name="Jan Nowak", office="Urząd Gminy",
+                        contacts="tel. 22 123 45 67", question="Jak zmienić hasło?")  # fmt: skip
+
+
+def typed_form(fields: FormFields) -> str:
+    """The form as a user types it into an e-mail body: title, "label: value" lines, the question."""
+    lines = [f"{TITLE} {CODE}", "", *(f"{label} {getattr(fields, key)}" for key, label in LABELS.items()), QUESTION_LABEL]
+    return "\n".join([*lines, fields.question]) + "\n"
 
 
 def font_path(name: str) -> Path:
@@ -153,8 +164,8 @@ def _value_lines(page: _Page, values: list[str], x: int, lines: Lines) -> None:
 def _draw_form(page: _Page, fields: FormFields, layout: Layout, lines: Lines) -> None:
     title = _font(BOLD[page.font_name], _px(16))
     code = _font(BOLD[page.font_name], _px(12))
-    page.text(page.left, "Zgłoszenie pytania", title)
-    page.text(page.right - page.width("HOT-01", code), "HOT-01", code)
+    page.text(page.left, TITLE, title)
+    page.text(page.right - page.width(CODE, code), CODE, code)
     page.newline(2.2)
     for key, label in LABELS.items():
         _draw_value(page, label, getattr(fields, key), layout, lines)
@@ -275,8 +286,8 @@ def _text_pdf(fields: FormFields | None, values: bool) -> tuple[bytes, list[tupl
     pdf.add_font("DejaVu", style="B", fname=str(font_path("DejaVuSans-Bold")))
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 16)
-    pdf.text(60, 70, "Zgłoszenie pytania")
-    pdf.text(480, 70, "HOT-01")
+    pdf.text(60, 70, TITLE)
+    pdf.text(480, 70, CODE)
     pdf.set_font("DejaVu", "", 11)
     slots: list[tuple[str, float, float]] = []
     y = 110.0

@@ -154,10 +154,7 @@ def test_fax_acknowledgement_waits_for_working_hours(db_url: str, tmp_path: Path
 
 def test_a_form_naming_only_a_phone_makes_a_callback_task(with_team: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
     hotline = with_team
-    raw = mf.make_message(subject="Zgłoszenie", sender="sekretariat@lodz-widzew.gov.pl", body=(
-        "Zgłoszenie pytania HOT-01\ndata: 20.11.2026\nznak: OR.1\nImię i nazwisko Użytkownika: Jan Nowak\n"
-        "Nazwa Urzędu: Urząd Gminy\nZwrotny nr telefonu, faxu i/lub e-mail: tel. 22 123 45 67\n"
-        "Treść pytania\nJak zmienić hasło?\n"))  # fmt: skip
+    raw = mf.make_message(subject="Zgłoszenie", sender="sekretariat@lodz-widzew.gov.pl", body=ff.typed_form(ff.PHONE_ONLY))
     number = ingest(hotline, tmp_path, raw, "--received-at", FRIDAY_1630)["ticket"]
     (task,) = events(hotline, "callback_task")
     assert task.data == {"phone": "+48221234567", "due": TUESDAY_1600.replace("Z", "+00:00")}

@@ -312,10 +312,7 @@ def test_routing_commands_refuse_to_start_without_the_token_secret(db_url: str, 
 
 
 def test_an_answer_for_a_user_who_asked_for_a_phone_call_becomes_a_call_task(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
-    form = mf.make_message(subject="Zgłoszenie", sender=f"Sekretariat <{USER}>", body=(
-        "Zgłoszenie pytania HOT-01\ndata: 20.11.2026\nznak: OR.1\nImię i nazwisko Użytkownika: Jan Nowak\n"
-        "Nazwa Urzędu: Urząd Gminy\nZwrotny nr telefonu, faxu i/lub e-mail: tel. 22 123 45 67\n"
-        "Treść pytania\nJak zmienić hasło?\n"))  # fmt: skip
+    form = mf.make_message(subject="Zgłoszenie", sender=f"Sekretariat <{USER}>", body=ff.typed_form(ff.PHONE_ONLY))
     number, notice = notified(hotline, tmp_path, relay, form)
     assert ingest(hotline, tmp_path, thunderbird_reply(notice, "Hasło zmienia się w menu Konto."))["action"] == "answered"
     flush(hotline)
@@ -326,10 +323,7 @@ def test_an_answer_for_a_user_who_asked_for_a_phone_call_becomes_a_call_task(hot
 
 
 def test_called_marks_a_phone_acknowledgement_done(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
-    form = mf.make_message(subject="Zgłoszenie", sender=f"Sekretariat <{USER}>", body=(
-        "Zgłoszenie pytania HOT-01\ndata: 20.11.2026\nznak: OR.1\nImię i nazwisko Użytkownika: Jan Nowak\n"
-        "Nazwa Urzędu: Urząd Gminy\nZwrotny nr telefonu, faxu i/lub e-mail: tel. 22 123 45 67\n"
-        "Treść pytania\nJak zmienić hasło?\n"))  # fmt: skip
+    form = mf.make_message(subject="Zgłoszenie", sender=f"Sekretariat <{USER}>", body=ff.typed_form(ff.PHONE_ONLY))
     number, notice = notified(hotline, tmp_path, relay, form)
     assert show(hotline, number)["acked_at"] is None  # a call-back task, not yet done
     line = ingest(hotline, tmp_path, thunderbird_reply(notice, "#called\nRozmawiałam z p. Nowakiem, potwierdziłam przyjęcie."))

@@ -84,12 +84,8 @@ def test_pdf_forms_without_ocr(hotline: Hotline, tmp_path: Path, kind: str) -> N
 
 
 def test_form_typed_into_an_email(hotline: Hotline, tmp_path: Path) -> None:
-    body = (
-        "Zgłoszenie pytania HOT-01\n\ndata: 21.11.2026\nznak: OR.0123.45.2026\n"
-        f"Imię i nazwisko Użytkownika: {FIELDS.user_name}\nNazwa Urzędu: {FIELDS.office}\n"
-        f"Zwrotny nr telefonu, faxu i/lub e-mail: {FIELDS.contacts}\nTreść pytania\n{FIELDS.question}\n"
-    )
-    line = ingest(hotline, tmp_path, mf.make_message(subject="Zgłoszenie", body=body, sender="sekretariat@lodz-widzew.gov.pl"))
+    raw = mf.make_message(subject="Zgłoszenie", body=ff.typed_form(FIELDS), sender="sekretariat@lodz-widzew.gov.pl")
+    line = ingest(hotline, tmp_path, raw)
     t = ticket(hotline, line["ticket"])
     assert t["channel"] == "email"
     assert (t["user_name"], t["office"], t["reference"]) == (FIELDS.user_name, FIELDS.office, FIELDS.reference)
