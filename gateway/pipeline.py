@@ -208,8 +208,8 @@ def process(session: Session, settings: Settings, entries: list[InboxEntry], par
     named = [n for r in readings if (n := number_on_fax(r)) is not None]
     index = ThreadIndex.load(session, [r.message for r in readings], settings.own_domain, named)
     acks = AckLimiter(session, settings.outbound.acks_per_address_per_hour)
-    secret = settings.consultants.token_secret() if settings.consultants.addresses or settings.consultants.notify else None
-    ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(readings)), acks, session, secret)
+    ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(readings)), acks, session,
+                  settings.reply_secret)  # fmt: skip
     outcomes = [route_one(ctx, entry, result) for entry, result in pairs]
     ctx.numbers.release()
     ctx.changes.apply(session)

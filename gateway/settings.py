@@ -322,6 +322,13 @@ class Settings(Section):
         return self.calendar.work_calendar("default")
 
     @cached_property
+    def reply_secret(self) -> str | None:
+        """The reply-token key, read once (a changed key needs a restart, like [consultants]);
+        None without consultants."""
+        consultants = self.consultants
+        return consultants.token_secret() if consultants.addresses or consultants.notify else None
+
+    @cached_property
     def own_domain(self) -> str:
         """The domain of our own Message-IDs: replies to them thread without a subject tag."""
         return self.outbound.address.rpartition("@")[2]
