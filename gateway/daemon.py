@@ -1,21 +1,26 @@
 """`hotline run`: every source, the routing worker and the scheduler in one process.
 
 Start: the SMTP listener, one thread per IMAP account, and APScheduler jobs (the sweep
-that routes whatever is stored but unrouted, the metrics refresh); READY=1 once every
-source has had its first go. The main loop pings the systemd watchdog, but only while
-the sweep is seen finishing: a hung worker gets the daemon restarted. SIGTERM: the listener stops taking mail,
-the sources finish the slice in flight, the scheduler lets running jobs end; then exit 0,
-within `daemon.grace_seconds`. Nothing acknowledged is ever uncommitted, so an exit at
-any point loses nothing. SIGHUP: the config is read again; what can change on the fly
+that routes whatever is stored but unrouted, the outbox, the metrics refresh); READY=1
+once every source has had its first go. The main loop pings the systemd watchdog while
+the work is seen moving: every message and page read, every routed batch and every idle
+sweep is progress, so a long OCR backlog is busy, not hung, and a hung worker gets the
+daemon restarted. SIGTERM: the listener stops taking mail, the sources and jobs finish
+the slice in flight; what is still being read after three quarters of
+`daemon.grace_seconds` is abandoned, and the process exits 0 within the grace time.
+Nothing acknowledged is ever uncommitted, so an exit at any point loses nothing. SIGHUP: the config is read again; what can change on the fly
 (logging) does, and anything else is named in a clear "restart needed" message.
 """
 from __future__ import annotations
 
+import os
 import signal
 import ssl
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 from types import FrameType
@@ -28,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import delivery, logs, metrics, sdnotify
 from gateway.ingest import process_backlog
-from gateway.parsing import Parser
+from gateway.parsing import Parser, Stopped
 from gateway.pipeline import Outcome
 from gateway.settings import ConfigError, Settings, SmtpServerSection, load
 from gateway.sources import smtp
@@ -38,6 +43,7 @@ from gateway.transport import open_transport
 log = structlog.get_logger("hotline.daemon")
 READY_WAIT_SECONDS = 30.0  # how long READY=1 waits for IMAP accounts that are down
 RELOADABLE = {"logging"}
+FINISH_SHARE = 0.75  # of the grace time: in-flight work may finish; after it, reading is abandoned
 
 
 class Daemon:
@@ -45,7 +51,9 @@ class Daemon:
         self.settings, self.factory = settings, factory
         self.stop = threading.Event()
         self.reload = threading.Event()
-        self.parser = Parser(settings, pool_threshold=1)  # OCR never runs in a source thread
+        self.last_progress = time.monotonic()
+        # OCR never runs in a source thread; every item read proves the daemon alive
+        self.parser = Parser(settings, pool_threshold=1, progress=self.progressed)
         self.metrics = metrics.Metrics()
         self.transport = open_transport(settings.outbound)
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
@@ -54,8 +62,12 @@ class Daemon:
         self.listener: Any = None
         self.http: Any = None
         self.watchdog = sdnotify.Watchdog.from_env()
-        self.last_sweep = time.monotonic()
-        self.sweep_deadline = max(30.0, 10 * settings.daemon.sweep_seconds)
+        # longer than this without progress while work waits is a hang; one page may take its OCR limit
+        self.stall_seconds = max(30.0, 10 * settings.daemon.sweep_seconds,
+                                 settings.fax.ocr_seconds_per_page + settings.daemon.sweep_seconds)  # fmt: skip
+        self.running: set[str] = set()  # jobs in a round now, guarded by `idle`
+        self.idle = threading.Condition()
+        self.woken = {name: threading.Event() for name in ("sweep", "outbox")}
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -69,8 +81,8 @@ class Daemon:
             if self.reload.is_set():
                 self.reload.clear()
                 self.reload_config()
-            if time.monotonic() - self.last_sweep < self.sweep_deadline:
-                self.watchdog.ping()  # only while the worker is seen making progress
+            if time.monotonic() - self.last_progress < self.stall_seconds:
+                self.watchdog.ping()  # only while the work is seen moving
         self.shutdown()
         return 0
 
@@ -82,10 +94,9 @@ class Daemon:
             thread = threading.Thread(target=source.run, args=(self.stop,), name=source.name, daemon=True)
             thread.start()
             self.threads.append(thread)
-        self.scheduler.add_job(self.sweep, "interval", seconds=cfg.daemon.sweep_seconds, id="sweep",
-                               max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
-        self.scheduler.add_job(self.send_outbox, "interval", seconds=cfg.daemon.sweep_seconds, id="outbox",
-                               max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
+        for name, round_ in (("sweep", self.sweep), ("outbox", self.send_outbox)):
+            self.scheduler.add_job(self.rounds, "interval", args=(name, round_), seconds=cfg.daemon.sweep_seconds,
+                                   id=name, max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.add_job(self.refresh_metrics, "interval", seconds=5, id="metrics", next_run_time=_now())
         self.scheduler.start()
         if cfg.metrics is not None:
@@ -100,22 +111,39 @@ class Daemon:
         )
 
     def shutdown(self) -> None:
-        deadline = time.monotonic() + self.settings.daemon.grace_seconds
+        """Stop within the grace time, whatever is running. APScheduler's own
+        `shutdown(wait=True)` is not used: it holds the job-store lock while it joins the
+        jobs, and a job that wakes another (the sweep wakes the outbox) waits for that lock."""
+        grace = self.settings.daemon.grace_seconds
+        began = time.monotonic()
         sdnotify.stopping("stopping")
-        log.info("stopping", grace_seconds=self.settings.daemon.grace_seconds)
+        log.info("stopping", grace_seconds=grace)
         if self.listener is not None:  # new mail gets 421 (try later); mail being stored still gets its 250
-            smtp.stop(self.listener, timeout=min(10.0, self.settings.daemon.grace_seconds))
+            smtp.stop(self.listener, timeout=min(10.0, grace * FINISH_SHARE))
         self.stop.set()
-        for thread in self.threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self.scheduler.shutdown(wait=True)  # a sweep in flight finishes its batch
+        self.scheduler.shutdown(wait=False)  # no new runs; the rounds in flight see `stop`
+        if not self._finished(began + grace * FINISH_SHARE):
+            log.warning("still busy; the reading in progress is abandoned, its messages stay stored",
+                        jobs=sorted(self.running), sources=self._busy_sources())  # fmt: skip
+        self.parser.close(wait=False)
         if self.http is not None:
             self.http.shutdown()
-        self.parser.close()
-        late = [t.name for t in self.threads if t.is_alive()]
-        if late:
-            log.error("sources still busy after the grace time; their uncommitted work will be redone", sources=late)
-        log.info("stopped")
+        if not self._finished(began + grace):
+            log.error("still busy after the grace time; exiting, the unfinished work is redone at the next start",
+                      jobs=sorted(self.running), sources=self._busy_sources())  # fmt: skip
+            _exit_now()
+        log.info("stopped", seconds=round(time.monotonic() - began, 2))
+
+    def _finished(self, until: float) -> bool:
+        """Wait until the source threads and the jobs are done, or `until` (monotonic)."""
+        for thread in self.threads:
+            thread.join(max(0.0, until - time.monotonic()))
+        with self.idle:
+            jobs_done = self.idle.wait_for(lambda: not self.running, timeout=max(0.0, until - time.monotonic()))
+        return jobs_done and not self._busy_sources()
+
+    def _busy_sources(self) -> list[str]:
+        return [t.name for t in self.threads if t.is_alive()]
 
     def _install_signals(self) -> None:
         def on_stop(signum: int, _frame: FrameType | None) -> None:
@@ -133,34 +161,74 @@ class Daemon:
 
     # -- jobs -------------------------------------------------------------------------
 
-    def sweep(self) -> None:
-        """Route what sources stored but did not route (the SMTP listener, a crashed run)."""
+    def rounds(self, name: str, round_: Callable[[], bool]) -> None:
+        """A job's run: rounds until one finds nothing to do and nobody woke the job
+        meanwhile. A wake while it runs only asks for one more round, so the scheduler
+        never has to skip a run (and log it) for a job that is already running."""
+        with self._running(name):
+            self.progressed()  # an idle round is a sign of life too
+            while not self.stop.is_set():
+                self.woken[name].clear()
+                if not round_() and not self.woken[name].is_set():
+                    break
+
+    @contextmanager
+    def _running(self, name: str) -> Iterator[None]:
+        with self.idle:
+            self.running.add(name)
         try:
-            while not self.stop.is_set() and (routed := process_backlog(self.factory, self.settings, self.parser)):
-                for source, outcome in routed:
-                    self.record(source, outcome)
-                self.wake("outbox")  # acknowledgements go out at once
-            self.last_sweep = time.monotonic()
+            yield
+        finally:
+            with self.idle:
+                self.running.discard(name)
+                self.idle.notify_all()
+
+    def sweep(self) -> bool:
+        """Route what sources stored but did not route (the SMTP listener, a crashed run);
+        True when a batch was routed."""
+        try:
+            routed = process_backlog(self.factory, self.settings, self.parser)
+        except Stopped:
+            log.info("routing interrupted by the stop; the messages stay stored and are routed at the next start")
+            return False
         except Exception:
             self.metrics.errors.labels("worker").inc()
             log.exception("sweep failed; will retry")
+            return False
+        self.progressed()
+        for source, outcome in routed:
+            self.record(source, outcome)
+        if routed:
+            self.wake("outbox")  # acknowledgements go out at once
+        return bool(routed)
 
-    def send_outbox(self) -> None:
-        """Send what is due; a relay that is down only defers (the rows keep their state)."""
+    def send_outbox(self) -> bool:
+        """Send what is due; a relay that is down only defers (the rows keep their state).
+        True when everything handed over was sent (more may be due)."""
         try:
-            while not self.stop.is_set() and (sent := delivery.send_due(self.factory, self.settings, self.transport)):
-                for result in sent:
-                    self.metrics.outbox.labels(result.outcome).inc()
-                if any(r.outcome != "sent" for r in sent):
-                    break  # the rest waits for its next try
+            sent = delivery.send_due(self.factory, self.settings, self.transport)
         except Exception:
             self.metrics.errors.labels("outbox").inc()
             log.exception("outbox round failed; will retry")
+            return False
+        for result in sent:
+            self.metrics.outbox.labels(result.outcome).inc()
+        return bool(sent) and all(r.outcome == "sent" for r in sent)  # after a deferral the rest waits
+
+    def progressed(self) -> None:
+        self.last_progress = time.monotonic()
 
     def wake_sweep(self) -> None:
         self.wake("sweep")
 
     def wake(self, job_id: str) -> None:
+        """Run a job now: one more round if it is running, else its next run moved to now."""
+        if self.stop.is_set():
+            return
+        self.woken[job_id].set()
+        with self.idle:
+            if job_id in self.running:
+                return
         job = self.scheduler.get_job(job_id)
         if job is not None:
             job.modify(next_run_time=_now())
@@ -229,6 +297,14 @@ def tls_context(config: SmtpServerSection) -> ssl.SSLContext | None:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _exit_now() -> None:
+    """Leave without joining the threads still at work: everything acknowledged is
+    committed, and a thread stuck past the grace time must not turn a stop into a kill."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def run(settings: Settings, factory: sessionmaker[Session]) -> int:

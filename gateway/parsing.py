@@ -14,13 +14,13 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 import structlog
 
-from gateway import reading as read
+from gateway import logs, reading as read
 from gateway.reading import FirstPass, ReadConfig, Reading, Rejected, first_pass
 from gateway.settings import Settings
 from parsers.fax import FaxLimits, PageImage, PageText, ocr_page
@@ -32,13 +32,23 @@ T = TypeVar("T")
 CRASHED = "the message killed the process reading it (a crash in a native decoder); kept unread"
 
 
+class Stopped(Exception):
+    """The parser was closed while it was reading (the daemon is stopping). What was read
+    is dropped; the raw bytes are already stored and are read again at the next start."""
+
+
+def _no_progress() -> None:
+    """The default progress callback: nobody is watching."""
+
+
 class Parser:
     """Reads raw messages (gateway/reading.py) in worker processes when there are enough of
     them to pay off; the pages of fax documents are OCR'd in parallel across the workers."""
 
     POOL_THRESHOLD = 64
 
-    def __init__(self, settings: Settings, workers: int | None = None, pool_threshold: int = POOL_THRESHOLD) -> None:
+    def __init__(self, settings: Settings, workers: int | None = None, pool_threshold: int = POOL_THRESHOLD,
+                 progress: Callable[[], None] = _no_progress) -> None:  # fmt: skip
         fax, lim = settings.fax, settings.limits
         self.config = ReadConfig(
             limits=ParseLimits(max_attachments=lim.max_attachments, max_mime_depth=lim.max_mime_depth),
@@ -47,11 +57,13 @@ class Parser:
             caller_patterns=tuple(fax.caller_id_patterns),
             fax_limits=FaxLimits(fax.max_pages, fax.max_pixels, fax.max_document_bytes, fax.ocr_seconds_per_page),
         )
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or settings.daemon.workers or os.cpu_count() or 1
         self.pool_threshold = pool_threshold
         self._pool: Executor | None = None
         self._context = "fork"  # "spawn" once the daemon's threads run: see replace()
         self._lock = threading.Lock()  # the daemon's sources share one pool
+        self._closed = threading.Event()
+        self.progress = progress  # called for every message and page read: the watchdog's proof of life
 
     def map(self, raws: list[bytes], channels: list[str | None] | None = None) -> Iterator[Parsed]:
         """Results in order; `channels` are what the sources know (None: decide). The first
@@ -93,9 +105,15 @@ class Parser:
 
     def _collect(self, pending: Iterator[T], fn: Callable[..., T], jobs: list[tuple[Any, ...]],
                  crashed: Callable[..., T]) -> list[T]:  # fmt: skip
+        results: list[T] = []
         try:
-            return list(pending)
-        except BrokenProcessPool:
+            for result in pending:
+                results.append(result)
+                self.progress()
+            return results
+        except (BrokenProcessPool, CancelledError):
+            if self._closed.is_set():
+                raise Stopped(f"stopped after {len(results)} of {len(jobs)} items") from None
             log.error("a worker process died; reading the batch again one by one", items=len(jobs))
             self.replace()
             return [self._one(fn, job, crashed) for job in jobs]
@@ -103,7 +121,9 @@ class Parser:
     def _one(self, fn: Callable[..., T], job: tuple[Any, ...], crashed: Callable[..., T]) -> T:
         try:
             return self.start().submit(fn, *job).result()
-        except BrokenProcessPool:
+        except (BrokenProcessPool, CancelledError):
+            if self._closed.is_set():
+                raise Stopped("stopped while reading one item") from None
             log.error("an item killed its worker again; set aside", function=fn.__name__)
             self.replace()
             return crashed(*job)
@@ -112,9 +132,13 @@ class Parser:
         """Fork the workers now. The daemon calls this before it starts any thread: forking a
         process that runs threads could copy a held lock into the worker."""
         with self._lock:
+            if self._closed.is_set():
+                raise Stopped("the parser is closed")
             if self._pool is None:
                 context = multiprocessing.get_context(self._context)
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_die_with_parent)
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=context, initializer=_worker_setup, initargs=(logs.active(),)
+                )
                 self._pool.submit(int).result()  # all workers are forked on the first task
             return self._pool
 
@@ -126,19 +150,25 @@ class Parser:
         if broken is not None:
             broken.shutdown(wait=False, cancel_futures=True)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Shut the workers down. `wait=False` (a daemon stopping): nothing new is started,
+        what is queued is cancelled, and readers waiting for it get `Stopped`; the items
+        being read finish in the workers, which die with the daemon."""
         with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown()
-                self._pool = None
+            self._closed.set()
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
 def _unread_page(page: PageImage, *_: Any) -> PageText:
     return PageText(page.number, "", 0.0, "ocr", problem=f"page {page.number}: OCR crashed; the page is kept as an image")
 
 
-def _die_with_parent() -> None:
-    """A worker must not outlive a daemon killed with SIGKILL (Linux: PR_SET_PDEATHSIG)."""
+def _worker_setup(setup: logs.Setup) -> None:
+    """A worker logs as the daemon does (a spawned one inherits nothing), and must not
+    outlive a daemon killed with SIGKILL (Linux: PR_SET_PDEATHSIG)."""
+    logs.configure_like(setup)
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

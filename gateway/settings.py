@@ -285,6 +285,7 @@ class LimitsSection(Section):
 class DaemonSection(Section):
     grace_seconds: float = Field(20.0, gt=0)  # SIGTERM: how long in-flight work may take
     sweep_seconds: float = Field(2.0, gt=0)  # how often stored but unrouted messages are looked for
+    workers: int | None = Field(None, ge=1)  # processes that parse and OCR; default: one per CPU
 
 
 class MetricsSection(Section):

@@ -396,6 +396,9 @@ class _Engine:
     def __init__(self, lib: ctypes.CDLL, lang: str) -> None:
         self.lib, self.lang = lib, lang
         self.handle = lib.TessBaseAPICreate()
+        # tesseract's progress chatter ("Detected 16 diacritics") would go to the daemon's
+        # stderr, i.e. the journal, as plain text between the JSON lines.
+        lib.TessBaseAPISetVariable(self.handle, b"debug_file", b"/dev/null")
         if lib.TessBaseAPIInit3(self.handle, None, lang.encode()) != 0:
             lib.TessBaseAPIDelete(self.handle)
             raise RuntimeError(f"tesseract could not load the language data {lang!r}")

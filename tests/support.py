@@ -153,9 +153,9 @@ class DaemonProcess:
     """`hotline run` as a real process, told apart from the test by its own notify socket:
     the test waits for READY=1 exactly as systemd would."""
 
-    def __init__(self, config: Path, tmp: Path) -> None:
+    def __init__(self, config: Path, tmp: Path, env: dict[str, str] | None = None) -> None:
         name = uuid.uuid4().hex[:8]
-        self.config, self.log_path = config, tmp / f"daemon-{name}.log"
+        self.config, self.log_path, self.env = config, tmp / f"daemon-{name}.log", env or {}
         self.notify_path = tmp / f"notify-{name}.sock"
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(str(self.notify_path))
@@ -168,7 +168,7 @@ class DaemonProcess:
 
     def spawn(self) -> None:
         """Start without waiting for READY=1 (a test may kill it mid-start)."""
-        env = {**os.environ, "NOTIFY_SOCKET": str(self.notify_path)}
+        env = {**os.environ, **self.env, "NOTIFY_SOCKET": str(self.notify_path)}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen([str(HOTLINE), "--config", str(self.config), "run"],
                                          stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
@@ -190,8 +190,24 @@ class DaemonProcess:
                 return seen
         raise AssertionError(f"no {field} within {timeout}s; got {seen}\n{self.log()}")
 
+    def datagrams(self, seconds: float) -> list[tuple[float, str]]:
+        """Every datagram for `seconds`, with its monotonic arrival time (watchdog tests)."""
+        got: list[tuple[float, str]] = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.notify.settimeout(min(0.2, left))
+            try:
+                got.append((time.monotonic(), self.notify.recv(4096).decode()))
+            except OSError:
+                continue
+        return got
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
+
+    def log_lines(self) -> list[str]:
+        """The whole output, stdout and stderr, line by line."""
+        return self.log_path.read_text(errors="replace").splitlines()
 
     def terminate(self, timeout: float = 30.0) -> int:
         assert self.proc is not None

@@ -23,7 +23,7 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.ingest import ingest
-from gateway.parsing import Parser
+from gateway.parsing import Parser, Stopped
 from gateway.pipeline import Outcome
 from gateway.settings import ImapAccount, Settings
 from storage.db import transaction
@@ -85,6 +85,8 @@ class ImapSource:
                     self.sync(client)
                     self._connected()  # up: logged in and caught up
                     self.wait_and_sync(client, stop)
+            except Stopped:
+                break  # the daemon is stopping: what was fetched is not marked done, and is taken again
             except CONNECTION_ERRORS as exc:
                 self.connected.clear()
                 delay = self.backoff.next_delay()
