@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from gateway import logs, settings as config, tickets, views
+from gateway.inbox import Incoming
 from gateway.ingest import ingest
 from gateway.parsing import Parser
 from storage import db
@@ -136,7 +137,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     parser = Parser(settings)
     progress = tqdm(total=source.count, unit="msg", file=sys.stderr, disable=not sys.stderr.isatty())
     try:
-        for outcome in ingest(factory, settings, parser, source.messages, source.label, args.channel, args.received_at):
+        items = (Incoming(m.raw, args.channel or m.channel) for m in source.messages)
+        for outcome in ingest(factory, settings, parser, items, source.label, args.received_at):
             print(json.dumps(asdict(outcome), ensure_ascii=False), flush=False)
             progress.update()
     except OperationalError as exc:

@@ -20,6 +20,14 @@ from storage.models import InboxEntry, InboxState, table
 
 
 @dataclass(frozen=True, slots=True)
+class Incoming:
+    """Raw bytes a source hands over, with the channel it already knows (None: decided later)."""
+
+    raw: bytes
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """Raw bytes as a source received them."""
 

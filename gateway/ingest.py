@@ -36,7 +36,7 @@ class Batch:
     parsed: Iterator[Parsed]  # results for `fresh`, in order, possibly still being computed
 
 
-def batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+def batched(items: Iterable[inbox.Incoming], size: int) -> Iterator[list[inbox.Incoming]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
         yield chunk
@@ -46,44 +46,42 @@ def ingest(
     factory: sessionmaker[Session],
     settings: Settings,
     parser: Parser,
-    raws: Iterable[bytes],
+    items: Iterable[inbox.Incoming],
     source: str,
-    channel: str | None = None,
     received_at: datetime | None = None,
 ) -> Iterator[Outcome]:
     """Outcomes in input order. Worker processes parse batch k+1 while batch k is routed;
     each batch's raw bytes are committed to the inbox before it is routed."""
     pending: Batch | None = None
-    chunks = batched(raws, BATCH)
-    parsing = _next_parse(parser, chunks, channel)
+    chunks = batched(items, BATCH)
+    parsing = _next_parse(parser, chunks)
     while parsing is not None:
         chunk, results = parsing
-        parsing = _next_parse(parser, chunks, channel)
+        parsing = _next_parse(parser, chunks)
         if pending is not None:
             yield from _finish(factory, settings, pending)
-        pending = _accept(factory, chunk, list(results), source, channel, received_at)
+        pending = _accept(factory, chunk, list(results), source, received_at)
     if pending is not None:
         yield from _finish(factory, settings, pending)
 
 
 def _next_parse(
-    parser: Parser, chunks: Iterator[list[bytes]], channel: str | None
-) -> tuple[list[bytes], Iterator[Parsed]] | None:
+    parser: Parser, chunks: Iterator[list[inbox.Incoming]]
+) -> tuple[list[inbox.Incoming], Iterator[Parsed]] | None:
     chunk = next(chunks, None)
-    return None if chunk is None else (chunk, parser.map(chunk, [channel] * len(chunk)))
+    return None if chunk is None else (chunk, parser.map([i.raw for i in chunk], [i.channel for i in chunk]))
 
 
 def _accept(
     factory: sessionmaker[Session],
-    chunk: list[bytes],
+    chunk: list[inbox.Incoming],
     results: list[Parsed],
     source: str,
-    channel: str | None,
     received_at: datetime | None,
 ) -> Batch:
     now = datetime.now(timezone.utc)
-    deliveries = [inbox.Delivery(raw, source, channel, received_at or now) for raw in chunk]
-    idents = [_identity(raw, result) for raw, result in zip(chunk, results)]
+    deliveries = [inbox.Delivery(i.raw, source, i.channel, received_at or now) for i in chunk]
+    idents = [_identity(i.raw, result) for i, result in zip(chunk, results)]
     with transaction(factory) as session:
         accepted = inbox.accept_many(session, deliveries, idents)
     fresh = [(a.inbox_id, r) for a, r in zip(accepted, results) if not a.duplicate]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -245,20 +245,25 @@ def merge(changes: ChangeSet, target: TicketRef, others: list[TicketRef], arriva
 
 
 def renumber_questions(session: Session, ticket_ids: set[int]) -> None:
-    """The earliest user message of a thread (by its Date) is the question, whatever arrived first."""
+    """The earliest user message of a thread is the question, whatever arrived first.
+
+    Earliest by the best evidence all of them carry: their Date when every one has one (a
+    reply that overtook its parent on the way), else when we received them (a Date cannot
+    be compared with a missing one: sorting those last made a Date-less question lose its
+    place to the first reply), else the inbox order."""
     if not ticket_ids:
         return
     rows = session.execute(
-        select(Message.id, Message.ticket_id, Message.kind, Message.subject)
+        select(Message.id, Message.ticket_id, Message.kind, Message.subject, Message.sent_at, Message.at)
         .where(Message.ticket_id.in_(ticket_ids), Message.kind.in_([MessageKind.QUESTION, MessageKind.FOLLOWUP]))
-        .order_by(Message.ticket_id, Message.sent_at.is_(None), Message.sent_at, Message.id)
+        .order_by(Message.ticket_id, Message.id)
     ).all()
     by_ticket: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         by_ticket[row.ticket_id].append(row)
     kinds, subjects = [], []
     for ticket_id, msgs in by_ticket.items():
-        for position, row in enumerate(msgs):
+        for position, row in enumerate(sorted(msgs, key=_arrival_key(msgs))):
             wanted = MessageKind.QUESTION if position == 0 else MessageKind.FOLLOWUP
             if row.kind != wanted:
                 kinds.append({"id": row.id, "kind": wanted})
@@ -268,6 +273,13 @@ def renumber_questions(session: Session, ticket_ids: set[int]) -> None:
         session.execute(update(Message), kinds)
     if subjects:
         session.execute(update(Ticket), subjects)
+
+
+def _arrival_key(msgs: list[Any]) -> Callable[[Any], tuple[datetime, int]]:
+    """Sort key of one thread's messages (rows in inbox order): Date when all have one, else receipt."""
+    if all(m.sent_at is not None for m in msgs):
+        return lambda m: (m.sent_at, m.id)
+    return lambda m: (m.at, m.id)
 
 
 def by_number(session: Session, number: str) -> Ticket | None:

@@ -12,10 +12,22 @@ from parsers.mime import ParsedMessage
 from parsers.phone import normalise_number
 
 BODY_LINES = 30  # gateways put their metadata at the top
+# A number as gateways write it: "+48 22 555 12 34", "(022) 555-12-34", "+48 (0) 22...",
+# "0049.211.5800". A group joins only after one separator, and not when it is what comes
+# after the number: a page count ("(1 page)", " 2 str.", " - 3 pages" and "[Page 1/2]"
+# stop at their bracket, dash or double space already), a date or a time.
+_AFTER = (r"\d+[ \t]*(?:pages?|page\(s\)|p\.|seiten?|s\.|str\b|stron|strony|strona|Bl\.)"
+          r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}")
+NUMBER = (rf"(?P<number>\+?(?:\(\d{{1,4}}\) ?)?\d+(?:(?:[ .\-/]| ?\(\d{{1,4}}\) ?)(?!{_AFTER})\d+)*)"
+          r"(?![\d:])")
+_FAX = r"(?:tele)?(?:fax|faks|facsimile)(?:-?nachricht|-?message)?"
 DEFAULT_PATTERNS = (
-    r"(?im)^subject:.*?\b(?:fax|faks)\s+(?:from|od|z)\s*:?\s*(?P<number>\+?[\d][\d ()/.-]{5,}\d)",
-    r"(?im)^x-fax-(?:from|sender|caller-?id|csid|remote-?id|remote-?station):\s*(?P<number>\+?[\d][\d ()/.-]{5,}\d)",
-    r"(?im)^(?:caller[ -]?id|csid|remote (?:id|station)|from fax|numer (?:faksu )?nadawcy|nadawca)\s*:?\s*(?P<number>\+?[\d][\d ()/.-]{5,}\d)",
+    # "Fax from ...", "New fax from: ...", "facsimile received from ...", "Fax von ...",
+    # "Faks od ...", "Faks z numeru ...", 'eFax message from "..."', "Fax de ..."
+    rf'(?im)^subject:.*?{_FAX}\b[^:\n]*?\b(?:from|od|von|de|z(?:\s+numeru)?)\s*:?\s*["\'<]?\s*{NUMBER}',
+    rf"(?im)^x-fax-(?:from|sender|caller-?id|csid|remote-?id|remote-?station):\s*{NUMBER}",
+    rf"(?im)^(?:caller[ -]?id|csid|tsid|sender|remote (?:id|station)|from fax|fax from|"
+    rf"numer (?:faksu )?nadawcy|nadawca|absender)\s*:?\s*{NUMBER}",
 )
 
 

@@ -2,19 +2,38 @@
 
 Computed from the raw bytes with a header-only parse, so the inbox can de-duplicate
 before anything else runs; `parsers.mime` takes its Message-ID from here too, so both
-always agree. Trace headers added on re-delivery (Received:, Return-Path:, ...), the
-mbox envelope line and the line-ending convention do not change the hash.
+always agree.
+
+The content is everything that can change what the message says: every header field
+(From, To, Cc, Subject, Date, the MIME fields that decide how the body is decoded, ...),
+whatever the header parser did not accept as a field (a bare text with no header section
+is all content), and the body. Left out is only what the road adds or changes when the
+same message is delivered again: the trace and filing fields of ``TRACE_FIELDS`` and
+``TRACE_PREFIXES`` (Received:, Return-Path:, Delivered-To:, DKIM/ARC seals, spam and
+virus verdicts, mail client status flags), the mbox envelope line, the line-ending
+convention, the folding of header fields and the line ends after the last line (an mbox
+reader drops the blank line that separates messages; a file read whole keeps it).
+Field order is left out too: relays insert, they do not reorder what a user sees.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import dataclass
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 SYNTHETIC_DOMAIN = "synthesized.hotline"
-_HASHED_FIELDS = ("from", "to", "subject", "date")
+TRACE_FIELDS = frozenset(
+    "received return-path delivered-to x-original-to envelope-to x-envelope-to x-envelope-from "
+    "x-received received-spf authentication-results dkim-signature domainkey-signature "
+    "x-google-dkim-signature x-gm-message-state x-google-smtp-source x-forwarded-to x-forwarded-for "
+    "status x-status x-keywords x-uid x-imapbase lines content-length x-mozilla-status x-mozilla-status2 "
+    "x-mozilla-keys x-sieve x-virus-scanned".split()
+)
+TRACE_PREFIXES = ("arc-", "x-spam-", "x-virus-", "x-rspamd-", "x-ms-exchange-organization-",
+                  "x-forefront-antispam-", "x-microsoft-antispam")  # fmt: skip
 _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 _BLANK_LINE = re.compile(rb"\n\r?\n|\r\r")  # LF, CRLF, old Mac CR-only, or a relay's mix
 _MBOX_FROM = re.compile(rb"From [ \t]*[^\s:]")  # not the obsolete header syntax "From : x"
@@ -36,15 +55,34 @@ def identify(raw: bytes) -> Identity:
     start, body = header_end(raw)
     fields = BytesHeaderParser(policy=compat32).parsebytes(raw[:start] + b"\n\n")
     digest = hashlib.sha256()
-    for name in _HASHED_FIELDS:
-        value = str(fields.get(name) or "")
-        digest.update(" ".join(value.split()).encode("utf-8", "surrogateescape") + b"\0")
-    digest.update(crlf(raw[body:]))
+    for name, value in sorted(_content_fields(fields), key=lambda field: field[0]):
+        digest.update(f"{name}:{' '.join(value.split())}".encode("utf-8", "surrogateescape") + b"\0")
+    not_fields = str(fields.get_payload()).encode("utf-8", "surrogateescape").rstrip(b"\r\n")
+    digest.update(b"\0" + crlf(not_fields) + b"\0")
+    digest.update(crlf(_without_trailing_line_ends(raw, body)))
     content_hash = digest.hexdigest()
     message_id = clean_message_id(str(fields.get("message-id") or ""))
     if message_id:
         return Identity(message_id, content_hash, synthesized=False)
     return Identity(f"{content_hash[:32]}@{SYNTHETIC_DOMAIN}", content_hash, synthesized=True)
+
+
+def _content_fields(fields: Message) -> list[tuple[str, str]]:
+    """(lowercased name, raw value) of each field but the trace fields."""
+    kept = []
+    for name, value in fields.raw_items():
+        lname = name.lower()
+        if lname not in TRACE_FIELDS and not lname.startswith(TRACE_PREFIXES):
+            kept.append((lname, str(value)))
+    return kept
+
+
+def _without_trailing_line_ends(raw: bytes, start: int) -> bytes:
+    """raw[start:] up to its last character that is not a line end (no copy when none)."""
+    end = len(raw)
+    while end > start and raw[end - 1] in b"\r\n":
+        end -= 1
+    return raw[start:end]
 
 
 def clean_message_id(value: str) -> str:

@@ -63,7 +63,7 @@ class ParseLimits:
 class ParsedMessage:
     message_id: str  # without angle brackets
     message_id_synthesized: bool
-    content_hash: str  # sha256 over the body and key headers: re-delivery keeps it
+    content_hash: str  # sha256 over all but trace headers and the body: re-delivery keeps it
     subject: str
     sender: Address | None
     to: tuple[Address, ...]

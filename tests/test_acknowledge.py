@@ -433,3 +433,14 @@ def test_a_transport_bug_defers_the_row_and_the_round_goes_on(hotline: Hotline, 
     assert "deferred" in flush(hotline)
     first, second = outbox_rows(hotline)
     assert (first.state, second.state) == ("pending", "sent") and "UnicodeEncodeError" in (first.last_error or "")
+
+
+def test_a_fax_whose_subject_counts_its_pages_is_acknowledged_to_the_callers_fax(hotline: Hotline, tmp_path: Path) -> None:
+    """The gateway writes "Fax from +48 22 555 12 34 (1 page)": the number, not "(1", is the caller."""
+    page = ff.to_g4_tiff([ff.render_text_page("Dzień dobry,\nproszę o kontakt w sprawie licencji.")])
+    raw = mf.make_message(subject="Fax from +48 22 555 12 34 (1 page)", sender=f"Fax Server <{GATEWAY}>",
+                          body="Fax.\n", attachments=[("fax.tif", "image/tiff", page)], message_id="<fax.2@example.org>")  # fmt: skip
+    number = ingest(hotline, tmp_path, raw)["ticket"]
+    assert show(hotline, number)["return_faxes"] == ["+48225551234"]
+    (row,) = outbox_rows(hotline)
+    assert row.channel == "fax" and row.to_addr == "48225551234@fax.example.org"

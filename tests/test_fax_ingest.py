@@ -131,3 +131,15 @@ def test_bare_fax_documents_and_the_shared_corpus(tmp_path: Path, sqlite_templat
         assert line["action"] in ("created", "duplicate", "quarantined"), line
         assert line["action"] != "quarantined" or line["reason"], line
     assert sum(line["action"] == "created" for line in lines) >= len(files) - 3
+
+
+def test_a_bare_pdf_without_channel_flag_is_a_fax_and_nothing_goes_to_an_invented_address(hotline: Hotline, tmp_path: Path) -> None:
+    """The README: a bare PDF or TIFF given to `hotline ingest` is a fax document."""
+    path = tmp_path / "skan.pdf"
+    path.write_bytes(ff.to_image_pdf([ff.render_text_page("Dzień dobry,\nproszę o kontakt w sprawie licencji.")]))
+    (line,) = hotline.process("ingest", str(path)).json_lines()
+    t = ticket(hotline, line["ticket"])
+    assert t["channel"] == "fax" and "proszę o kontakt w sprawie licencji" in t["question"]  # read by OCR
+    assert [m["kind"] for m in t["messages"]] == ["question"]  # no contact on the page: no acknowledgement
+    outbox = hotline.process("outbox", "--all", "--json")
+    assert outbox.code == 0 and outbox.out == "", outbox.out

@@ -363,3 +363,43 @@ def test_hostile_message_ids_are_bounded_keys(hotline: Hotline, tmp_path: Path) 
     line = ingest_one(hotline, tmp_path, raw)
     assert line["action"] == "created", line
     assert line["message_id"].startswith("ab") and len(line["message_id"]) == 250
+
+
+def test_header_less_inputs_are_each_stored_never_a_duplicate_of_another(hotline: Hotline, store) -> None:
+    """Bare text piped in (no header section at all): the whole input is its content."""
+    first, second = (hotline.process("ingest", "-", stdin=text).json_lines()[0]
+                     for text in (b"question A\n", b"question B\n"))  # fmt: skip
+    assert first["action"] == second["action"] == "quarantined"
+    assert first["message_id"] != second["message_id"]
+    again = hotline.process("ingest", "-", stdin=b"question A\r\n").json_lines()[0]
+    assert again["action"] == "duplicate" and again["message_id"] == first["message_id"]
+    with store() as s:
+        raws = [s.get(Blob, sha).data for sha in s.scalars(select(InboxEntry.raw_sha256).order_by(InboxEntry.id))]
+    assert raws == [b"question A\n", b"question B\n"]
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("Content-Type", 'text/plain; charset="iso-8859-2"'), ("Content-Transfer-Encoding", "quoted-printable"),
+    ("Cc", "ola@example.pl"), ("Reply-To", "inny@example.pl"), ("Content-Disposition", "attachment"),
+])  # fmt: skip
+def test_same_message_id_with_other_content_headers_is_stored_apart(hotline: Hotline, tmp_path: Path, store,
+                                                                     name: str, value: str) -> None:  # fmt: skip
+    raw = mf.make_message()
+    first = ingest_one(hotline, tmp_path, raw)
+    other = ingest_one(hotline, tmp_path, mf.with_prepended_headers(raw, [(name, value)]), name="other.eml")
+    assert first["action"] == "created" and other["action"] != "duplicate"
+    with store() as s:
+        assert s.scalar(select(func.count()).select_from(InboxEntry)) == 2
+
+
+def test_redelivery_with_trace_fields_and_an_mbox_separator_is_a_duplicate(hotline: Hotline, tmp_path: Path) -> None:
+    raw = mf.make_message()
+    first = ingest_one(hotline, tmp_path, raw)
+    traced = mf.with_prepended_headers(raw, [
+        ("Received", "from mx.example.pl by mx.example.org; Mon, 2 Mar 2026 10:16:00 +0100"),
+        ("Return-Path", "<jan@example.pl>"), ("Delivered-To", "hotline@example.org"),
+        ("Authentication-Results", "mx.example.org; dkim=pass"), ("ARC-Seal", "i=1; a=rsa-sha256; cv=none"),
+        ("X-Spam-Status", "No, score=-0.1"), ("DKIM-Signature", "v=1; a=rsa-sha256; d=example.pl"),
+    ])  # fmt: skip
+    again = ingest_one(hotline, tmp_path, mf.mbox_from_line(traced.replace(b"\r\n", b"\n")) + b"\n", name="t.eml")
+    assert again["action"] == "duplicate" and again["ticket"] == first["ticket"]

@@ -9,6 +9,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from gateway.inbox import Incoming
 from gateway.ingest import ingest
 from gateway.parsing import Parser
 from gateway.settings import load
@@ -28,9 +29,9 @@ def test_a_message_the_store_refuses_is_quarantined_alone(db_url: str, tmp_path:
             raise IntegrityError(statement, params, Exception("refused by the test"))
 
     event.listen(engine, "before_cursor_execute", refuse_poison)
-    raws = [mf.make_message(subject=s, message_id=f"<{s}@u>") for s in ("first", "POISON", "third")]
+    items = [Incoming(mf.make_message(subject=s, message_id=f"<{s}@u>")) for s in ("first", "POISON", "third")]
     parser = Parser(settings)
-    outcomes = list(ingest(sessionmaker(engine), settings, parser, raws, "test"))
+    outcomes = list(ingest(sessionmaker(engine), settings, parser, items, "test"))
     parser.close()
     assert [o.action for o in outcomes] == ["created", "quarantined", "created"]
     assert outcomes[1].reason is not None and outcomes[1].reason.startswith("storage error:")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from storage import db
 from storage.models import Message, Ticket
 from tests import mailfactory as mf
-from tests.support import Hotline
+from tests.support import Hotline, ingest_raw, show_ticket
 
 
 def thread_corpus(seed: int, threads: int = 12) -> tuple[list[bytes], dict[str, str]]:
@@ -74,3 +74,15 @@ def test_any_arrival_order_gives_the_same_threads(hotline: Hotline, db_url: str,
     assert partition(db_url) == {frozenset(g) for g in expected.values()}
     for ticket in hotline.json("tickets", "list", "--json"):  # the root is the question, however late
         assert ticket["question"] == ticket["subject"].replace("Pytanie ", "Pytanie numer "), ticket
+
+
+def test_a_question_without_a_date_stays_the_question_when_its_reply_comes(hotline: Hotline, tmp_path: Path) -> None:
+    question = mf.make_message(subject="Test", message_id="<nodate@u>", date=None, body="Pierwsze pytanie.\n")
+    reply = mf.make_message(subject="Re: Test", message_id="<reply@u>", body="Dopisuję.\n",
+                            headers=[("In-Reply-To", "<nodate@u>"), ("References", "<nodate@u>")])  # fmt: skip
+    number = ingest_raw(hotline, tmp_path, question)["ticket"]
+    assert ingest_raw(hotline, tmp_path, reply)["ticket"] == number
+    ticket = show_ticket(hotline, number)
+    assert ticket["subject"] == "Test" and ticket["question"] == "Pierwsze pytanie."
+    assert [(m["kind"], m["subject"]) for m in ticket["messages"] if m["direction"] == "in"] == [
+        ("question", "Test"), ("followup", "Re: Test")]  # fmt: skip

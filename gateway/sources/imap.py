@@ -22,6 +22,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.inbox import Incoming
 from gateway.ingest import ingest
 from gateway.parsing import Parser, Stopped
 from gateway.pipeline import Outcome
@@ -193,8 +194,8 @@ class ImapSource:
     def _take(self, client: IMAPClient, uids: list[int]) -> int:
         fetched = client.fetch(uids, ["BODY.PEEK[]"])  # PEEK: \\Seen is ours to set, after commit
         present = [uid for uid in uids if uid in fetched]
-        raws = [fetched[uid][b"BODY[]"] for uid in present]
-        outcomes = list(ingest(self.factory, self.settings, self.parser, raws, self.name, self.account.channel))
+        items = [Incoming(fetched[uid][b"BODY[]"], self.account.channel) for uid in present]
+        outcomes = list(ingest(self.factory, self.settings, self.parser, items, self.name))
         # committed: only now is the server told
         quarantined = [uid for uid, o in zip(present, outcomes) if o.action == "quarantined"]
         done = [uid for uid, o in zip(present, outcomes) if o.action != "quarantined"]
