@@ -1,6 +1,7 @@
 """Engines, sessions and schema migrations, the same for SQLite (embedded) and PostgreSQL."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,12 +30,16 @@ class StoreMisconfigured(RuntimeError):
 
 # SQLSTATEs a retry cannot cure: database missing, role missing or refused, password wrong
 PERMANENT_SQLSTATES = {"3D000", "28000", "28P01"}
+# libpq gives no SQLSTATE for a refused connection, only the server's FATAL text (English
+# unless the server's lc_messages says otherwise)
+PERMANENT_MESSAGES = re.compile(r'FATAL:\s+(?:(?:database|role) "[^"]*" does not exist|password authentication failed'
+                                r"|no pg_hba\.conf entry)")  # fmt: skip
 
 
 def is_permanent(exc: BaseException) -> bool:
     """Whether a driver error needs a changed config or server rather than a retry."""
     original = getattr(exc, "orig", exc)
-    return getattr(original, "sqlstate", None) in PERMANENT_SQLSTATES
+    return getattr(original, "sqlstate", None) in PERMANENT_SQLSTATES or bool(PERMANENT_MESSAGES.search(str(original)))
 
 
 def make_engine(url: str) -> Engine:
