@@ -84,9 +84,9 @@ class Daemon:
                 tls = tls_context(server)
                 self.listener = bind("smtp_server.listen", server.listen,
                                      lambda: smtp.start(self.factory, server, self.wake_sweep, tls))  # fmt: skip
-            if cfg.metrics is not None:
-                self.http = bind("metrics.listen", cfg.metrics.listen,
-                                 lambda: metrics.serve(self.metrics, self.health, *cfg.metrics.host_port))  # fmt: skip
+            if (endpoint := cfg.metrics) is not None:
+                self.http = bind("metrics.listen", endpoint.listen,
+                                 lambda: metrics.serve(self.metrics, self.health, *endpoint.host_port))  # fmt: skip
         except ListenError:
             if self.listener is not None:
                 smtp.stop(self.listener, timeout=1.0)

@@ -73,7 +73,8 @@ def test_relative_paths_are_beside_the_config_not_in_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     conf, elsewhere = tmp_path / "conf", tmp_path / "elsewhere"
-    conf.mkdir(), elsewhere.mkdir()
+    conf.mkdir()
+    elsewhere.mkdir()
     path = conf / "hotline.toml"
     path.write_text('[storage]\nurl = "sqlite:///var/h.db"\n[outbound]\nmaildir = "var/outbox"\n')
     monkeypatch.chdir(elsewhere)
