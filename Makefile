@@ -24,12 +24,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-run: deps venv var/token-secret
+run: deps venv config/var/token-secret
 	$(VENV)/bin/hotline --config $(CONFIG) db upgrade
 	exec $(VENV)/bin/hotline --config $(CONFIG) run
 
-var/token-secret:  # the consultants' reply-token key of the embedded config, made once
-	mkdir -p var && (umask 077 && head -c 32 /dev/urandom | base64 > $@)
+config/var/token-secret:  # the reply-token key of the embedded config (paths are relative to it), made once
+	mkdir -p config/var && (umask 077 && head -c 32 /dev/urandom | base64 > $@)
 
 test: deps venv
 	$(VENV)/bin/pytest -q
@@ -39,4 +39,4 @@ bench: deps venv
 	$(PY) bench/ocr_bench.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) config/var .pytest_cache

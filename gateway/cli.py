@@ -1,18 +1,22 @@
 """The `hotline` command: a thin layer of argument parsing over the gateway's modules.
 
 Exit codes: 0 fine, 1 failed, 2 bad input or config, 75 (EX_TEMPFAIL) store unavailable,
-so that an MTA piping into `hotline ingest -` keeps the message and retries.
+so that an MTA piping into `hotline ingest -` keeps the message and retries; 141 (as a shell
+reports SIGPIPE) when the reader of our output went away (`hotline tickets list | head -1`).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
+from importlib.metadata import version
 from typing import NoReturn
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
@@ -24,7 +28,8 @@ from gateway.parsing import Parser
 from storage import db
 from storage.models import TicketStatus
 
-EX_FAIL, EX_USAGE, EX_TEMPFAIL = 1, 2, 75
+EX_FAIL, EX_USAGE, EX_TEMPFAIL, EX_PIPE = 1, 2, 75, 141
+NUMBER_HELP = "ticket number, HOT-YYYY-NNNNNN (e.g. HOT-2026-000123)"
 
 
 class CommandError(Exception):
@@ -50,13 +55,15 @@ def received_at(value: str) -> datetime:
 
 def build_parser() -> ArgParser:
     parser = ArgParser(prog="hotline", description="E-mail and fax to ticket gateway.")
-    parser.add_argument("--config", help="config file (default: $HOTLINE_CONFIG or ./hotline.toml)")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $HOTLINE_CONFIG or ./hotline.toml)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('hotline')}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgParser)
 
     sub.add_parser("run", help="the daemon: sources, workers and scheduler").set_defaults(func=cmd_run)
 
     p = sub.add_parser("ingest", help="feed an .eml, mbox, Maildir, folder or stdin")
-    p.add_argument("--channel", choices=["email", "fax"])
+    p.add_argument("--channel", choices=["email", "fax"],
+                   help="the channel the messages came by (see README, Faxes)")
     p.add_argument("--received-at", type=received_at, help="receipt time, ISO 8601 (default: now)")
     p.add_argument("path", nargs="?", default="-", help="PATH or - for stdin (default)")
     p.set_defaults(func=cmd_ingest)
@@ -64,19 +71,19 @@ def build_parser() -> ArgParser:
     t = sub.add_parser("tickets", help="look at tickets").add_subparsers(
         dest="tickets_command", required=True, parser_class=ArgParser
     )
-    p = t.add_parser("list")
-    p.add_argument("--status", choices=[s.value for s in TicketStatus])
-    p.add_argument("--json", action="store_true")
+    p = t.add_parser("list", help="tickets, oldest first")
+    p.add_argument("--status", choices=[s.value for s in TicketStatus], help="only tickets in this state")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_tickets_list)
-    p = t.add_parser("show")
-    p.add_argument("number")
-    p.add_argument("--json", action="store_true")
+    p = t.add_parser("show", help="one ticket with its messages")
+    p.add_argument("number", help=NUMBER_HELP)
+    p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=cmd_tickets_show)
 
     p = sub.add_parser("outbox", help="show what waits to go out; --flush sends what is due")
     p.add_argument("--flush", action="store_true", help="send what is due now, then show what still waits")
     p.add_argument("--all", action="store_true", help="also show sent and failed messages")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_outbox)
 
     sub.add_parser("check-config", help="validate the config").set_defaults(func=cmd_check_config)
@@ -91,12 +98,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # inside the try: a reader gone shows here, not at exit
+        return code
     except CommandError as exc:
         print(f"hotline: error: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return reader_gone()
+
+
+def reader_gone() -> int:
+    """The reader (head, less) has what it wanted: no traceback, and no second error when
+    Python flushes stdout at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (tests capture it)
+        pass
+    return EX_PIPE
 
 
 def load_settings(args: argparse.Namespace) -> config.Settings:
@@ -120,8 +141,15 @@ def require_secrets(settings: config.Settings) -> None:
 def open_store(settings: config.Settings) -> sessionmaker[Session]:
     try:
         return db.open_store(settings.storage.url)
+    except db.StoreMisconfigured as exc:
+        raise store_misconfigured(settings, exc) from exc
     except db.StoreUnavailable as exc:
         raise CommandError(str(exc), EX_TEMPFAIL) from exc
+
+
+def store_misconfigured(settings: config.Settings, exc: Exception) -> CommandError:
+    """A database that is missing or refuses us is a config problem (2), not a wait (75)."""
+    return CommandError(f"{settings.source}: storage.url: {str(exc).splitlines()[0]}", EX_USAGE)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -210,13 +238,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         print(exc, file=sys.stderr)
         return EX_USAGE
+    for warning in config.warnings(loaded):
+        print(f"{path}: warning: {warning}", file=sys.stderr)
     problems = config.check_secrets(loaded)
     for problem in problems:
         print(f"{path}: {problem}", file=sys.stderr)
     if problems:
         return EX_USAGE
-    print(f"{path}: OK")
+    store = make_url(loaded.storage.url).render_as_string(hide_password=True)
+    print(f"{path.resolve()}: OK (store {store}, outbox {outbox_place(loaded)})")
     return 0
+
+
+def outbox_place(settings: config.Settings) -> str:
+    out = settings.outbound
+    return f"Maildir {out.maildir}" if out.transport == "maildir" else f"relay {out.host}:{out.port}"
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -224,18 +260,23 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     try:
         revision = db.upgrade(db.make_engine(settings.storage.url))
     except OperationalError as exc:
+        if db.is_permanent(exc):
+            raise store_misconfigured(settings, exc) from exc
         raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
-    print(f"database at schema {revision}")
+    print(f"database {make_url(settings.storage.url).render_as_string(hide_password=True)} at schema {revision}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from gateway.daemon import run
+    from gateway.daemon import ListenError, run
 
     settings = load_settings(args)
     require_secrets(settings)
     logs.configure(settings.logging.format, settings.logging.level, sys.stdout)  # journald reads stdout
-    return run(settings, open_store(settings))
+    try:
+        return run(settings, open_store(settings))
+    except ListenError as exc:
+        raise CommandError(f"{settings.source}: {exc}", EX_USAGE) from exc
 
 
 if __name__ == "__main__":

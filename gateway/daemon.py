@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -44,6 +44,7 @@ log = structlog.get_logger("hotline.daemon")
 READY_WAIT_SECONDS = 30.0  # how long READY=1 waits for IMAP accounts that are down
 RELOADABLE = {"logging"}
 FINISH_SHARE = 0.75  # of the grace time: in-flight work may finish; after it, reading is abandoned
+T = TypeVar("T")
 
 
 class Daemon:
@@ -88,8 +89,19 @@ class Daemon:
 
     def start(self) -> None:
         cfg = self.settings
-        if cfg.smtp_server is not None:
-            self.listener = smtp.start(self.factory, cfg.smtp_server, self.wake_sweep, tls_context(cfg.smtp_server))
+        try:  # both sockets first: a port taken stops the start before anything else runs
+            if (server := cfg.smtp_server) is not None:
+                tls = tls_context(server)
+                self.listener = bind("smtp_server.listen", server.listen,
+                                     lambda: smtp.start(self.factory, server, self.wake_sweep, tls))  # fmt: skip
+            if (endpoint := cfg.metrics) is not None:
+                self.http = bind("metrics.listen", endpoint.listen,
+                                 lambda: metrics.serve(self.metrics, self.health, *endpoint.host_port))  # fmt: skip
+        except ListenError:
+            if self.listener is not None:
+                smtp.stop(self.listener, timeout=1.0)
+            self.parser.close()
+            raise
         for source in self.sources:
             thread = threading.Thread(target=source.run, args=(self.stop,), name=source.name, daemon=True)
             thread.start()
@@ -99,11 +111,10 @@ class Daemon:
                                    id=name, max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.add_job(self.refresh_metrics, "interval", seconds=5, id="metrics", next_run_time=_now())
         self.scheduler.start()
-        if cfg.metrics is not None:
-            self.http = metrics.serve(self.metrics, self.health, *cfg.metrics.host_port)
         self._wait_for_sources()
         log.info(
             "started",
+            config=str(cfg.source.resolve()),
             smtp=cfg.smtp_server.listen if cfg.smtp_server else None,
             imap=[s.name for s in self.sources],
             metrics=cfg.metrics.listen if cfg.metrics else None,
@@ -284,6 +295,19 @@ class Daemon:
             log.warning("config changed in sections that need a restart", sections=needs_restart)
         log.info("config reloaded", applied=sorted(changed & RELOADABLE), restart_needed=needs_restart)
         sdnotify.ready(self.status())
+
+
+class ListenError(Exception):
+    """A configured address cannot be listened on (taken, not ours, a privileged port)."""
+
+
+def bind(key: str, address: str, start: Callable[[], T]) -> T:
+    """Start a listener; a socket that cannot be bound is a config problem named by its key."""
+    try:
+        return start()
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ListenError(f"{key}: cannot listen on {address}: {reason}") from exc
 
 
 def tls_context(config: SmtpServerSection) -> ssl.SSLContext | None:

@@ -228,6 +228,7 @@ class Waiting:
     attempts: int
     next_try_at: datetime
     last_error: str | None
+    sent_at: datetime | None
 
 
 def waiting(session: Session, everything: bool = False) -> list[Waiting]:
@@ -239,5 +240,6 @@ def waiting(session: Session, everything: bool = False) -> list[Waiting]:
     )
     if not everything:
         stmt = stmt.where(OutboxEntry.state == OutboxState.PENDING)
-    return [Waiting(r.id, number, r.kind, r.channel, r.to_addr, r.state, r.attempts, r.next_try_at, r.last_error)
+    return [Waiting(r.id, number, r.kind, r.channel, r.to_addr, r.state, r.attempts, r.next_try_at, r.last_error,
+                    r.sent_at)
             for r, number in session.execute(stmt)]  # fmt: skip

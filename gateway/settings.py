@@ -10,13 +10,19 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)  # fmt: skip
 from pydantic_core import ErrorDetails
+from sqlalchemy.engine import make_url
 
 from gateway.worktime import WorkCalendar
 from parsers.callerid import DEFAULT_PATTERNS
 
 DEFAULT_PATH = Path("hotline.toml")
+# systemd/hotline.service's TimeoutStopSec (a test keeps the two equal): a grace time at or
+# above it would have systemd kill the daemon in the middle of its clean stop
+UNIT_TIMEOUT_STOP_SECONDS = 30.0
+_ADDRESS = re.compile(r"[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*")
 
 
 class ConfigError(Exception):
@@ -40,14 +46,44 @@ def _secret(env: str | None, file: str | None, key: str) -> str:
             raise ValueError(f"{key}_env: environment variable {env} is not set")
         return value
     if file:
-        path = Path(file)
-        if not path.is_absolute() and (creds := os.environ.get("CREDENTIALS_DIRECTORY")):
-            path = Path(creds) / path
         try:
-            return path.read_text(encoding="utf-8").strip()
+            return Path(file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ValueError(f"{key}_file: cannot read {path}: {exc.strerror}") from exc
+            where = "" if "CREDENTIALS_DIRECTORY" in os.environ else (
+                " ($CREDENTIALS_DIRECTORY, where systemd's LoadCredential= puts secrets, is unset, so a"
+                " relative name is read from the config file's folder, or $STATE_DIRECTORY)")  # fmt: skip
+            raise ValueError(f"{key}_file: cannot read {file}: {exc.strerror}{where}") from exc
     raise ValueError(f"{key}_env or {key}_file: one of them is required")
+
+
+def state_directory(config_file: Path) -> Path:
+    """What relative paths in the config are relative to: never the folder a command happens
+    to run in (an admin's `hotline tickets list` from ~ would open an empty database there).
+    Under systemd it is $STATE_DIRECTORY (StateDirectory=hotline: /var/lib/hotline), else the
+    folder of the config file."""
+    if state := os.environ.get("STATE_DIRECTORY"):
+        return Path(state.split(":")[0])
+    return config_file.resolve().parent
+
+
+def _base(info: ValidationInfo) -> Path | None:
+    return (info.context or {}).get("state_directory")
+
+
+def _in_state_directory(value: str, info: ValidationInfo) -> str:
+    base = _base(info)
+    return value if base is None or Path(value).is_absolute() else str(base / value)
+
+
+def _credential(value: str, info: ValidationInfo) -> str:
+    """A relative secret file is a systemd credential when $CREDENTIALS_DIRECTORY is set."""
+    if not Path(value).is_absolute() and (creds := os.environ.get("CREDENTIALS_DIRECTORY")):
+        return str(Path(creds) / value)
+    return _in_state_directory(value, info)
+
+
+StatePath = Annotated[str, AfterValidator(_in_state_directory)]
+SecretFile = Annotated[str, AfterValidator(_credential)]
 
 
 def client_tls_context(ca_file: str | None) -> ssl.SSLContext:
@@ -59,14 +95,18 @@ def client_tls_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 class StorageSection(Section):
-    url: str = "sqlite:///var/hotline.db"
+    url: str = Field("sqlite:///var/hotline.db", validate_default=True)  # relative: in the state directory
 
     @field_validator("url")
     @classmethod
-    def _known_backend(cls, url: str) -> str:
+    def _known_backend(cls, url: str, info: ValidationInfo) -> str:
         if not url.startswith(("sqlite:", "postgresql")):
             raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
-        return url
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            return url
+        path = _in_state_directory(parsed.database, info)
+        return parsed.set(database=path).render_as_string(hide_password=False)
 
 
 class CalendarSection(Section):
@@ -97,12 +137,12 @@ class ImapAccount(Section):
     security: Literal["tls", "starttls", "none"] = "tls"
     username: str
     password_env: str | None = None
-    password_file: str | None = None
+    password_file: SecretFile | None = None
     folder: str = "INBOX"
     channel: Literal["email", "fax"] = "email"
     done: str = "move:Processed"
     poll_seconds: int = Field(60, ge=1)
-    tls_ca_file: str | None = None  # trust this CA (a private one) besides the system's
+    tls_ca_file: StatePath | None = None  # trust this CA (a private one) besides the system's
 
     @model_validator(mode="after")
     def _one_password_source(self) -> ImapAccount:
@@ -128,6 +168,8 @@ def _check_listen(listen: str) -> str:
     host, sep, port = listen.rpartition(":")
     if not sep or not host or not port.isdigit():
         raise ValueError('expected "HOST:PORT", e.g. "127.0.0.1:2525"')
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {int(port)} is out of range: expected 1 to 65535")
     return listen
 
 
@@ -139,8 +181,8 @@ class SmtpServerSection(Section):
     recipients: list[str] = []
     channel_by_recipient: dict[str, Literal["email", "fax"]] = {}
     max_message_bytes: int = Field(26_214_400, ge=1024)
-    tls_cert: str | None = None  # PEM files: STARTTLS is offered when both are set
-    tls_key: str | None = None
+    tls_cert: StatePath | None = None  # PEM files: STARTTLS is offered when both are set
+    tls_key: StatePath | None = None
 
     @model_validator(mode="after")
     def _cert_and_key(self) -> SmtpServerSection:
@@ -164,10 +206,10 @@ class OutboundSection(Section):
     security: Literal["tls", "starttls", "none"] = "none"
     username: str | None = None
     password_env: str | None = None
-    password_file: str | None = None
-    maildir: str = "var/outbox"
+    password_file: SecretFile | None = None
+    maildir: StatePath = Field("var/outbox", validate_default=True)
     from_: str = Field("Hot-line <hotline@example.org>", alias="from")
-    tls_ca_file: str | None = None  # trust this CA (a private one) besides the system's
+    tls_ca_file: StatePath | None = None  # trust this CA (a private one) besides the system's
     timeout_seconds: float = Field(30.0, gt=0)
     retry_seconds: float = Field(60.0, gt=0)  # first retry after a temporary failure, then doubled
     max_retry_seconds: float = Field(3600.0, gt=0)
@@ -227,7 +269,7 @@ class ConsultantsSection(Section):
     addresses: list[str] = []  # who may answer: addresses, or "@domain" for a whole team domain
     notify: list[str] = []  # who is told of new tickets, follow-ups, held mail, failures
     token_secret_env: str | None = None
-    token_secret_file: str | None = None
+    token_secret_file: SecretFile | None = None
     # Authentication-Results from these servers (our MTA) are trusted: a consultant's mail
     # whose DKIM or DMARC result there is "fail" is held, never forwarded
     trusted_authserv_ids: list[str] = []
@@ -253,7 +295,7 @@ class ConsultantsSection(Section):
 
 
 class TemplatesSection(Section):
-    dir: str | None = None  # default: the templates shipped in config/templates
+    dir: StatePath | None = None  # default: the templates shipped in config/templates
     language: Literal["pl", "en"] = "pl"
     # per customer: a sender's address or @domain -> language
     language_by_sender: dict[str, Literal["pl", "en"]] = {}
@@ -283,7 +325,8 @@ class LimitsSection(Section):
 
 
 class DaemonSection(Section):
-    grace_seconds: float = Field(20.0, gt=0)  # SIGTERM: how long in-flight work may take
+    # SIGTERM: how long in-flight work may take; below the unit's TimeoutStopSec
+    grace_seconds: float = Field(20.0, gt=0, lt=UNIT_TIMEOUT_STOP_SECONDS)
     sweep_seconds: float = Field(2.0, gt=0)  # how often stored but unrouted messages are looked for
     workers: int | None = Field(None, ge=1)  # processes that parse and OCR; default: one per CPU
 
@@ -358,7 +401,10 @@ def load(path: Path) -> Settings:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
     try:
-        return Settings.model_validate({**data, "source": path})
+        # the sections holding default paths are validated even when absent, so that their
+        # defaults are resolved like written values
+        data = {"storage": {}, "outbound": {}, **data, "source": path}
+        return Settings.model_validate(data, context={"state_directory": state_directory(path)})
     except ValidationError as exc:
         raise ConfigError(path, [_describe(e) for e in exc.errors()]) from exc
 
@@ -381,6 +427,28 @@ def check_secrets(settings: Settings) -> list[str]:
         except ValueError as exc:
             problems.append(f"consultants.{exc}")
     return problems
+
+
+def warnings(settings: Settings) -> list[str]:
+    """What is valid but almost surely not meant: check-config says it, nothing refuses it."""
+    found = []
+    if not settings.imap and settings.smtp_server is None:
+        found.append("no source: neither [[imap]] nor [smtp_server] is configured, only `hotline ingest` brings mail")
+    smtp_recipients = settings.smtp_server.recipients if settings.smtp_server else []
+    strict = [("outbound.from", parseaddr(settings.outbound.from_)[1])]
+    strict += [(f"consultants.notify[{i}]", value) for i, value in enumerate(settings.consultants.notify)]
+    found += [f"{key}: not an e-mail address: {value!r}" for key, value in strict if not is_address(value)]
+    for key, values in (("consultants.addresses", settings.consultants.addresses),
+                        ("fax.gateway_senders", settings.fax.gateway_senders),
+                        ("smtp_server.recipients", smtp_recipients)):  # fmt: skip
+        found += [f"{key}[{i}]: not an e-mail address or @domain: {value!r}"
+                  for i, value in enumerate(values) if not (is_address(value) or is_address("x" + value))]  # fmt: skip
+    return found
+
+
+def is_address(value: str) -> bool:
+    """A bare address local@domain, as the outbox and the consultants' checks compare them."""
+    return _ADDRESS.fullmatch(value.strip()) is not None
 
 
 def _describe(error: ErrorDetails) -> str:

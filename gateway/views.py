@@ -85,11 +85,15 @@ def outbox_json(row: Waiting) -> dict[str, Any]:
         "attempts": row.attempts,
         "next_try_at": iso(row.next_try_at),
         "last_error": row.last_error,
+        "sent_at": iso(row.sent_at),
     }
 
 
 def outbox_text(row: Waiting) -> str:
-    """One line: what, to whom, and why it is still here."""
+    """One line: what, to whom, and why it is still here (or when it went)."""
+    what = f"#{row.id} {row.ticket or '-'} {row.kind} ({row.channel}) to {row.to}"
+    if row.state == "sent":
+        return f"{what}: sent {iso(row.sent_at)}, {row.attempts} tries"
     why = f"last try: {row.last_error}" if row.last_error else "not tried yet"
     when = f"next try {iso(row.next_try_at)}" if row.state == "pending" else row.state
-    return f"#{row.id} {row.ticket or '-'} {row.kind} ({row.channel}) to {row.to}: {when}, {row.attempts} tries, {why}"
+    return f"{what}: {when}, {row.attempts} tries, {why}"

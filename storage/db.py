@@ -1,6 +1,7 @@
 """Engines, sessions and schema migrations, the same for SQLite (embedded) and PostgreSQL."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,25 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached or is not at the schema this code expects."""
+
+
+class StoreMisconfigured(RuntimeError):
+    """The database is not there or refuses us (missing database, role, password): no retry
+    will help, the config (storage.url) or the server must change."""
+
+
+# SQLSTATEs a retry cannot cure: database missing, role missing or refused, password wrong
+PERMANENT_SQLSTATES = {"3D000", "28000", "28P01"}
+# libpq gives no SQLSTATE for a refused connection, only the server's FATAL text (English
+# unless the server's lc_messages says otherwise)
+PERMANENT_MESSAGES = re.compile(r'FATAL:\s+(?:(?:database|role) "[^"]*" does not exist|password authentication failed'
+                                r"|no pg_hba\.conf entry)")  # fmt: skip
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether a driver error needs a changed config or server rather than a retry."""
+    original = getattr(exc, "orig", exc)
+    return getattr(original, "sqlstate", None) in PERMANENT_SQLSTATES or bool(PERMANENT_MESSAGES.search(str(original)))
 
 
 def make_engine(url: str) -> Engine:
@@ -76,12 +96,19 @@ def head_revision() -> str:
 
 
 def open_store(url: str) -> sessionmaker[Session]:
-    """A session factory for a database at the current schema, or StoreUnavailable saying why."""
+    """A session factory for a database at the current schema, or StoreUnavailable saying why
+    (StoreMisconfigured when waiting will not help). Only `upgrade` creates a database: a
+    command run with the wrong config must not leave an empty one behind."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).is_file():
+            raise StoreMisconfigured(f"no database at {parsed.database}: run `hotline db upgrade` to create it")
     engine = make_engine(url)
     try:
         revision = current_revision(engine)
-    except Exception as exc:  # any driver error means the same to the caller: not now
-        raise StoreUnavailable(f"cannot open database {engine.url!r}: {exc}".splitlines()[0]) from exc
+    except Exception as exc:  # any other driver error means the same to the caller: not now
+        message = f"cannot open database {engine.url!r}: {exc}".splitlines()[0]
+        raise (StoreMisconfigured if is_permanent(exc) else StoreUnavailable)(message) from exc
     head = head_revision()
     if revision != head:
         raise StoreUnavailable(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests import mailfactory as mf
-from tests.support import DaemonProcess, Hotline, REPO, free_port, wait_for, write_config
+from tests.support import DaemonProcess, Hotline, free_port, wait_for, write_config
 
 
 @pytest.fixture
@@ -76,28 +76,3 @@ def test_sighup_applies_logging_and_names_what_needs_a_restart(
     daemon.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
     wait_for(lambda: "config reload refused" in daemon.log())
     assert daemon.proc.poll() is None  # a bad config never stops a running daemon
-
-
-def test_readme_walkthrough_on_the_example_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What `make run` does and the README tells a newcomer to try, in a scratch folder."""
-    monkeypatch.chdir(tmp_path)  # the example's sqlite:///var/hotline.db lands here
-    (tmp_path / "var").mkdir()
-    (tmp_path / "var" / "token-secret").write_text("0123456789abcdef0123456789abcdef\n")  # as `make run` makes it
-    example = REPO / "config" / "hotline.example.toml"
-    hotline = Hotline(example)
-    assert hotline("db", "upgrade").code == 0
-    daemon = DaemonProcess(example, tmp_path)
-    try:
-        daemon.start()
-        with smtplib.SMTP("127.0.0.1", 2525, timeout=10) as s:
-            s.sendmail("jan@example.com", ["hotline@example.org"],
-                       b"From: jan@example.com\r\nTo: hotline@example.org\r\nSubject: Test\r\n\r\nHello\r\n")  # fmt: skip
-        listed = wait_for(lambda: hotline("tickets", "list").out)
-        assert "Test" in listed and listed.startswith("HOT-")
-        assert get(9466, "/health")[0] == 200
-        assert (tmp_path / "var" / "hotline.db").exists()
-        acks = wait_for(lambda: list((tmp_path / "var" / "outbox" / "new").glob("*")))
-        assert any(listed.split()[0][4:] in a.read_text() for a in acks)  # the acknowledgement, with the number
-        assert daemon.terminate() == 0
-    finally:
-        daemon.close()
