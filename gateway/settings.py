@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
+from gateway import templates
 from gateway.worktime import WorkCalendar
 from parsers.callerid import DEFAULT_PATTERNS
 
@@ -253,7 +254,7 @@ class ConsultantsSection(Section):
 
 
 class TemplatesSection(Section):
-    dir: str | None = None  # default: the templates shipped in config/templates
+    dir: str | None = None  # default: the templates shipped in the package (gateway/templates)
     language: Literal["pl", "en"] = "pl"
     # per customer: a sender's address or @domain -> language
     language_by_sender: dict[str, Literal["pl", "en"]] = {}
@@ -363,8 +364,11 @@ def load(path: Path) -> Settings:
 
 
 def check_secrets(settings: Settings) -> list[str]:
-    """Secrets are resolved late (they may rotate), so check-config tries them explicitly."""
+    """Secrets are resolved late (they may rotate), so check-config, run and ingest try them
+    explicitly; so are the templates, without which no acknowledgement can ever be sent."""
     problems = []
+    if (missing := templates.problem(settings.templates.dir)) is not None:
+        problems.append(f"templates.dir: {missing}")
     for i, account in enumerate(settings.imap):
         try:
             account.password()
