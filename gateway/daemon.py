@@ -26,7 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import delivery, logs, metrics, sdnotify
+from gateway import delivery, logs, metrics, promises, sdnotify
 from gateway.ingest import process_backlog
 from gateway.parsing import Parser
 from gateway.pipeline import Outcome
@@ -87,6 +87,8 @@ class Daemon:
         self.scheduler.add_job(self.send_outbox, "interval", seconds=cfg.daemon.sweep_seconds, id="outbox",
                                max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.add_job(self.refresh_metrics, "interval", seconds=5, id="metrics", next_run_time=_now())
+        self.scheduler.add_job(self.keep_promises, "interval", seconds=cfg.daemon.sweep_seconds, id="promises",
+                               max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.start()
         if cfg.metrics is not None:
             self.http = metrics.serve(self.metrics, self.health, *cfg.metrics.host_port)
@@ -157,6 +159,15 @@ class Daemon:
             self.metrics.errors.labels("outbox").inc()
             log.exception("outbox round failed; will retry")
 
+    def keep_promises(self) -> None:
+        """Acknowledgements and notifications owed after a failure (gateway/promises.py)."""
+        try:
+            if any(kept.kept for kept in promises.keep_due(self.factory, self.settings, self.parser)):
+                self.wake("outbox")
+        except Exception:
+            self.metrics.errors.labels("promises").inc()
+            log.exception("retrying owed steps failed; will retry")
+
     def wake_sweep(self) -> None:
         self.wake("sweep")
 
@@ -171,7 +182,7 @@ class Daemon:
 
     def refresh_metrics(self) -> None:
         try:
-            self.metrics.refresh_inbox(self.factory)
+            self.metrics.refresh(self.factory)
         except Exception as exc:
             self.metrics.errors.labels("store").inc()
             log.warning("store unreachable for metrics", error=str(exc).splitlines()[0])
@@ -184,12 +195,16 @@ class Daemon:
     def health(self) -> tuple[bool, dict[str, Any]]:
         down = [s.name for s in self.sources if not s.connected.is_set()]
         try:
-            self.metrics.refresh_inbox(self.factory)
-            store_ok = True
+            problems = self.metrics.refresh(self.factory)
         except Exception:
-            store_ok = False
-        detail = {"store": store_ok, "imap_down": down, "backlog": self.metrics.backlog_count}
-        return store_ok and not down, detail
+            problems = None
+        detail: dict[str, Any] = {"store": problems is not None, "imap_down": down, "backlog": self.metrics.backlog_count}
+        if problems is not None:
+            due = problems.oldest_owed_due
+            detail.update(problems=problems.at_risk, owed_steps=problems.owed, oldest_owed_due=due and due.isoformat(),
+                          outbox_failed=problems.outbox_failed, outbox_overdue=problems.outbox_overdue,
+                          quarantined=problems.quarantined, ocr_timeouts=problems.ocr_timeouts)  # fmt: skip
+        return problems is not None and not down and not problems.at_risk, detail
 
     def status(self) -> str:
         up = sum(s.connected.is_set() for s in self.sources)
