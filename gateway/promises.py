@@ -32,7 +32,7 @@ from gateway.threads import ThreadIndex, TicketRef
 from parsers import autoreply
 from storage import blobs
 from storage.db import transaction
-from storage.models import InboxEntry, PendingStep, PromiseStep, Ticket
+from storage.models import Event, InboxEntry, PendingStep, PromiseStep, Ticket
 
 log = structlog.get_logger("hotline.promises")
 BATCH = 50
@@ -81,7 +81,7 @@ def keep_one(factory: sessionmaker[Session], settings: Settings, pending_id: int
         try:
             _run(session, settings, changes, owed.step, ticket, entry, parsed)
         except Exception as exc:
-            return _still_owed(settings, owed, ticket.number, f"{type(exc).__name__}: {exc}", now)
+            return _still_owed(session, settings, owed, ticket.number, f"{type(exc).__name__}: {exc}", now)
         changes.event(TicketRef(ticket.number, ticket.status, ticket.id), "hotline", "step_done", now, step=owed.step,
                       attempts=owed.attempts + 1, owed_since=owed.created_at.isoformat())  # fmt: skip
         changes.apply(session)
@@ -107,10 +107,16 @@ def _run(session: Session, settings: Settings, changes: ChangeSet, step: str, ti
     ticket.needs_review = bool(row["needs_review"])  # an acknowledgement left to a person flags the ticket
 
 
-def _still_owed(settings: Settings, owed: PendingStep, number: str, error: str, now: datetime) -> Kept:
+def _still_owed(session: Session, settings: Settings, owed: PendingStep, number: str, error: str,
+               now: datetime) -> Kept:  # fmt: skip
+    """The next try backs off; each failed try is an event, so the ticket shows the delay."""
     cfg = settings.outbound
     owed.next_try_at = now + backoff(owed.attempts, cfg.retry_seconds, cfg.max_retry_seconds)
     owed.attempts, owed.last_error = owed.attempts + 1, error
+    session.add(Event(ticket_id=owed.ticket_id, at=now, actor="hotline", kind="step_failed",
+                      data={"step": owed.step, "error": error, "attempts": owed.attempts,
+                            "due": owed.due_at.isoformat() if owed.due_at else None,
+                            "next_try_at": owed.next_try_at.isoformat()}))  # fmt: skip
     log.warning("owed step failed again", ticket=number, step=owed.step, attempts=owed.attempts, error=error,
                 next_try_at=owed.next_try_at.isoformat())  # fmt: skip
     return Kept(number, owed.step, False, error)
