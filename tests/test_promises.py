@@ -6,6 +6,7 @@ import json
 import shutil
 import smtplib
 from pathlib import Path
+from typing import Any
 
 from gateway.templates import DEFAULT_DIRECTORY
 from parsers.refs import subject_tag
@@ -61,5 +62,5 @@ def test_a_failing_acknowledgement_is_retried_until_sent(db_url: str, tmp_path: 
         daemon.close()
 
 
-def _events(hotline: Hotline, number: str, kind: str) -> list[dict[str, object]]:
+def _events(hotline: Hotline, number: str, kind: str) -> list[dict[str, Any]]:
     return [e for e in show_ticket(hotline, number)["events"] if e["kind"] == kind]
