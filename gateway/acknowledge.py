@@ -67,7 +67,7 @@ def refusal(settings: Settings, work: Work, now: datetime) -> str | None:
     """Why this message must get no acknowledgement at all (RFC 3834 and our own rules)."""
     verdict, reading = work.verdict, work.reading
     due = work.opened["ack_due_at"] if work.opened else None
-    if due is not None and due < now:  # only `ingest --received-at` reaches back so far
+    if due is not None and due < (work.routed_at or now):  # only `ingest --received-at` reaches back so far
         return f"imported: its acknowledgement was due {due.isoformat()}, before it reached us"
     if verdict is not None and verdict.kind != "normal":
         return f"{verdict.kind}: {verdict.reason}"

@@ -25,6 +25,7 @@ from storage.models import (
     InboxEntry,
     Message,
     MessageRef,
+    PendingStep,
     Ticket,
     table,
 )
@@ -50,6 +51,7 @@ class ChangeSet:
     inbox: list[tuple[int, dict[str, Any], TicketRef | None]] = field(default_factory=list)
     outgoing: list[tuple[TicketRef | None, Outgoing]] = field(default_factory=list)
     bounced: list[tuple[TicketRef | None, list[str], str, datetime]] = field(default_factory=list)
+    owed: list[tuple[TicketRef, dict[str, Any]]] = field(default_factory=list)  # failed steps (gateway/promises.py)
 
     def mark(self) -> tuple[int, ...]:
         """A point to roll back to when routing one message fails halfway."""
@@ -60,7 +62,7 @@ class ChangeSet:
             del rows[length:]
 
     def _undoable(self) -> tuple[list[Any], ...]:
-        return (self.tickets, self.messages, self.events, self.merges, self.outgoing, self.bounced)
+        return (self.tickets, self.messages, self.events, self.merges, self.outgoing, self.bounced, self.owed)
 
     def update(self, ticket: TicketRef, **values: Any) -> None:
         """Change a stored ticket's columns (merged with earlier changes in this batch)."""
@@ -77,6 +79,8 @@ class ChangeSet:
                 session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
         self._merge(session)
         self._outbox(session)
+        if self.owed:
+            session.execute(insert(table(PendingStep)), [{**row, "ticket_id": t.live().id} for t, row in self.owed])
         if self.events:
             rows = [{**e, "ticket_id": None if t is None else t.id} for t, e in self.events]  # history stays put
             session.execute(insert(table(Event)), rows)

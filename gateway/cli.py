@@ -197,7 +197,7 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
         if ticket is None:
             raise CommandError(f"no ticket {args.number!r}", EX_USAGE)
         question = tickets.question_text(session, ticket)
-        data = views.ticket_json(ticket, question, list(ticket.messages))
+        data = views.ticket_json(ticket, question, list(ticket.messages), tickets.events_of(session, ticket))
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
     else:

@@ -31,7 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import delivery, logs, metrics, sdnotify
+from gateway import delivery, logs, metrics, promises, sdnotify
 from gateway.ingest import process_backlog
 from gateway.parsing import Parser, Stopped
 from gateway.pipeline import Outcome
@@ -68,7 +68,7 @@ class Daemon:
                                  settings.fax.ocr_seconds_per_page + settings.daemon.sweep_seconds)  # fmt: skip
         self.running: set[str] = set()  # jobs in a round now, guarded by `idle`
         self.idle = threading.Condition()
-        self.woken = {name: threading.Event() for name in ("sweep", "outbox")}
+        self.woken = {name: threading.Event() for name in ("sweep", "outbox", "promises")}
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -106,7 +106,7 @@ class Daemon:
             thread = threading.Thread(target=source.run, args=(self.stop,), name=source.name, daemon=True)
             thread.start()
             self.threads.append(thread)
-        for name, round_ in (("sweep", self.sweep), ("outbox", self.send_outbox)):
+        for name, round_ in (("sweep", self.sweep), ("outbox", self.send_outbox), ("promises", self.keep_promises)):
             self.scheduler.add_job(self.rounds, "interval", args=(name, round_), seconds=cfg.daemon.sweep_seconds,
                                    id=name, max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.add_job(self.refresh_metrics, "interval", seconds=5, id="metrics", next_run_time=_now())
@@ -229,6 +229,21 @@ class Daemon:
     def progressed(self) -> None:
         self.last_progress = time.monotonic()
 
+    def keep_promises(self) -> bool:
+        """Acknowledgements and notifications owed after a failure (gateway/promises.py);
+        True when one was kept."""
+        try:
+            tried = promises.keep_due(self.factory, self.settings, self.parser)
+        except Stopped:
+            return False
+        except Exception:
+            self.metrics.errors.labels("promises").inc()
+            log.exception("retrying owed steps failed; will retry")
+            return False
+        if kept := any(t.kept for t in tried):
+            self.wake("outbox")
+        return kept
+
     def wake_sweep(self) -> None:
         self.wake("sweep")
 
@@ -250,7 +265,7 @@ class Daemon:
 
     def refresh_metrics(self) -> None:
         try:
-            self.metrics.refresh_inbox(self.factory)
+            self.metrics.refresh(self.factory)
         except Exception as exc:
             self.metrics.errors.labels("store").inc()
             log.warning("store unreachable for metrics", error=str(exc).splitlines()[0])
@@ -263,12 +278,16 @@ class Daemon:
     def health(self) -> tuple[bool, dict[str, Any]]:
         down = [s.name for s in self.sources if not s.connected.is_set()]
         try:
-            self.metrics.refresh_inbox(self.factory)
-            store_ok = True
+            problems = self.metrics.refresh(self.factory)
         except Exception:
-            store_ok = False
-        detail = {"store": store_ok, "imap_down": down, "backlog": self.metrics.backlog_count}
-        return store_ok and not down, detail
+            problems = None
+        detail: dict[str, Any] = {"store": problems is not None, "imap_down": down, "backlog": self.metrics.backlog_count}
+        if problems is not None:
+            due = problems.oldest_owed_due
+            detail.update(problems=problems.at_risk, owed_steps=problems.owed, oldest_owed_due=due and due.isoformat(),
+                          outbox_failed=problems.outbox_failed, outbox_overdue=problems.outbox_overdue,
+                          quarantined=problems.quarantined, ocr_timeouts=problems.ocr_timeouts)  # fmt: skip
+        return problems is not None and not down and not problems.at_risk, detail
 
     def status(self) -> str:
         up = sum(s.connected.is_set() for s in self.sources)

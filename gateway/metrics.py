@@ -1,23 +1,60 @@
 """Prometheus metrics and a health check, served on a loopback port.
 
 /metrics is Prometheus' text format; /health answers 200 with a JSON summary when the
-store is reachable and every IMAP account is connected, 503 otherwise.
+store is reachable, every IMAP account is connected and no promise is at risk (no
+acknowledgement or notification owed, no outbox row overdue), 503 otherwise. The counts
+of what went wrong (failed outbox rows, quarantined messages, OCR timeouts) come from the
+store, so they include what `hotline ingest` did outside the daemon.
 """
 from __future__ import annotations
 
 import json
 import threading
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.models import InboxEntry, InboxState
+from storage.models import (
+    Event,
+    InboxEntry,
+    InboxState,
+    OutboxEntry,
+    OutboxKind,
+    OutboxState,
+    PendingStep,
+    PromiseStep,
+    Ticket,
+)
+
+OVERDUE_AFTER = timedelta(minutes=15)  # a due outbox row not sent for this long: the worker is stuck
+OCR_TIMEOUT_MARK = "timed out in OCR"  # in a needs_review event's reasons (gateway/reading.py)
+
+
+@dataclass(frozen=True, slots=True)
+class Problems:
+    """What the store says went wrong, as /health shows it."""
+
+    owed: dict[str, int]  # acknowledge/notify steps that failed and are not yet kept
+    oldest_owed_due: datetime | None  # the earliest deadline among owed acknowledgements
+    outbox_failed: int
+    outbox_overdue: int  # pending, and past its ticket's ack deadline or long past its next try
+    quarantined: int
+    ocr_timeouts: int  # events of tickets with a page whose OCR timed out
+
+    @property
+    def at_risk(self) -> list[str]:
+        """Why /health is not ok: promises to users that are not being kept."""
+        reasons = [f"{count} {step} step(s) failed, retried until they succeed" for step, count in self.owed.items() if count]
+        if self.outbox_overdue:
+            reasons.append(f"{self.outbox_overdue} outbox row(s) overdue")
+        return reasons
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
 
@@ -42,16 +79,53 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
 
-    def refresh_inbox(self, factory: sessionmaker[Session]) -> None:
+        self.owed = Gauge("hotline_pending_steps", "Acknowledge/notify steps that failed and are owed, by step", ["step"],
+                          registry=self.registry)  # fmt: skip
+        self.outbox_problems = Gauge("hotline_outbox_problem_rows", "Outbox rows failed, or overdue", ["state"],
+                                     registry=self.registry)  # fmt: skip
+        self.quarantined = Gauge("hotline_quarantined_messages", "Messages quarantined (raw bytes kept)",
+                                 registry=self.registry)  # fmt: skip
+        self.ocr_timeouts = Gauge("hotline_ocr_timeouts", "Tickets flagged because an OCR page timed out",
+                                  registry=self.registry)  # fmt: skip
+        self.problems: Problems | None = None
+
+    def refresh(self, factory: sessionmaker[Session]) -> Problems:
+        """Read the backlog and the problem counts from the store into the gauges."""
+        now = datetime.now(timezone.utc)
         with factory() as session:
             count, oldest = session.execute(
                 select(func.count(), func.min(InboxEntry.received_at)).where(InboxEntry.state == InboxState.NEW)
             ).one()
+            problems = read_problems(session, now)
         self.backlog_count = count
         self.backlog.set(count)
         if oldest is not None and oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=timezone.utc)
-        self.oldest.set(0 if oldest is None else (datetime.now(timezone.utc) - oldest).total_seconds())
+        self.oldest.set(0 if oldest is None else (now - oldest).total_seconds())
+        for step in PromiseStep:
+            self.owed.labels(step.value).set(problems.owed.get(step, 0))
+        self.outbox_problems.labels("failed").set(problems.outbox_failed)
+        self.outbox_problems.labels("overdue").set(problems.outbox_overdue)
+        self.quarantined.set(problems.quarantined)
+        self.ocr_timeouts.set(problems.ocr_timeouts)
+        self.problems = problems
+        return problems
+
+
+def read_problems(session: Session, now: datetime) -> Problems:
+    owed = dict(session.execute(select(PendingStep.step, func.count()).where(PendingStep.done_at.is_(None))
+                                .group_by(PendingStep.step)).tuples().all())  # fmt: skip
+    oldest_due = session.scalar(select(func.min(PendingStep.due_at)).where(PendingStep.done_at.is_(None)))
+    failed = session.scalar(select(func.count()).where(OutboxEntry.state == OutboxState.FAILED)) or 0
+    late_ack = (OutboxEntry.kind == OutboxKind.ACK) & (Ticket.ack_due_at < now)
+    overdue = session.scalar(
+        select(func.count()).select_from(OutboxEntry).outerjoin(Ticket, Ticket.id == OutboxEntry.ticket_id)
+        .where(OutboxEntry.state == OutboxState.PENDING, or_(late_ack, OutboxEntry.next_try_at < now - OVERDUE_AFTER))
+    ) or 0  # fmt: skip
+    quarantined = session.scalar(select(func.count()).where(InboxEntry.state == InboxState.QUARANTINED)) or 0
+    ocr = session.scalar(select(func.count()).where(Event.kind == "needs_review",
+                                                    cast(Event.data, Text).like(f"%{OCR_TIMEOUT_MARK}%"))) or 0  # fmt: skip
+    return Problems(owed, oldest_due, failed, overdue, quarantined, ocr)
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway import answers, screening, tickets
 from gateway.acknowledge import AckLimiter, acknowledge
+from gateway.delivery import backoff
 from gateway.notify import notify
 from gateway.screening import Role
 from gateway.settings import Settings
@@ -28,7 +29,7 @@ from parsers import autoreply
 from gateway.parsing import Parsed
 from gateway.reading import Reading, Rejected
 from parsers.refs import ticket_number_in_text
-from storage.models import InboxEntry, InboxState, MessageKind
+from storage.models import InboxEntry, InboxState, MessageKind, PromiseStep
 
 log = structlog.get_logger("hotline.pipeline")
 ROUTING_LOCK = 0x686F746C  # "hotl": the advisory lock key of the router
@@ -55,6 +56,7 @@ class Work:
     opened: dict[str, Any] | None = None  # the row of a ticket this message opened
     role: Role = "user"  # gateway/screening.py
     held: str | None = None  # why, when the role is "held"
+    routed_at: datetime | None = None  # when it was first routed: a retried step (gateway/promises.py) judges by it
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,9 +163,10 @@ def done(ctx: Context, work: Work, action: str, ticket: TicketRef | None, reason
 
 
 def never_fatal(step: Step) -> Step:
-    """For the steps after `route`: what they add follows from a ticket that stands, so a
-    failure in them (a bug, a template error) must not quarantine the question. What the
-    step had added is undone, and a person is asked to look."""
+    """For the steps after `route` (acknowledge, notify): what they add follows from a
+    ticket that stands, so a failure in them (a bug, a template error) must not quarantine
+    the question. What the step had added is undone, and the step is owed: stored with the
+    ticket and tried again later (gateway/promises.py) until it succeeds."""
 
     @functools.wraps(step)
     def guarded(ctx: Context, work: Work) -> Work:
@@ -172,17 +175,25 @@ def never_fatal(step: Step) -> Step:
             return step(ctx, work)
         except Exception as exc:
             ctx.changes.rollback(mark)
-            log.exception("step failed; the ticket stands, flagged for review", step=step.__name__, inbox_id=work.entry.id)
+            log.exception("step failed; the ticket stands, the step is retried later", step=step.__name__,
+                          inbox_id=work.entry.id)  # fmt: skip
             if work.ticket is not None:
-                reason = f"{step.__name__} failed: {type(exc).__name__}: {exc}"
-                if work.opened is not None:
-                    work.opened["needs_review"] = True  # the row still waits in the ChangeSet
-                else:
-                    ctx.changes.update(work.ticket, needs_review=True)
-                ctx.changes.event(work.ticket, "hotline", "needs_review", work.entry.received_at, reasons=[reason])
+                owe(ctx, work, PromiseStep(step.__name__), f"{type(exc).__name__}: {exc}")
             return work
 
     return guarded
+
+
+def owe(ctx: Context, work: Work, step: PromiseStep, error: str) -> None:
+    """The failed step as a promise still to keep, written with the ticket."""
+    assert work.ticket is not None
+    now = datetime.now(timezone.utc)
+    due = work.opened["ack_due_at"] if work.opened is not None and step == PromiseStep.ACKNOWLEDGE else None
+    retry_at = now + backoff(0, ctx.settings.outbound.retry_seconds, ctx.settings.outbound.max_retry_seconds)
+    ctx.changes.owed.append((work.ticket, {"inbox_id": work.entry.id, "step": step, "due_at": due, "created_at": now,
+                                           "attempts": 1, "next_try_at": retry_at, "last_error": error}))  # fmt: skip
+    ctx.changes.event(work.ticket, "hotline", "step_failed", now, step=step, error=error,
+                      due=due.isoformat() if due else None, next_try_at=retry_at.isoformat())  # fmt: skip
 
 
 STEPS: tuple[Step, ...] = (classify, find_thread, screen, route, never_fatal(acknowledge), never_fatal(notify))

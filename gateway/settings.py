@@ -15,6 +15,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 from pydantic_core import ErrorDetails
 from sqlalchemy.engine import make_url
 
+from gateway import templates
 from gateway.worktime import WorkCalendar
 from parsers.callerid import DEFAULT_PATTERNS
 
@@ -295,7 +296,7 @@ class ConsultantsSection(Section):
 
 
 class TemplatesSection(Section):
-    dir: StatePath | None = None  # default: the templates shipped in config/templates
+    dir: StatePath | None = None  # default: the templates shipped in the package (gateway/templates)
     language: Literal["pl", "en"] = "pl"
     # per customer: a sender's address or @domain -> language
     language_by_sender: dict[str, Literal["pl", "en"]] = {}
@@ -410,8 +411,11 @@ def load(path: Path) -> Settings:
 
 
 def check_secrets(settings: Settings) -> list[str]:
-    """Secrets are resolved late (they may rotate), so check-config tries them explicitly."""
+    """Secrets are resolved late (they may rotate), so check-config, run and ingest try them
+    explicitly; so are the templates, without which no acknowledgement can ever be sent."""
     problems = []
+    if (missing := templates.problem(settings.templates.dir)) is not None:
+        problems.append(f"templates.dir: {missing}")
     for i, account in enumerate(settings.imap):
         try:
             account.password()

@@ -22,10 +22,11 @@ from gateway.threads import TicketRef
 from parsers.hot01 import Field
 from parsers.mime import Attachment, ParsedMessage
 from storage.db import insert_ignoring_conflicts
-from storage.models import Direction, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
+from storage.models import Direction, Event, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
 
 SUBJECT_MAX = 200
 REVIEW_CONFIDENCE = 0.5  # a form field read with less is a guess
+OCR_SUFFIX = ".ocr.txt"  # the text read from a document, kept beside it as "<document>.ocr.txt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +215,7 @@ def ocr_texts(reading: Reading) -> list[Attachment]:
     for doc in reading.documents:
         data = doc.text.encode("utf-8")
         if any(p.source == "ocr" for p in doc.pages):
-            kept.append(Attachment(f"{doc.filename}.ocr.txt", "text/plain", data, hashlib.sha256(data).hexdigest()))
+            kept.append(Attachment(f"{doc.filename}{OCR_SUFFIX}", "text/plain", data, hashlib.sha256(data).hexdigest()))
     return kept
 
 
@@ -288,6 +289,11 @@ def by_number(session: Session, number: str) -> Ticket | None:
     while ticket is not None and ticket.merged_into_id is not None:
         ticket = session.get(Ticket, ticket.merged_into_id)
     return ticket
+
+
+def events_of(session: Session, ticket: Ticket) -> list[Event]:
+    """The ticket's audit trail, oldest first (a merged ticket's history stays its own)."""
+    return list(session.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)))
 
 
 def first_question(session: Session, ticket: Ticket) -> Message | None:

@@ -5,7 +5,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from gateway.outbox import Waiting
-from storage.models import Message, Ticket
+from gateway.tickets import OCR_SUFFIX
+from storage.models import Attachment, Event, Message, Ticket
 
 TIME_FIELDS = (
     "received_at",
@@ -25,7 +26,10 @@ def iso(value: datetime | date | None) -> str | None:
     return value.isoformat()
 
 
-def ticket_json(ticket: Ticket, question: str, messages: list[Message] | None = None) -> dict[str, Any]:
+def ticket_json(ticket: Ticket, question: str, messages: list[Message] | None = None,
+                events: list[Event] | None = None) -> dict[str, Any]:  # fmt: skip
+    """The contract's keys; `tickets show` adds the messages with their attachments, the
+    events, and the review reasons gathered from them (why `needs_review` is set)."""
     data: dict[str, Any] = {
         "number": ticket.number,
         "status": ticket.status,
@@ -46,7 +50,20 @@ def ticket_json(ticket: Ticket, question: str, messages: list[Message] | None = 
     data.update({name: iso(getattr(ticket, name)) for name in TIME_FIELDS})
     if messages is not None:
         data["messages"] = [message_json(m) for m in messages]
+    if events is not None:
+        data["review_reasons"] = [r for e in events if e.kind == "needs_review" for r in e.data.get("reasons", [])]
+        data["events"] = [event_json(e) for e in events]
     return data
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {"at": iso(event.at), "kind": event.kind, "actor": event.actor, "data": event.data}
+
+
+def attachment_json(attachment: Attachment) -> dict[str, Any]:
+    """`ocr_text`: the text OCR read from the document of the same name without the suffix."""
+    return {"filename": attachment.filename, "content_type": attachment.content_type, "size": attachment.size,
+            "sha256": attachment.blob_sha256, "ocr_text": attachment.filename.endswith(OCR_SUFFIX)}  # fmt: skip
 
 
 def message_json(message: Message) -> dict[str, Any]:
@@ -59,6 +76,7 @@ def message_json(message: Message) -> dict[str, Any]:
         "subject": message.subject,
         "text": message.text,
         "at": iso(message.at),
+        "attachments": [attachment_json(a) for a in message.attachments],
     }
 
 
@@ -66,12 +84,26 @@ def ticket_text(data: dict[str, Any]) -> str:
     """A ticket for a person at a terminal: the fields, then the messages in order."""
     lines = [f"{data['number']}  [{data['status']}]  {data['subject']}"]
     for key, value in data.items():
-        if key not in ("number", "status", "subject", "messages", "question") and value not in (None, [], ""):
+        if key not in _NOT_FIELDS and value not in (None, [], ""):
             lines.append(f"  {key + ':':<23}{', '.join(value) if isinstance(value, list) else value}")
+    lines += [f"  review reason:         {reason}" for reason in data.get("review_reasons", [])]
     for m in data.get("messages", []):
         lines += ["", f"--- {m['at']}  {m['direction']} {m['kind']} ({m['channel']})  from {m['from']}"]
         lines += [f"    {line}" for line in m["text"].splitlines()]
+        lines += [f"    [{'OCR text' if a['ocr_text'] else 'attachment'}] {a['filename']} ({a['content_type']}, "
+                  f"{a['size']} bytes, sha256 {a['sha256']})" for a in m["attachments"]]  # fmt: skip
+    if data.get("events"):
+        lines += ["", "Events:"]
+        lines += [f"  {e['at']}  {e['kind']:<16} {e['actor']:<10} {_pairs(e['data'])}".rstrip() for e in data["events"]]
     return "\n".join(lines)
+
+
+_NOT_FIELDS = ("number", "status", "subject", "messages", "question", "events", "review_reasons")
+
+
+def _pairs(data: dict[str, Any]) -> str:
+    """An event's data as key=value, lists joined with "; " (review reasons read as text)."""
+    return " ".join(f"{k}={'; '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in data.items() if v is not None)
 
 
 def outbox_json(row: Waiting) -> dict[str, Any]:

@@ -263,6 +263,33 @@ class OutboxEntry(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class PromiseStep(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    NOTIFY = "notify"
+
+
+class PendingStep(Base):
+    """An acknowledgement or notification owed: its step failed when the message was routed
+    (a template error, a bug), so it is tried again until it succeeds (`done_at`). The
+    ticket stands meanwhile; `due_at` is the deadline the promise still has to meet."""
+
+    __tablename__ = "pending_steps"
+    __table_args__ = (
+        UniqueConstraint("inbox_id", "step", name="uq_pending_step"),
+        Index("ix_pending_due", "done_at", "next_try_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inbox.id"))
+    step: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[datetime | None]
+
+
 class ImapState(Base):
     """Where each IMAP account's sync stands; a new UIDVALIDITY restarts it from the top."""
 

@@ -26,7 +26,7 @@ from gateway import compose, delivery, outbox
 from gateway import settings as config
 from gateway.transport import SmtpRelay, open_transport
 from storage import db
-from storage.models import Event, OutboxEntry
+from storage.models import Event, OutboxEntry, PendingStep
 from tests import formfactory as ff
 from tests import mailfactory as mf
 from tests.relay import Received, Relay, RelayHandler, Responder, relay  # noqa: F401  (fixture)
@@ -406,15 +406,22 @@ def test_an_import_of_old_mail_acknowledges_nothing(hotline: Hotline, tmp_path: 
 
 
 def test_a_failing_acknowledgement_never_costs_the_ticket(hotline: Hotline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The question stands and the acknowledgement is owed (tests/test_promises.py: the
+    daemon sends it later), with its deadline."""
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("template exploded")
 
     monkeypatch.setattr(compose, "ack_email", broken)
     line = ingest(hotline, tmp_path, QUESTION)
     assert line["action"] == "created"  # not quarantined
-    assert show(hotline, line["ticket"])["needs_review"] is True and not outbox_rows(hotline)
-    (review,) = events(hotline, "needs_review")
-    assert review.data["reasons"] == ["acknowledge failed: RuntimeError: template exploded"]
+    ticket = show(hotline, line["ticket"])
+    assert ticket["needs_review"] is False and not outbox_rows(hotline)
+    (failed,) = events(hotline, "step_failed")
+    assert failed.data["step"] == "acknowledge" and failed.data["error"] == "RuntimeError: template exploded"
+    assert failed.data["due"] == ticket["ack_due_at"].replace("Z", "+00:00")
+    with db.open_store(config.load(hotline.config).storage.url)() as session:
+        (owed,) = session.scalars(select(PendingStep)).all()
+    assert (owed.step, owed.done_at, owed.attempts) == ("acknowledge", None, 1)
 
 
 def test_a_transport_bug_defers_the_row_and_the_round_goes_on(hotline: Hotline, tmp_path: Path, relay: Relay,  # noqa: F811

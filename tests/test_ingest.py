@@ -69,7 +69,7 @@ def test_plain_message_becomes_ticket_with_every_contract_key(hotline: Hotline, 
     assert line["action"] == "created" and line["message_id"] == "q1.20260302@example.pl"
     assert line["ticket"] == "HOT-2026-000001"
     ticket = show(hotline, line["ticket"])
-    assert TICKET_KEYS | {"messages", "assignee"} == set(ticket)  # the contract's keys, and who has it
+    assert TICKET_KEYS | {"messages", "assignee", "events", "review_reasons"} == set(ticket)  # the contract's, and more
     assert ticket["status"] == "new" and ticket["channel"] == "email"
     assert ticket["subject"] == "Problem z logowaniem"
     assert ticket["user_name"] == "Jan Kowalski"
@@ -79,7 +79,7 @@ def test_plain_message_becomes_ticket_with_every_contract_key(hotline: Hotline, 
     monday_end = datetime.combine(friday + timedelta(days=3), time(16), ZoneInfo("Europe/Warsaw"))
     assert ticket["ack_due_at"] == monday_end.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # end of Monday
     message, ack = ticket["messages"]
-    assert set(message) == set(ack) == MESSAGE_KEYS
+    assert set(message) == set(ack) == MESSAGE_KEYS | {"attachments"}
     assert message["direction"] == "in" and message["kind"] == "question"
     assert message["at"] == f"{friday}T08:30:00Z"
     assert (ack["direction"], ack["kind"], ack["to"]) == ("out", "ack", ["jan@example.pl"])

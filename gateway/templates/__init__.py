@@ -1,7 +1,8 @@
-"""Message templates: Jinja2 files in config/templates, one per message, kind and language.
+"""Message templates: Jinja2 files shipped in this package, one per message, kind and language.
 
 The wording of every message we send lives in the templates, so admins can change it
-without touching code. A template is named ``<message>.<language>.<kind>.j2`` (for
+without touching code (`[templates] dir` points at a copy of this folder). They live inside
+the package so that a wheel installed anywhere finds them. A template is named ``<message>.<language>.<kind>.j2`` (for
 example ``ack.pl.txt.j2``); callers ask for ``render("ack.txt", "en", facts)``.
 A template may also set a ``subject`` (``{% set subject %}...{% endset %}``), which
 ``render_parts`` returns next to the body, so one file holds all of a message's words.
@@ -22,7 +23,7 @@ import jinja2
 
 from parsers.refs import subject_tag
 
-DEFAULT_DIRECTORY = Path(__file__).resolve().parent.parent / "config" / "templates"
+DEFAULT_DIRECTORY = Path(__file__).resolve().parent
 LANGUAGES = ("pl", "en")
 DEFAULT_LANGUAGE = "pl"
 
@@ -96,7 +97,7 @@ def make_environment(directory: Path) -> jinja2.Environment:
 
 
 class Templates:
-    """The templates of one directory (default: the repository's config/templates)."""
+    """The templates of one directory (default: the ones shipped in this package)."""
 
     def __init__(self, directory: Path | str | None = None) -> None:
         self.directory = Path(directory) if directory is not None else DEFAULT_DIRECTORY
@@ -124,6 +125,21 @@ class Templates:
     def render(self, name: str, language: str, facts: object, **extra: Any) -> str:
         """The body of a template, as text (HTML for .html templates)."""
         return self.render_parts(name, language, facts, **extra).body
+
+
+def problem(directory: Path | str | None = None) -> str | None:
+    """Why a directory cannot write our messages, or None: checked before the daemon
+    starts, since without templates no acknowledgement or notification can ever be sent.
+    Each message needs its Polish file (the fallback of every language)."""
+    folder = Path(directory) if directory is not None else DEFAULT_DIRECTORY
+    if not folder.is_dir():
+        return f"no templates folder at {folder}"
+    needed = sorted(p.name for p in DEFAULT_DIRECTORY.glob(f"*.{DEFAULT_LANGUAGE}.*.j2") if not p.name.startswith("_"))
+    if not needed:
+        return f"the package ships no templates in {DEFAULT_DIRECTORY} (a broken install: reinstall hotline)"
+    if lacking := [name for name in needed if not (folder / name).is_file()]:
+        return f"{folder} lacks {', '.join(lacking)} (copy them from {DEFAULT_DIRECTORY})"
+    return None
 
 
 def _tidy(body: str) -> str:
