@@ -32,12 +32,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import delivery, logs, metrics, promises, sdnotify
-from gateway.ingest import process_backlog
 from gateway.parsing import Parser, Stopped
 from gateway.pipeline import Outcome
 from gateway.settings import ConfigError, Settings, SmtpServerSection, load
 from gateway.sources import smtp
 from gateway.sources.imap import ImapSource
+from gateway.sweep import Sweeper
 from gateway.transport import open_transport
 
 log = structlog.get_logger("hotline.daemon")
@@ -58,7 +58,8 @@ class Daemon:
         self.metrics = metrics.Metrics()
         self.transport = open_transport(settings.outbound)
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
-        self.sources = [ImapSource(a, settings, factory, self.parser, self.record) for a in settings.imap]
+        self.sweeper = Sweeper(factory, settings, self.parser, page_done=self.wake_sweep)
+        self.sources = [ImapSource(a, factory, self.wake_sweep) for a in settings.imap]
         self.threads: list[threading.Thread] = []
         self.listener: Any = None
         self.http: Any = None
@@ -195,10 +196,9 @@ class Daemon:
                 self.idle.notify_all()
 
     def sweep(self) -> bool:
-        """Route what sources stored but did not route (the SMTP listener, a crashed run);
-        True when a batch was routed."""
+        """Route what the sources stored (gateway/sweep.py); True when something was routed."""
         try:
-            routed = process_backlog(self.factory, self.settings, self.parser)
+            routed = self.sweeper.sweep()
         except Stopped:
             log.info("routing interrupted by the stop; the messages stay stored and are routed at the next start")
             return False

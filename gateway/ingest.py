@@ -1,7 +1,10 @@
-"""Feeding raw messages through the one path: inbox (committed) -> pipeline -> outcome.
+"""`hotline ingest`: raw messages through the one path, inbox (committed) -> pipeline -> outcome.
 
-Used by `hotline ingest` and by the daemon's worker alike; the only difference is where
-the bytes come from.
+Store first, as the SMTP listener does: each batch's raw bytes are committed before
+anything reads them, so a document slower than the MTA's pipe timeout, or one that gets
+the process killed, is already stored (the daemon's sweep routes it later, and a retry
+is a duplicate). Worker processes read batch k+1 while batch k is routed. The daemon
+routes with gateway/sweep.py; both route through `route` below.
 """
 from __future__ import annotations
 
@@ -18,12 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import inbox
 from gateway.parsing import Parsed, Parser
 from gateway.pipeline import Outcome, process
-from gateway.reading import Reading, Rejected
+from gateway.reading import Rejected
 from gateway.settings import Settings
-from parsers.identity import Identity, identify
-from storage import blobs
 from storage.db import transaction
-from storage.models import InboxEntry, InboxState, Ticket
+from storage.models import InboxEntry, Ticket
 
 log = structlog.get_logger("hotline.ingest")
 BATCH = 256
@@ -50,69 +51,32 @@ def ingest(
     source: str,
     received_at: datetime | None = None,
 ) -> Iterator[Outcome]:
-    """Outcomes in input order. Worker processes parse batch k+1 while batch k is routed;
-    each batch's raw bytes are committed to the inbox before it is routed."""
+    """Outcomes in input order."""
     pending: Batch | None = None
-    chunks = batched(items, BATCH)
-    parsing = _next_parse(parser, chunks)
-    while parsing is not None:
-        chunk, results = parsing
-        parsing = _next_parse(parser, chunks)
+    for chunk in batched(items, BATCH):
+        batch = _store(factory, chunk, source, received_at, parser)
         if pending is not None:
             yield from _finish(factory, settings, pending)
-        pending = _accept(factory, chunk, list(results), source, received_at)
+        pending = batch
     if pending is not None:
         yield from _finish(factory, settings, pending)
 
 
-def _next_parse(
-    parser: Parser, chunks: Iterator[list[inbox.Incoming]]
-) -> tuple[list[inbox.Incoming], Iterator[Parsed]] | None:
-    chunk = next(chunks, None)
-    return None if chunk is None else (chunk, parser.map([i.raw for i in chunk], [i.channel for i in chunk]))
-
-
-def _accept(
+def _store(
     factory: sessionmaker[Session],
     chunk: list[inbox.Incoming],
-    results: list[Parsed],
     source: str,
     received_at: datetime | None,
+    parser: Parser,
 ) -> Batch:
+    """Commit the chunk's raw bytes, then hand the new ones to the workers."""
     now = datetime.now(timezone.utc)
     deliveries = [inbox.Delivery(i.raw, source, i.channel, received_at or now) for i in chunk]
-    idents = [_identity(i.raw, result) for i, result in zip(chunk, results)]
     with transaction(factory) as session:
-        accepted = inbox.accept_many(session, deliveries, idents)
-    fresh = [(a.inbox_id, r) for a, r in zip(accepted, results) if not a.duplicate]
-    return Batch(accepted, [i for i, _ in fresh], iter([r for _, r in fresh]))
-
-
-def _identity(raw: bytes, result: Parsed) -> Identity:
-    if isinstance(result, Reading):
-        msg = result.message
-        return Identity(msg.message_id, msg.content_hash, msg.message_id_synthesized)
-    return identify(raw)
-
-
-def process_backlog(
-    factory: sessionmaker[Session], settings: Settings, parser: Parser, limit: int = BATCH
-) -> list[tuple[str, Outcome]]:
-    """The daemon's worker: route the oldest unprocessed inbox rows, whoever stored them;
-    returns (source, outcome) pairs."""
-    with factory() as session:
-        stmt = (
-            select(InboxEntry.id, InboxEntry.raw_sha256, InboxEntry.source, InboxEntry.channel)
-            .where(InboxEntry.state == InboxState.NEW)
-            .order_by(InboxEntry.id)
-            .limit(limit)
-        )
-        rows = session.execute(stmt).all()
-        raws = blobs.get_many(session, [row.raw_sha256 for row in rows])
-    results = parser.map([raws[row.raw_sha256] for row in rows], [row.channel for row in rows])
-    parsed = dict(zip([row.id for row in rows], results, strict=True))
-    outcomes = route(factory, settings, parsed)
-    return [(row.source, outcomes[row.id]) for row in rows if row.id in outcomes]
+        accepted = inbox.accept_many(session, deliveries)
+    fresh = [(a.inbox_id, i) for a, i in zip(accepted, chunk) if not a.duplicate]
+    parsed = parser.map([i.raw for _, i in fresh], [i.channel for _, i in fresh])
+    return Batch(accepted, [inbox_id for inbox_id, _ in fresh], parsed)
 
 
 def route(factory: sessionmaker[Session], settings: Settings, parsed: dict[int, Parsed]) -> dict[int, Outcome]:

@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Executor, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
@@ -64,6 +64,48 @@ class Parser:
         self._lock = threading.Lock()  # the daemon's sources share one pool
         self._closed = threading.Event()
         self.progress = progress  # called for every message and page read: the watchdog's proof of life
+
+    def first_passes(self, raws: list[bytes], channels: list[str | None]) -> list[FirstPass | Rejected]:
+        """The first pass only (MIME, channel, documents split into pages), in the workers:
+        the daemon's sweep reads the pages on its own schedule (`read_pages`)."""
+        jobs = list(zip(raws, channels, [self.config] * len(raws)))
+        if not jobs:
+            return []
+        chunk = max(1, len(jobs) // (self.workers * 4))
+        pending = self.start().map(first_pass, *zip(*jobs), chunksize=chunk)
+        return self._collect(pending, first_pass, jobs, lambda *_: Rejected(CRASHED))
+
+    def read_pages(self, pages: list[PageImage], done: Callable[[], None]) -> list[Future[PageText]]:
+        """Each page OCR'd in a worker; `done` is called (in a pool thread) as each ends."""
+        seconds = self.config.fax_limits.seconds_per_page
+        futures = [self.start().submit(ocr_page, page, seconds) for page in pages]
+
+        def page_done(_future: Future[PageText]) -> None:
+            self.progress()
+            done()
+
+        for future in futures:
+            future.add_done_callback(page_done)
+        return futures
+
+    def settle(self, page: PageImage, future: Future[PageText]) -> PageText:
+        """The text of a page `read_pages` finished. A page whose worker died is read
+        again by a tesseract process, in a healthy pool."""
+        try:
+            return future.result()
+        except (BrokenProcessPool, CancelledError):
+            if self._closed.is_set():
+                raise Stopped("stopped while reading pages") from None
+        log.error("a worker process died while reading a page; reading it again by a tesseract process")
+        self._heal()
+        return self._one(ocr_page, (page, self.config.fax_limits.seconds_per_page, "cli"), _unread_page)
+
+    def _heal(self) -> None:
+        """Replace the pool if it is broken (several pages may report the same death)."""
+        try:
+            self.start().submit(int).result()
+        except BrokenProcessPool:
+            self.replace()
 
     def map(self, raws: list[bytes], channels: list[str | None] | None = None) -> Iterator[Parsed]:
         """Results in order; `channels` are what the sources know (None: decide). The first

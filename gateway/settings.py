@@ -251,6 +251,7 @@ class FaxSection(Section):
     max_pixels: int = Field(40_000_000, ge=1_000_000)  # per page: decompression bombs are refused
     max_document_bytes: int = Field(30_000_000, ge=1024)
     ocr_seconds_per_page: float = Field(60.0, gt=0)
+    ocr_seconds_per_document: float = Field(300.0, gt=0)  # the daemon routes a fax unread past it
     send_in_working_hours: bool = True  # fax acknowledgements wait for working time (never past the deadline)
 
     @field_validator("caller_id_patterns")

@@ -94,6 +94,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A fresh, migrated SQLite database only (tests whose subject is not the store)."""
+    path = tmp_path / "hotline.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
 def hotline(db_url: str, tmp_path: Path) -> Hotline:
     return Hotline(write_config(tmp_path / "hotline.toml", db_url))
 

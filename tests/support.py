@@ -12,13 +12,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import holidays
 
-from gateway import cli
+from gateway import cli, inbox
+from storage.db import open_store, transaction
 
 REPO = Path(__file__).resolve().parent.parent
 HOTLINE = Path(sys.executable).parent / "hotline"
@@ -147,6 +148,27 @@ def consultants_config(folder: Path, extra: str = "") -> str:
     secret.write_text("a-test-secret-of-32-characters!!\n")
     return ('[consultants]\naddresses = ["anna@example.org"]\nnotify = ["support-team@example.org"]\n'
             f'token_secret_file = "{secret}"\n{extra}')  # fmt: skip
+
+
+def daemon_config(folder: Path, url: str, smtp_port: int, workers: int, grace: float = 5.0) -> Path:
+    """A daemon's config: the SMTP listener (fax@example.org is the fax channel), a quick
+    sweep, `workers` parse/OCR processes, consultants to notify."""
+    extra = (
+        f'[smtp_server]\nlisten = "127.0.0.1:{smtp_port}"\nrecipients = ["hotline@example.org", "fax@example.org"]\n'
+        'channel_by_recipient = { "fax@example.org" = "fax" }\n'
+        f"[daemon]\nsweep_seconds = 0.5\ngrace_seconds = {grace}\nworkers = {workers}\n"
+        f"{consultants_config(folder)}"
+    )
+    return write_config(folder / "c.toml", url, extra)
+
+
+def store_backlog(url: str, raws: list[bytes], channel: str | None = None) -> None:
+    """Stored as the SMTP listener stores mail, all at once: the daemon meets a backlog."""
+    factory = open_store(url)
+    now = datetime.now(timezone.utc)
+    with transaction(factory) as session:
+        inbox.accept_many(session, [inbox.Delivery(raw, "smtp", channel, now) for raw in raws])
+    factory.kw["bind"].dispose()
 
 
 class DaemonProcess:

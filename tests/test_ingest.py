@@ -289,7 +289,7 @@ def test_store_unavailable_exits_75_so_the_mta_retries(tmp_path: Path) -> None:
 def test_database_not_upgraded_is_a_clear_error(tmp_path: Path) -> None:
     hotline = Hotline(write_config(tmp_path / "c.toml", f"sqlite:///{tmp_path}/fresh.db"))
     result = hotline("tickets", "list")
-    assert result.code == 75 and "run `hotline db upgrade`" in result.err
+    assert result.code == 2 and "run `hotline db upgrade`" in result.err  # permanent: fixed by the admin, not by retrying
     assert hotline("db", "upgrade").code == 0
     assert hotline("db", "upgrade").code == 0  # idempotent
     assert hotline("tickets", "list").code == 0

@@ -6,22 +6,18 @@ daemon wrote is JSON, libraries' included."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import smtplib
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from gateway import inbox
-from storage.db import open_store, transaction
 from tests import formfactory as ff
 from tests import mailfactory as mf
-from tests.support import DaemonProcess, Hotline, consultants_config, free_port, show_ticket, wait_for, write_config
+from tests.support import DaemonProcess, Hotline, daemon_config, free_port, show_ticket, store_backlog, wait_for
 
 WATCHDOG_SECONDS = 4.0
 GRACE_SECONDS = 5.0
@@ -33,16 +29,6 @@ FIELDS = ff.FormFields(
     office="Urząd Gminy Łódź-Widzew", contacts="fax 22 123 45 68",
     question="Jak wygenerować sprawozdanie kwartalne?\nSystem zgłasza błąd przy eksporcie do PDF.",
 )  # fmt: skip
-
-
-def daemon_config(tmp_path: Path, url: str, smtp_port: int, workers: int) -> Path:
-    extra = (
-        f'[smtp_server]\nlisten = "127.0.0.1:{smtp_port}"\nrecipients = ["hotline@example.org", "fax@example.org"]\n'
-        'channel_by_recipient = { "fax@example.org" = "fax" }\n'
-        f"[daemon]\nsweep_seconds = 0.5\ngrace_seconds = {GRACE_SECONDS}\nworkers = {workers}\n"
-        f"{consultants_config(tmp_path)}"
-    )
-    return write_config(tmp_path / "c.toml", url, extra)
 
 
 def stop_timed(daemon: DaemonProcess) -> tuple[int, float]:
@@ -62,13 +48,6 @@ def not_json(daemon: DaemonProcess) -> list[str]:
         except ValueError:
             bad.append(line)
     return bad
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
-    path = tmp_path / "hotline.db"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -96,7 +75,7 @@ def test_a_long_ocr_backlog_keeps_the_watchdog_fed_and_sigterm_stops_it_in_time(
     tmp_path: Path, sqlite_url: str, daemons: list[DaemonProcess]
 ) -> None:
     port = free_port()
-    config = daemon_config(tmp_path, sqlite_url, port, workers=1)
+    config = daemon_config(tmp_path, sqlite_url, port, workers=1, grace=GRACE_SECONDS)
     daemon = DaemonProcess(config, tmp_path, env={"WATCHDOG_USEC": str(int(WATCHDOG_SECONDS * 1e6))})
     daemons.append(daemon.start())
     tiff = ff.to_g4_tiff([ff.render_form(FIELDS)] * PAGES)
@@ -131,7 +110,7 @@ def test_a_long_ocr_backlog_keeps_the_watchdog_fed_and_sigterm_stops_it_in_time(
     assert code == 0 and took < GRACE_SECONDS + 1.0, (code, took, daemon.log())
     assert not_json(daemon) == []
 
-    again = DaemonProcess(daemon_config(tmp_path, sqlite_url, port, workers=2), tmp_path)
+    again = DaemonProcess(daemon_config(tmp_path, sqlite_url, port, workers=2, grace=GRACE_SECONDS), tmp_path)
     daemons.append(again.start())
     tickets = wait_for(lambda: (t := hotline.json("tickets", "list", "--json")) and len(t) >= total and t, 240)
     faxes = [show_ticket(hotline, t["number"])["messages"][0]["subject"] for t in tickets]
@@ -141,22 +120,13 @@ def test_a_long_ocr_backlog_keeps_the_watchdog_fed_and_sigterm_stops_it_in_time(
     assert not_json(again) == []
 
 
-def store_backlog(url: str, raws: list[bytes]) -> None:
-    """Stored as the SMTP listener stores mail, all at once: the daemon meets a backlog."""
-    factory = open_store(url)
-    now = datetime.now(timezone.utc)
-    with transaction(factory) as session:
-        inbox.accept_many(session, [inbox.Delivery(raw, "smtp", None, now) for raw in raws])
-    factory.kw["bind"].dispose()
-
-
 def test_sigterm_in_the_middle_of_a_thousand_message_sweep(
     tmp_path: Path, db_url: str, daemons: list[DaemonProcess]
 ) -> None:
     messages = [mf.make_message(subject=f"Pytanie {n}", sender=f"user{n}@example.pl", message_id=f"<many.{n}@example.pl>")
                 for n in range(1000)]  # fmt: skip
     store_backlog(db_url, messages)
-    config = daemon_config(tmp_path, db_url, free_port(), workers=2)
+    config = daemon_config(tmp_path, db_url, free_port(), workers=2, grace=GRACE_SECONDS)
     daemon = DaemonProcess(config, tmp_path)
     daemons.append(daemon.start())
     hotline = Hotline(config)
@@ -180,7 +150,7 @@ def test_sigterm_in_the_middle_of_a_thousand_message_sweep(
 def test_every_line_is_json_libraries_included(tmp_path: Path, sqlite_url: str, daemons: list[DaemonProcess]) -> None:
     """At debug level the libraries speak too (APScheduler, aiosmtpd): through structlog."""
     port = free_port()
-    config = daemon_config(tmp_path, sqlite_url, port, workers=1)
+    config = daemon_config(tmp_path, sqlite_url, port, workers=1, grace=GRACE_SECONDS)
     config.write_text(config.read_text().replace('level = "warning"', 'level = "debug"'))
     daemon = DaemonProcess(config, tmp_path)
     daemons.append(daemon.start())

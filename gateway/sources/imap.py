@@ -1,10 +1,12 @@
-"""One IMAP account: fetch new mail, hand the bytes to the one path, then mark it done.
+"""One IMAP account: fetch new mail, store the bytes in the inbox, then mark it done.
 
 The order is Postfix's: raw bytes committed to the inbox first, the server told "done"
 (moved to the done folder, or flagged) only afterwards, never \\Deleted before commit.
 A crash in between leaves the message on the server; the full re-scan after every
 (re)connect finds it again and the inbox de-duplicates it, so it becomes one ticket.
-A message the pipeline quarantines is moved to a Quarantine folder, so it stays findable.
+Like the SMTP listener, the source only stores: the daemon's sweep reads and routes
+(gateway/sweep.py), so a slow fax never holds up the mailbox, and what the pipeline
+quarantines is shown by `/health`, the metrics and the inbox, not by a mail folder.
 """
 from __future__ import annotations
 
@@ -22,15 +24,11 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.inbox import Incoming
-from gateway.ingest import ingest
-from gateway.parsing import Parser, Stopped
-from gateway.pipeline import Outcome
-from gateway.settings import ImapAccount, Settings
+from gateway import inbox
+from gateway.settings import ImapAccount
 from storage.db import transaction
 from storage.models import ImapState
 
-QUARANTINE_FOLDER = "Quarantine"
 DONE_KEYWORD = "$HotlineDone"
 FETCH_MAX_MESSAGES = 100
 FETCH_MAX_BYTES = 32 * 1024 * 1024  # bounded memory: a backlog is fetched in slices
@@ -63,13 +61,10 @@ class ImapSource:
     def __init__(
         self,
         account: ImapAccount,
-        settings: Settings,
         factory: sessionmaker[Session],
-        parser: Parser,
-        on_outcome: Callable[[str, Outcome], None],
+        on_stored: Callable[[], None],
     ) -> None:
-        self.account, self.settings, self.factory, self.parser = account, settings, factory, parser
-        self.on_outcome = on_outcome
+        self.account, self.factory, self.on_stored = account, factory, on_stored
         self.name = f"imap:{account.name}"
         self.log = structlog.get_logger("hotline.imap").bind(account=account.name)
         self.backoff = Backoff()
@@ -86,8 +81,6 @@ class ImapSource:
                     self.sync(client)
                     self._connected()  # up: logged in and caught up
                     self.wait_and_sync(client, stop)
-            except Stopped:
-                break  # the daemon is stopping: what was fetched is not marked done, and is taken again
             except CONNECTION_ERRORS as exc:
                 self.connected.clear()
                 delay = self.backoff.next_delay()
@@ -194,26 +187,24 @@ class ImapSource:
     def _take(self, client: IMAPClient, uids: list[int]) -> int:
         fetched = client.fetch(uids, ["BODY.PEEK[]"])  # PEEK: \\Seen is ours to set, after commit
         present = [uid for uid in uids if uid in fetched]
-        items = [Incoming(fetched[uid][b"BODY[]"], self.account.channel) for uid in present]
-        outcomes = list(ingest(self.factory, self.settings, self.parser, items, self.name))
+        now = datetime.now(timezone.utc)
+        deliveries = [inbox.Delivery(fetched[uid][b"BODY[]"], self.name, self.account.channel, now) for uid in present]
+        with transaction(self.factory) as session:
+            inbox.accept_many(session, deliveries)
         # committed: only now is the server told
-        quarantined = [uid for uid, o in zip(present, outcomes) if o.action == "quarantined"]
-        done = [uid for uid, o in zip(present, outcomes) if o.action != "quarantined"]
-        self._mark_done(client, done, quarantined)
-        for outcome in outcomes:
-            self.on_outcome(self.name, outcome)
+        self._mark_done(client, present)
         self._advance(max(present, default=0))
+        if present:
+            self.on_stored()
         return len(present)
 
-    def _mark_done(self, client: IMAPClient, done: list[int], quarantined: list[int]) -> None:
-        if quarantined:
-            self._move(client, quarantined, QUARANTINE_FOLDER)
-        if not done:
+    def _mark_done(self, client: IMAPClient, uids: list[int]) -> None:
+        if not uids:
             return
         if self.account.done.startswith("move:"):
-            self._move(client, done, self.account.done.removeprefix("move:"))
+            self._move(client, uids, self.account.done.removeprefix("move:"))
         else:
-            client.add_flags(done, [b"\\Seen", DONE_KEYWORD.encode()])
+            client.add_flags(uids, [b"\\Seen", DONE_KEYWORD.encode()])
 
     def _move(self, client: IMAPClient, uids: list[int], folder: str) -> None:
         if not client.folder_exists(folder):
