@@ -4,6 +4,7 @@ unprivileged user, with the secret in $CREDENTIALS_DIRECTORY. A question sent to
 listener must get its acknowledgement and the consultants' notification."""
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -74,7 +75,8 @@ def service_home() -> Iterator[Path]:
 def as_service(home: Path, program: Path, *args: str) -> list[str]:
     """The unit's command line: its user, its environment only (nothing of this checkout)."""
     env = ["env", "-i", "PATH=/usr/bin:/bin", f"HOTLINE_CONFIG={home / 'etc/hotline.toml'}",
-           f"CREDENTIALS_DIRECTORY={home / 'credentials'}", "PYTHONDONTWRITEBYTECODE=1"]  # fmt: skip
+           f"CREDENTIALS_DIRECTORY={home / 'credentials'}", "PYTHONDONTWRITEBYTECODE=1",
+           f"STATE_DIRECTORY={home / 'state'}"]  # fmt: skip  # systemd's StateDirectory=
     # setpriv execs the command itself, so SIGTERM reaches the daemon as systemd's would
     user = ["setpriv", f"--reuid={SERVICE_USER}", f"--regid={SERVICE_GROUP}", "--clear-groups"] if os.geteuid() == 0 else []
     return [*user, *env, str(program), *args]
@@ -127,6 +129,8 @@ def test_the_installed_wheel_acknowledges_and_notifies(installed: Path, service_
         log.close()
         os.unlink(log.name)
     assert code == 0, output
+    plain = [line for line in output.splitlines() if not line.startswith("{")]
+    assert plain == [] and all(json.loads(line) for line in output.splitlines())  # journald + jq: every line JSON
 
 
 def get_or_none(port: int) -> int | None:
@@ -147,7 +151,7 @@ def test_check_config_and_run_refuse_to_start_without_templates(tmp_path: Path) 
     for command in (("check-config",), ("run",)):
         result = hotline.process(*command)
         assert result.code == 2, (command, result)
-        (line,) = result.err.splitlines()
+        (line,) = [line for line in result.err.splitlines() if ": warning: " not in line]  # no source: a warning
         line = line.removeprefix("hotline: error: ")
         assert line.startswith(f"{config}: templates.dir: {empty} lacks ")
         lacking = line.removeprefix(f"{config}: templates.dir: {empty} lacks ").partition(" (copy them")[0].split(", ")
