@@ -81,7 +81,7 @@ def number_on_fax(reading: Reading) -> str | None:
 
 
 def find_thread(ctx: Context, work: Work) -> Work:
-    named = ctx.index.named(work.reading.message, ctx.settings.own_domain)
+    named = ctx.index.named(work.reading.message, ctx.settings.outbound.address)
     if named is not None:
         return replace(work, ticket=named, via="ticket reference")
     on_fax = number_on_fax(work.reading)
@@ -206,7 +206,7 @@ def process(session: Session, settings: Settings, entries: list[InboxEntry], par
     pairs = list(zip(entries, parsed, strict=True))
     readings = [p for _, p in pairs if isinstance(p, Reading)]
     named = [n for r in readings if (n := number_on_fax(r)) is not None]
-    index = ThreadIndex.load(session, [r.message for r in readings], settings.own_domain, named)
+    index = ThreadIndex.load(session, [r.message for r in readings], settings.outbound.address, named)
     acks = AckLimiter(session, settings.outbound.acks_per_address_per_hour)
     ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(readings)), acks, session,
                   settings.reply_secret)  # fmt: skip

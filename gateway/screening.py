@@ -1,10 +1,11 @@
 """Who is writing: a user, a consultant answering, or someone who only claims to be one.
 
-A consultant's answer is taken only from a configured consultant address, sent to the
-ticket's reply address with a valid token (gateway/tokens.py), and, where our receiving
-MTA vouches for the sender (trusted Authentication-Results), not failing DKIM or DMARC.
-Anything else that claims to answer (a reply address, or a consultant's From on a
-ticket's thread) is held for a person: it is never forwarded to a user.
+A consultant's answer is taken only from one configured consultant address (a single From
+mailbox), sent to our own reply address of the very ticket it is routed to with a valid
+token (gateway/tokens.py), naming no other ticket, and, where our receiving MTA vouches
+for senders (trusted Authentication-Results), with the From's domain proven. Anything
+else that claims to answer (a reply address, or a consultant's From on a ticket's
+thread) is held for a person: it is never forwarded to a user.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from gateway.settings import Settings
 from gateway.threads import ThreadIndex, TicketRef
 from parsers import authres
 from parsers.mime import ParsedMessage
-from parsers.refs import recipients
+from parsers.refs import recipients, tickets_named
 
 Role = Literal["user", "consultant", "held"]
 
@@ -32,21 +33,39 @@ USER = Verdict("user")
 
 def screen(settings: Settings, secret: str | None, index: ThreadIndex, msg: ParsedMessage,
            ticket: TicketRef | None) -> Verdict:  # fmt: skip
+    own = settings.outbound.address
     sender = msg.sender.addr.lower() if msg.sender and msg.sender.addr else ""
-    claims = [c for a in recipients(msg) if (c := tokens.claimed(a, settings.outbound.address))]
+    claims = [c for a in recipients(msg) if (c := tokens.claimed(a, own))]
     consultant = bool(sender) and settings.consultants.is_consultant(sender)
     if not claims:
         if consultant and ticket is not None:
             return Verdict("held", f"{sender} wrote on the thread without a reply token: answer with Reply to the notification")
         return USER  # anyone, consultants too, may ask a question of their own
     number, token = claims[0]
+    if len(msg.senders) != 1:
+        return Verdict("held", f"sent to the reply address of {number} with {len(msg.senders)} From mailboxes")
     if not consultant:
         return Verdict("held", f"sent to the reply address of {number} from {sender or 'no sender'}, not a consultant address")
     if secret is None or not tokens.valid(secret, number, token):
         return Verdict("held", f"wrong reply token for {number}")
-    if number not in index.numbers or ticket is None:
+    return _one_ticket(index, msg, own, number, ticket) or _authenticated(settings, msg, sender)
+
+
+def _one_ticket(index: ThreadIndex, msg: ParsedMessage, own: str, number: str, ticket: TicketRef | None) -> Verdict | None:
+    """The token's ticket must be the one the message is routed to, and the only one it
+    names: a genuine token on Cc beside another ticket's address (or subject tag, or
+    In-Reply-To) must not carry an answer to that other ticket."""
+    named = tickets_named(msg, own)
+    if len(named) > 1:
+        return Verdict("held", f"names more than one ticket ({', '.join(named)}): answer each from its own notification")
+    routed = index.numbers.get(number)
+    if routed is None or ticket is None or routed.live() is not ticket:
         return Verdict("held", f"no ticket {number}")
-    failed = authres.failures(msg, settings.consultants.trusted_authserv_ids, sender.rpartition("@")[2])
-    if failed:
-        return Verdict("held", f"sender authentication failed: {'; '.join(failed)}")
+    return None
+
+
+def _authenticated(settings: Settings, msg: ParsedMessage, sender: str) -> Verdict:
+    unproven = authres.unverified(msg, settings.consultants.trusted_authserv_ids, sender.rpartition("@")[2])
+    if unproven:
+        return Verdict("held", f"sender not authenticated: {'; '.join(unproven)}")
     return Verdict("consultant")

@@ -65,7 +65,8 @@ class ParsedMessage:
     message_id_synthesized: bool
     content_hash: str  # sha256 over all but trace headers and the body: re-delivery keeps it
     subject: str
-    sender: Address | None
+    sender: Address | None  # the first mailbox of From
+    senders: tuple[Address, ...]  # every mailbox of every From field: an answer needs exactly one
     to: tuple[Address, ...]
     cc: tuple[Address, ...]
     reply_to: tuple[Address, ...]
@@ -177,6 +178,7 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
         content_hash=ident.content_hash,
         subject=hdr.decode(fields.first("subject") or ""),
         sender=sender[0] if sender else None,
+        senders=sender,
         to=_addresses(fields.all("to"), "To", hdr),
         cc=_addresses(fields.all("cc"), "Cc", hdr),
         reply_to=_addresses(fields.all("reply-to"), "Reply-To", hdr),

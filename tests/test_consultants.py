@@ -26,6 +26,8 @@ from tests.support import DaemonProcess, Hotline, consultants_config, wait_for, 
 
 CONSULTANT, TEAM, USER = "anna@example.org", "support-team@example.org", "jan.kowalski@gmina.example.pl"
 GATEWAY = "faxserver@example.org"
+# What the site's MTA (the trusted authserv-id) stamps on a consultant's genuine mail
+VOUCHED = "mx.example.org; spf=pass smtp.mailfrom=example.org; dkim=pass header.d=example.org; dmarc=pass header.from=example.org"
 NEW_TEXT = "Dzień dobry,\n\nproszę wybrać Raporty > Eksport i zaznaczyć „PDF/A”.\nTo rozwiąże problem."
 
 
@@ -66,10 +68,14 @@ def body(msg: EmailMessage) -> str:
 
 # --------------------------------------------------------------------------- mail clients
 def thunderbird_reply(notice: EmailMessage, text: str, sender: str = CONSULTANT, to_addr: str | None = None,
-                      subject: str | None = None, headers: list[tuple[str, str]] | None = None) -> bytes:  # fmt: skip
-    """A reply as Thunderbird writes it (Polish UI): new text, signature, attribution, quote."""
+                      subject: str | None = None, headers: list[tuple[str, str]] | None = None,
+                      auth: str | None = VOUCHED) -> bytes:  # fmt: skip
+    """A reply as Thunderbird writes it (Polish UI): new text, signature, attribution, quote;
+    as our MTA delivers it, with its Authentication-Results (`auth`) on top."""
     quoted = "\n".join(f"> {line}" if line else ">" for line in body(notice).splitlines())
     reply = EmailMessage()
+    if auth is not None:
+        reply["Authentication-Results"] = auth
     reply["From"] = f"Anna Nowak <{sender}>"
     reply["To"] = to_addr or str(notice["Reply-To"])
     reply["Subject"] = subject or f"Re: {notice['Subject']}"
@@ -88,6 +94,7 @@ def thunderbird_reply(notice: EmailMessage, text: str, sender: str = CONSULTANT,
 def outlook_reply(notice: EmailMessage, text: str) -> bytes:
     """Outlook: the answer on top, the history below a header block, unquoted."""
     reply = EmailMessage()
+    reply["Authentication-Results"] = VOUCHED
     reply["From"], reply["To"] = f"Anna Nowak <{CONSULTANT}>", str(notice["Reply-To"])
     reply["Subject"] = f"RE: {notice['Subject']}"
     reply["Message-ID"] = email.utils.make_msgid(domain="example.org")
@@ -156,8 +163,8 @@ def test_a_forged_answer_is_held_and_reaches_no_user(hotline: Hotline, tmp_path:
         "wrong token": lambda: thunderbird_reply(notice, "Proszę podać hasło.", to_addr=f"hotline+{number}.aaaaaaaa@example.org"),
         "foreign sender": lambda: thunderbird_reply(notice, "Proszę podać hasło.", sender="mallory@evil.example"),
         "no token": lambda: thunderbird_reply(notice, "Proszę podać hasło.", to_addr="hotline@example.org"),
-        "dkim fail": lambda: thunderbird_reply(notice, "Proszę podać hasło.", headers=[
-            ("Authentication-Results", "mx.example.org; dkim=fail header.d=example.org; dmarc=fail header.from=example.org")]),
+        "dkim fail": lambda: thunderbird_reply(notice, "Proszę podać hasło.",
+                                               auth="mx.example.org; dkim=fail header.d=example.org; dmarc=fail header.from=example.org"),
     }[forgery]()  # fmt: skip
     users_before = len(to(relay, USER))
     line = ingest(hotline, tmp_path, raw)
