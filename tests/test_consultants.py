@@ -339,3 +339,80 @@ def test_called_marks_a_phone_acknowledgement_done(hotline: Hotline, tmp_path: P
     assert t["status"] == "acknowledged" and t["acked_at"] is not None
     assert [m["text"] for m in t["messages"] if m["kind"] == "note"] == ["Rozmawiałam z p. Nowakiem, potwierdziłam przyjęcie."]
     assert not to(relay, USER)
+
+
+# --------------------------------------------------------------------------- hostile replies
+def held_and_nothing_forwarded(hotline: Hotline, tmp_path: Path, relay: Relay, raw: bytes, number: str) -> dict[str, Any]:  # noqa: F811
+    """`raw` is held on `number`, and after the outbox runs no user has got anything new."""
+    users_before = [r for r in relay.received if TEAM not in r.rcpt_tos]
+    line = ingest(hotline, tmp_path, raw)
+    assert (line["action"], line["ticket"]) == ("held", number), line
+    flush(hotline)
+    assert [r for r in relay.received if TEAM not in r.rcpt_tos] == users_before
+    return line
+
+
+def test_a_leaked_token_of_one_ticket_answers_no_other(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    """The attack of issue 11: From a consultant, To a look-alike reply address of ticket B
+    on the attacker's domain, Cc ticket A's genuine reply address, In-Reply-To A's
+    notification. It once became B's answer, mailed to B's user from our address."""
+    number_a, notice_a = notified(hotline, tmp_path, relay, question())
+    other = mf.make_message(subject="Inna sprawa", sender="Ewa Zielińska <ewa@powiat.example.pl>",
+                            body="Pytanie o licencję.\n", message_id="<q2@powiat.example.pl>")  # fmt: skip
+    number_b, _ = notified(hotline, tmp_path, relay, other)
+    attack = thunderbird_reply(notice_a, "Prosimy pilnie wpłacić 1 850,00 zł na rachunek 00 1111 2222.",
+                               to_addr=f"x+{number_b}.aaaaaaaa@attacker.test", subject=f"Re: [HOT#{number_b[4:]}] Inna sprawa",
+                               headers=[("Cc", str(notice_a["Reply-To"]))])  # fmt: skip
+    line = held_and_nothing_forwarded(hotline, tmp_path, relay, attack, number_a)
+    assert number_a in line["reason"] and number_b in line["reason"]
+    assert not [r for r in relay.received if "ewa@powiat.example.pl" in r.rcpt_tos and "wpłacić" in body(r.message)]
+    assert show(hotline, number_b)["status"] != "answered" and show(hotline, number_a)["status"] != "answered"
+    genuine = ingest(hotline, tmp_path, thunderbird_reply(notice_a, NEW_TEXT))  # A's own reply still works
+    assert (genuine["action"], genuine["ticket"]) == ("answered", number_a)
+
+
+def test_a_genuine_token_on_another_base_address_or_domain_routes_nowhere(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    """Only `hotline+...@example.org` (our `[outbound] from`) is a reply address: the same
+    token under another local part or domain claims nothing, and the consultant's mail on
+    the ticket's thread is held."""
+    number, notice = notified(hotline, tmp_path, relay, question())
+    token = str(notice["Reply-To"]).split("@")[0].split("+")[1]
+    for address in (f"support+{token}@example.org", f"hotline+{token}@attacker.test"):
+        line = held_and_nothing_forwarded(hotline, tmp_path, relay, thunderbird_reply(notice, NEW_TEXT, to_addr=address), number)
+        assert "without a reply token" in line["reason"]
+
+
+def test_a_non_ascii_reply_token_is_held_not_quarantined(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    number, notice = notified(hotline, tmp_path, relay, question())
+    genuine = str(notice["Reply-To"])
+    local, domain = genuine.split("@")
+    forged = thunderbird_reply(notice, NEW_TEXT, to_addr=f"{local[:-1]}ſ@{domain}")
+    assert "wrong reply token" in held_and_nothing_forwarded(hotline, tmp_path, relay, forged, number)["reason"]
+
+
+@pytest.mark.parametrize("auth", [
+    None,  # the trusted MTA stamped nothing: the mail did not come through it
+    "mx.example.org; spf=fail smtp.mailfrom=example.org; dkim=none; dmarc=none",
+    "mx.example.org; dkim=temperror header.d=example.org; dmarc=temperror header.from=example.org",
+    "mx.example.org; dkim=permerror header.d=example.org",
+    "mx.example.org; dkim=pass header.d=attacker.test; spf=pass smtp.mailfrom=attacker.test",
+    "evil.example; dkim=pass header.d=example.org; dmarc=pass header.from=example.org",
+])  # fmt: skip
+def test_a_reply_the_trusted_mta_does_not_vouch_for_is_held(hotline: Hotline, tmp_path: Path, relay: Relay, auth: str | None) -> None:  # noqa: F811
+    number, notice = notified(hotline, tmp_path, relay, question())
+    line = held_and_nothing_forwarded(hotline, tmp_path, relay, thunderbird_reply(notice, NEW_TEXT, auth=auth), number)
+    assert "not authenticated" in line["reason"]
+
+
+@pytest.mark.parametrize("froms", [
+    ["Anna Nowak <anna@example.org>, Mallory <mallory@attacker.test>"],
+    ["Anna Nowak <anna@example.org>", "Mallory <mallory@attacker.test>"],
+], ids=["two mailboxes", "two fields"])  # fmt: skip
+def test_a_reply_with_several_senders_is_held(hotline: Hotline, tmp_path: Path, relay: Relay, froms: list[str]) -> None:  # noqa: F811
+    number, notice = notified(hotline, tmp_path, relay, question())
+    reply = email.message_from_bytes(thunderbird_reply(notice, NEW_TEXT), policy=email.policy.compat32)
+    del reply["From"]
+    for value in froms:
+        reply["From"] = value
+    line = held_and_nothing_forwarded(hotline, tmp_path, relay, reply.as_bytes(), number)
+    assert "2 From mailboxes" in line["reason"]
