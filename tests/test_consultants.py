@@ -69,7 +69,7 @@ def body(msg: EmailMessage) -> str:
 # --------------------------------------------------------------------------- mail clients
 def thunderbird_reply(notice: EmailMessage, text: str, sender: str = CONSULTANT, to_addr: str | None = None,
                       subject: str | None = None, headers: list[tuple[str, str]] | None = None,
-                      auth: str | None = VOUCHED) -> bytes:  # fmt: skip
+                      auth: str | None = VOUCHED, attribution: str = "W dniu 23.11.2026 o 09:12, Hot-line pisze:") -> bytes:  # fmt: skip
     """A reply as Thunderbird writes it (Polish UI): new text, signature, attribution, quote;
     as our MTA delivers it, with its Authentication-Results (`auth`) on top."""
     quoted = "\n".join(f"> {line}" if line else ">" for line in body(notice).splitlines())
@@ -87,7 +87,7 @@ def thunderbird_reply(notice: EmailMessage, text: str, sender: str = CONSULTANT,
         reply[name] = value
     reply["User-Agent"] = "Mozilla Thunderbird"
     reply.set_content(f"{text}\n\n-- \nAnna Nowak\nKonsultant, tel. 22 555 01 02\n\n"
-                      f"W dniu 23.11.2026 o 09:12, Hot-line pisze:\n{quoted}\n")  # fmt: skip
+                      f"{attribution}\n{quoted}\n")  # fmt: skip
     return reply.as_bytes()
 
 
@@ -416,3 +416,21 @@ def test_a_reply_with_several_senders_is_held(hotline: Hotline, tmp_path: Path, 
         reply["From"] = value
     line = held_and_nothing_forwarded(hotline, tmp_path, relay, reply.as_bytes(), number)
     assert "2 From mailboxes" in line["reason"]
+
+
+def test_a_reply_from_a_client_whose_quote_header_no_rule_knows_forwards_only_the_new_text(
+    hotline: Hotline, tmp_path: Path, relay: Relay  # noqa: F811
+) -> None:
+    """A German Thunderbird ("Am ... schrieb Hotline:"): the quoted notification, with its
+    review notes and the command help, once went to the user whole."""
+    form = mf.make_message(subject="Zgłoszenie", sender=f"Sekretariat <{USER}>", body="Bez formularza, bez kontaktu?\n")
+    number, notice = notified(hotline, tmp_path, relay, form)
+    assert "#close" in body(notice)  # the command help the user must never see
+    raw = thunderbird_reply(notice, NEW_TEXT, attribution="Am 03.12.2026 um 10:15 schrieb Hotline:")
+    assert ingest(hotline, tmp_path, raw)["action"] == "answered"
+    flush(hotline)
+    answer = to(relay, USER)[-1]
+    assert NEW_TEXT in body(answer)
+    assert "#close" not in body(answer) and "schrieb" not in body(answer) and "Zgłoszenie:" not in body(answer)
+    (given,) = [m for m in show(hotline, number)["messages"] if m["kind"] == "answer"]
+    assert given["text"] == NEW_TEXT
