@@ -55,6 +55,7 @@ class Work:
     opened: dict[str, Any] | None = None  # the row of a ticket this message opened
     role: Role = "user"  # gateway/screening.py
     held: str | None = None  # why, when the role is "held"
+    foreign: str | None = None  # a follow-up not from the ticket's user: why (gateway/screening.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +124,10 @@ def route(ctx: Context, work: Work) -> Work:
                  else answers.hold(ctx, work, arrival, work.held or "held"))  # fmt: skip
         return done(ctx, work, taken.action, work.ticket, taken.reason)
     if work.ticket is not None:
-        tickets.append_followup(ctx.changes, work.ticket, arrival)
-        return done(ctx, work, "appended", work.ticket, f"follow-up by {work.via}")
+        foreign = screening.foreign_sender(ctx.session, work.ticket, work.reading)
+        tickets.append_followup(ctx.changes, work.ticket, arrival, foreign)
+        reason = f"follow-up by {work.via}" + (f"; {foreign}: not reopened, flagged for review" if foreign else "")
+        return replace(done(ctx, work, "appended", work.ticket, reason), foreign=foreign)
     ticket, row = tickets.open_ticket(ctx.numbers, ctx.changes, arrival, terms(ctx.settings, work))
     return replace(done(ctx, work, "created", ticket, work.verdict.reason if kind == "list" else None), opened=row)
 

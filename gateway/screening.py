@@ -10,14 +10,21 @@ thread) is held for a person: it is never forwarded to a user.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Literal
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from gateway import tokens
+from gateway.reading import Reading
 from gateway.settings import Settings
 from gateway.threads import ThreadIndex, TicketRef
 from parsers import authres
 from parsers.mime import ParsedMessage
+from parsers.phone import normalise_number
 from parsers.refs import recipients, tickets_named
+from storage.models import Message, MessageKind, Ticket
 
 Role = Literal["user", "consultant", "held"]
 
@@ -69,3 +76,34 @@ def _authenticated(settings: Settings, msg: ParsedMessage, sender: str) -> Verdi
     if unproven:
         return Verdict("held", f"sender not authenticated: {'; '.join(unproven)}")
     return Verdict("consultant")
+
+
+def foreign_sender(session: Session, ticket: TicketRef, reading: Reading) -> str | None:
+    """Why a user's follow-up is not from the ticket's own user, or None when it is.
+
+    Ticket numbers are sequential and the subject tag is public, so anyone can name any
+    ticket. The ticket's user is the sender of its question and its return contacts (the
+    e-mail addresses, or for a fax the fax numbers): exact addresses, not a whole domain,
+    since free-mail domains are shared by strangers. A colleague from the same office is
+    therefore flagged too; that costs only a look by a consultant, never the message.
+    A ticket opened in the same batch (an import) has no stored user yet and is not judged."""
+    if ticket.id is None:
+        return None
+    stored = session.get(Ticket, ticket.id)
+    assert stored is not None
+    if reading.channel == "fax":
+        theirs = _number(reading.caller_id or "")
+        mine = {_number(n) for n in stored.return_faxes}
+    else:
+        theirs = reading.message.sender.addr.lower() if reading.message.sender else ""
+        asked = session.scalars(select(Message.from_addr).where(Message.ticket_id == ticket.id,
+                                                                Message.kind == MessageKind.QUESTION))  # fmt: skip
+        mine = {parseaddr(a)[1].lower() for a in asked} | {a.lower() for a in stored.return_emails}
+    mine.discard("")
+    if theirs and theirs in mine:
+        return None
+    return f"follow-up from {theirs or 'an unknown sender'}, not the ticket's user ({', '.join(sorted(mine)) or 'none known'})"
+
+
+def _number(raw: str) -> str:
+    return normalise_number(raw) or raw.strip()

@@ -434,3 +434,26 @@ def test_a_reply_from_a_client_whose_quote_header_no_rule_knows_forwards_only_th
     assert "#close" not in body(answer) and "schrieb" not in body(answer) and "Zgłoszenie:" not in body(answer)
     (given,) = [m for m in show(hotline, number)["messages"] if m["kind"] == "answer"]
     assert given["text"] == NEW_TEXT
+
+
+def test_a_stranger_naming_a_ticket_neither_reopens_it_nor_passes_as_its_user(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    """Ticket numbers are sequential: anyone could write `[HOT#2026-000001]` in a subject,
+    append to that ticket and reopen it. The stranger's mail is kept, marked and flagged."""
+    number, notice = notified(hotline, tmp_path, relay, question())
+    ingest(hotline, tmp_path, thunderbird_reply(notice, f"#close\n{NEW_TEXT}"))
+    stranger = mf.make_message(subject=f"[HOT#{number[4:]}] Proszę o ponowne otwarcie", sender="Obcy <obcy@inny.example.pl>",
+                               body="Proszę przesłać dane tego zgłoszenia.\n", message_id="<s1@inny.example.pl>")  # fmt: skip
+    line = ingest(hotline, tmp_path, stranger)
+    assert (line["action"], line["ticket"]) == ("appended", number) and "obcy@inny.example.pl" in line["reason"]
+    t = show(hotline, number)
+    assert t["status"] == "closed" and t["needs_review"] is True
+    (followup,) = events(hotline, "followup")
+    assert "obcy@inny.example.pl" in followup.data["foreign_sender"] and USER in followup.data["foreign_sender"]
+    flush(hotline)
+    (warning,) = [m for m in to(relay, TEAM) if "Proszę przesłać dane" in body(m)]
+    assert "obcy@inny.example.pl" in body(warning) and "not reopened" in body(warning)
+    own = mf.make_message(subject=f"Re: [HOT#{number[4:]}] Błąd eksportu", sender=f"Jan Kowalski <{USER}>",
+                          body="Nadal nie działa.\n", message_id="<q3@gmina.example.pl>")  # fmt: skip
+    assert ingest(hotline, tmp_path, own)["action"] == "appended"
+    assert show(hotline, number)["status"] == "pending"  # the user's own follow-up reopens it
+    assert len(events(hotline, "reopened")) == 1
