@@ -185,8 +185,7 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(views.ticket_json(ticket, question), ensure_ascii=False))
             else:
-                received = ticket.received_at.strftime("%Y-%m-%d %H:%M")
-                print(f"{ticket.number}  {ticket.status:<12} {ticket.channel:<5} {received}Z  {ticket.subject}")
+                print(views.ticket_line(ticket))
     return 0
 
 

@@ -43,6 +43,7 @@ from gateway.headers import (
 from gateway.pdf import render_document, render_pdf
 from gateway.templates import Templates, pick_language, templates
 from parsers.refs import canonical_number
+from parsers.reply import REPLY_MARKERS  # the first line of a notification: the reply parser cuts there
 
 EXCERPT_LIMIT = 1000
 ERROR_LIMIT = 2000
@@ -50,11 +51,6 @@ TEXT_LIMIT = 100_000  # characters of a user's question shown to consultants
 LINE_LIMIT = 320  # one displayed value: an address, a contact, a file name, a problem
 ANSWER_MAX_PAGES = 10
 NOTIFICATION_KINDS = ("new", "followup")
-# The first line of a notification; the reply parser may cut a consultant's answer here.
-REPLY_MARKERS = {
-    "pl": "===== Odpowiedź wpisz NAD tą linią =====",
-    "en": "===== Write your answer ABOVE this line =====",
-}
 Attachment = tuple[str, str, bytes]  # (file name, content type, data)
 _ANSWER_PDF_NAME = {"pl": "odpowiedz", "en": "answer"}
 _OPAQUE = ("application", "octet-stream")

@@ -30,7 +30,8 @@ def notify(ctx: Context, work: Work) -> Work:
         stored = ctx.session.get(Ticket, ticket.id)
         assert stored is not None
         columns = {k: getattr(stored, k) for k in ("return_emails", "return_faxes", "return_phones")}
-        note = _note(acknowledge.facts_of(ctx.settings, stored), "followup", columns, tickets.question_of(reading), [],
+        foreign = [f"{work.foreign}: the ticket was not reopened"] if work.foreign else []
+        note = _note(acknowledge.facts_of(ctx.settings, stored), "followup", columns, tickets.question_of(reading), foreign,
                      ticket.status, reading.channel, tickets.format_address(reading.message))  # fmt: skip
     else:
         return work

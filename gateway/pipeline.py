@@ -57,6 +57,7 @@ class Work:
     role: Role = "user"  # gateway/screening.py
     held: str | None = None  # why, when the role is "held"
     routed_at: datetime | None = None  # when it was first routed: a retried step (gateway/promises.py) judges by it
+    foreign: str | None = None  # a follow-up not from the ticket's user: why (gateway/screening.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ def number_on_fax(reading: Reading) -> str | None:
 
 
 def find_thread(ctx: Context, work: Work) -> Work:
-    named = ctx.index.named(work.reading.message, ctx.settings.own_domain)
+    named = ctx.index.named(work.reading.message, ctx.settings.outbound.address)
     if named is not None:
         return replace(work, ticket=named, via="ticket reference")
     on_fax = number_on_fax(work.reading)
@@ -125,8 +126,10 @@ def route(ctx: Context, work: Work) -> Work:
                  else answers.hold(ctx, work, arrival, work.held or "held"))  # fmt: skip
         return done(ctx, work, taken.action, work.ticket, taken.reason)
     if work.ticket is not None:
-        tickets.append_followup(ctx.changes, work.ticket, arrival)
-        return done(ctx, work, "appended", work.ticket, f"follow-up by {work.via}")
+        foreign = screening.foreign_sender(ctx.session, work.ticket, work.reading)
+        tickets.append_followup(ctx.changes, work.ticket, arrival, foreign)
+        reason = f"follow-up by {work.via}" + (f"; {foreign}: not reopened, flagged for review" if foreign else "")
+        return replace(done(ctx, work, "appended", work.ticket, reason), foreign=foreign)
     ticket, row = tickets.open_ticket(ctx.numbers, ctx.changes, arrival, terms(ctx.settings, work))
     return replace(done(ctx, work, "created", ticket, work.verdict.reason if kind == "list" else None), opened=row)
 
@@ -217,7 +220,7 @@ def process(session: Session, settings: Settings, entries: list[InboxEntry], par
     pairs = list(zip(entries, parsed, strict=True))
     readings = [p for _, p in pairs if isinstance(p, Reading)]
     named = [n for r in readings if (n := number_on_fax(r)) is not None]
-    index = ThreadIndex.load(session, [r.message for r in readings], settings.own_domain, named)
+    index = ThreadIndex.load(session, [r.message for r in readings], settings.outbound.address, named)
     acks = AckLimiter(session, settings.outbound.acks_per_address_per_hour)
     ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(readings)), acks, session,
                   settings.reply_secret)  # fmt: skip

@@ -273,7 +273,7 @@ class ConsultantsSection(Section):
     token_secret_env: str | None = None
     token_secret_file: SecretFile | None = None
     # Authentication-Results from these servers (our MTA) are trusted: a consultant's mail
-    # whose DKIM or DMARC result there is "fail" is held, never forwarded
+    # they do not vouch for (dmarc=pass or aligned dkim=pass, parsers/authres.py) is held
     trusted_authserv_ids: list[str] = []
 
     @model_validator(mode="after")

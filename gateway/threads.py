@@ -57,13 +57,14 @@ class ThreadIndex:
         self.numbers: dict[str, TicketRef] = {}
 
     @classmethod
-    def load(cls, session: Session, messages: Iterable[ParsedMessage], own_domain: str,
+    def load(cls, session: Session, messages: Iterable[ParsedMessage], own: str,
              named: Iterable[str] = ()) -> ThreadIndex:  # fmt: skip
-        """The tickets the messages' threads touch, and those `named` in their texts."""
+        """The tickets the messages' threads touch or name (`own`: our address, whose reply
+        addresses count), and those `named` in their texts."""
         index, ids, numbers = cls(), set(), set(named)
         for msg in messages:
             ids |= thread_ids(msg) | {msg.message_id}
-            if number := find_ticket_number(msg, own_domain):
+            if number := find_ticket_number(msg, own):
                 numbers.add(number)
         held = _chunked_rows(session, ids, lambda c: select(Message.message_id, Message.ticket_id).where(Message.message_id.in_(c)))
         refs = _chunked_rows(
@@ -99,8 +100,8 @@ class ThreadIndex:
             loaded[tid].merged_into = loaded[into]
         return loaded
 
-    def named(self, msg: ParsedMessage, own_domain: str) -> TicketRef | None:
-        number = find_ticket_number(msg, own_domain)
+    def named(self, msg: ParsedMessage, own: str) -> TicketRef | None:
+        number = find_ticket_number(msg, own)
         ticket = None if number is None else self.numbers.get(number)
         return None if ticket is None else ticket.live()
 

@@ -225,9 +225,17 @@ def format_address(msg: ParsedMessage) -> str:
     return f"{msg.sender.name} <{msg.sender.addr}>" if msg.sender.name else msg.sender.addr
 
 
-def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival) -> None:
-    """A user's message on an existing thread; an answered or closed ticket needs a consultant again."""
+def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, foreign: str | None = None) -> None:
+    """A user's message on an existing thread; an answered or closed ticket needs a consultant again.
+
+    A `foreign` one (gateway/screening.py: not from the ticket's user) is kept and marked,
+    and the ticket flagged; it never reopens the ticket nor competes to be its question."""
     add_message(changes, ticket, arrival, MessageKind.FOLLOWUP)
+    if foreign is not None:
+        changes.update(ticket, needs_review=True)
+        changes.event(ticket, arrival.actor, "followup", arrival.received_at, inbox_id=arrival.inbox_id, foreign_sender=foreign)
+        changes.event(ticket, "hotline", "needs_review", arrival.received_at, reasons=[foreign])
+        return
     changes.threads_grown.add(ticket)
     if ticket.status in (TicketStatus.ANSWERED, TicketStatus.CLOSED):
         changes.event(ticket, arrival.actor, "reopened", arrival.received_at, previous=ticket.status)

@@ -9,13 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 
-from parsers.refs import canonical_number
+from parsers.refs import canonical_number, reply_address as parse_reply_address
 
 TOKEN_LENGTH = 8  # base32 characters: 40 bits, checked in constant time
-_PLUS = re.compile(r"^(?P<base>[^+@\s]+)\+(?P<number>HOT-\d{4}-\d{6})\.(?P<token>[a-z2-7]+)@(?P<domain>[^@\s]+)$",
-                   re.IGNORECASE)  # fmt: skip
 
 
 def token(secret: str, number: str) -> str:
@@ -31,12 +28,13 @@ def reply_address(own: str, number: str, secret: str) -> str:
 
 def claimed(address: str, own: str) -> tuple[str, str] | None:
     """(ticket number, token) when `address` is one of our reply addresses, valid or not."""
-    match = _PLUS.match(address.strip())
-    local, _, domain = own.lower().rpartition("@")
-    if match is None or match["base"].lower() != local or match["domain"].lower() != domain:
+    found = parse_reply_address(address)
+    if found is None or not found.ours(own):
         return None
-    return canonical_number(match["number"]), match["token"].lower()
+    return found.number, found.token.lower()
 
 
 def valid(secret: str, number: str, candidate: str) -> bool:
-    return hmac.compare_digest(token(secret, number), candidate.lower())
+    """Constant-time, and ASCII only: compare_digest refuses other text (a `ſ` in a token
+    raised TypeError), and no token we issue has any."""
+    return candidate.isascii() and hmac.compare_digest(token(secret, number), candidate.lower())

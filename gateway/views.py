@@ -1,12 +1,21 @@
-"""Tickets as the plain JSON objects of the command-line contract (SPEC.md)."""
+"""Tickets as the plain JSON objects of the command-line contract (SPEC.md), and as text
+for a terminal.
+
+The JSON keeps every value exact. The text views escape control characters: a subject or
+a name is written by whoever sent the mail, and ESC sequences, other C0/C1 controls and
+bidi overrides printed raw would rewrite the admin's terminal or reorder what it shows.
+"""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from typing import Any
 
 from gateway.outbox import Waiting
 from gateway.tickets import OCR_SUFFIX
 from storage.models import Attachment, Event, Message, Ticket
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 TIME_FIELDS = (
     "received_at",
@@ -80,21 +89,32 @@ def message_json(message: Message) -> dict[str, Any]:
     }
 
 
+def shown(value: object) -> str:
+    """`value` for a terminal: control characters and bidi overrides as visible escapes."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
+
+
+def ticket_line(ticket: Ticket) -> str:
+    """One ticket in `tickets list`."""
+    received = ticket.received_at.strftime("%Y-%m-%d %H:%M")
+    return f"{ticket.number}  {ticket.status:<12} {ticket.channel:<5} {received}Z  {shown(ticket.subject)}"
+
+
 def ticket_text(data: dict[str, Any]) -> str:
     """A ticket for a person at a terminal: the fields, then the messages in order."""
-    lines = [f"{data['number']}  [{data['status']}]  {data['subject']}"]
+    lines = [f"{data['number']}  [{data['status']}]  {shown(data['subject'])}"]
     for key, value in data.items():
         if key not in _NOT_FIELDS and value not in (None, [], ""):
-            lines.append(f"  {key + ':':<23}{', '.join(value) if isinstance(value, list) else value}")
-    lines += [f"  review reason:         {reason}" for reason in data.get("review_reasons", [])]
+            lines.append(f"  {key + ':':<23}{shown(', '.join(value) if isinstance(value, list) else value)}")
+    lines += [f"  review reason:         {shown(reason)}" for reason in data.get("review_reasons", [])]
     for m in data.get("messages", []):
-        lines += ["", f"--- {m['at']}  {m['direction']} {m['kind']} ({m['channel']})  from {m['from']}"]
-        lines += [f"    {line}" for line in m["text"].splitlines()]
-        lines += [f"    [{'OCR text' if a['ocr_text'] else 'attachment'}] {a['filename']} ({a['content_type']}, "
+        lines += ["", f"--- {m['at']}  {m['direction']} {m['kind']} ({m['channel']})  from {shown(m['from'])}"]
+        lines += [f"    {shown(line)}" for line in m["text"].splitlines()]
+        lines += [f"    [{'OCR text' if a['ocr_text'] else 'attachment'}] {shown(a['filename'])} ({a['content_type']}, "
                   f"{a['size']} bytes, sha256 {a['sha256']})" for a in m["attachments"]]  # fmt: skip
     if data.get("events"):
         lines += ["", "Events:"]
-        lines += [f"  {e['at']}  {e['kind']:<16} {e['actor']:<10} {_pairs(e['data'])}".rstrip() for e in data["events"]]
+        lines += [f"  {e['at']}  {e['kind']:<16} {e['actor']:<10} {shown(_pairs(e['data']))}".rstrip() for e in data["events"]]
     return "\n".join(lines)
 
 
@@ -123,9 +143,9 @@ def outbox_json(row: Waiting) -> dict[str, Any]:
 
 def outbox_text(row: Waiting) -> str:
     """One line: what, to whom, and why it is still here (or when it went)."""
-    what = f"#{row.id} {row.ticket or '-'} {row.kind} ({row.channel}) to {row.to}"
+    what = f"#{row.id} {row.ticket or '-'} {row.kind} ({row.channel}) to {shown(row.to)}"
     if row.state == "sent":
         return f"{what}: sent {iso(row.sent_at)}, {row.attempts} tries"
-    why = f"last try: {row.last_error}" if row.last_error else "not tried yet"
+    why = f"last try: {shown(row.last_error)}" if row.last_error else "not tried yet"
     when = f"next try {iso(row.next_try_at)}" if row.state == "pending" else row.state
     return f"{what}: {when}, {row.attempts} tries, {why}"

@@ -19,6 +19,7 @@ import html
 import logging
 import mimetypes
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.generator import BytesGenerator
@@ -65,7 +66,8 @@ class ParsedMessage:
     message_id_synthesized: bool
     content_hash: str  # sha256 over all but trace headers and the body: re-delivery keeps it
     subject: str
-    sender: Address | None
+    sender: Address | None  # the first mailbox of From
+    senders: tuple[Address, ...]  # every mailbox of every From field: an answer needs exactly one
     to: tuple[Address, ...]
     cc: tuple[Address, ...]
     reply_to: tuple[Address, ...]
@@ -131,7 +133,9 @@ _ANGLE_ID = re.compile(r"<([^<>]*)>")
 _TEXT_LINE_ENDS = re.compile(r"\r\n|\r|\n")
 _PARAM_ERRORS = (ValueError, TypeError, LookupError, UnicodeError, IndexError, email.errors.MessageError)
 _TAGS = re.compile(r"<[^>]*>")
-_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_NAME_SPACES = re.compile(r"[\r\n\t]+")
+_SPACE_RUN = re.compile(r" {2,}")
+_LAST_ANGLE_ADDR = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+?)\s*>[^<>]*$")
 _DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _SIMPLE_MAILBOX = re.compile(
     rf"""[ \t]*(?:(?P<name>[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~ \t-]*|"[^"\\\r\n]*")[ \t]*"""
@@ -177,6 +181,7 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
         content_hash=ident.content_hash,
         subject=hdr.decode(fields.first("subject") or ""),
         sender=sender[0] if sender else None,
+        senders=sender,
         to=_addresses(fields.all("to"), "To", hdr),
         cc=_addresses(fields.all("cc"), "Cc", hdr),
         reply_to=_addresses(fields.all("reply-to"), "Reply-To", hdr),
@@ -347,10 +352,23 @@ def _addresses(
         pairs, reasons = _mailboxes(text)
         for reason in reasons:
             hdr.defects.add(f"{field}: {reason}: {_printable(raw)}")
+        if not pairs and (pair := _last_angle_address(text)):
+            hdr.defects.add(f"{field}: no mailbox parsed, the last <address> taken: {_printable(raw)}")
+            pairs = (pair,)
         found += [_address(display, addr, hdr) for display, addr in pairs]
         if not pairs and keep_unparseable and text.strip():
-            found.append(Address(name=hdr.decode(text), addr=""))
+            found.append(Address(name=clean_name(hdr.decode(text)), addr=""))
     return tuple(found)
+
+
+def _last_angle_address(text: str) -> tuple[str, str] | None:
+    """("display", "addr") of the last <addr-spec> in a field no parser reads: a raw colon
+    in a name ("Urząd: Referat <a@b.pl>", or one inside an encoded word) reads as an
+    unclosed group, and the whole From was lost, and with it the acknowledgement."""
+    match = _LAST_ANGLE_ADDR.search(text)
+    if match is None:
+        return None
+    return text[: match.start()].strip().strip('"').strip(), match.group(1)
 
 
 Mailboxes = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
@@ -401,9 +419,18 @@ def _simple_mailboxes(text: str) -> tuple[tuple[str, str], ...] | None:
 
 
 def _address(display: str, addr: str, hdr: _HeaderDecoder) -> Address:
-    name = hdr.decode(display) if "=?" in display else display.strip()
+    name = clean_name(hdr.decode(display) if "=?" in display else display)
     addr = addr.strip().lower()
     return Address(name="" if name.lower() == addr else name, addr=addr)
+
+
+def clean_name(value: str) -> str:
+    """A display name or file name as stored: NFC; CR, LF and TAB (from encoded words) as
+    one space; bidi overrides and isolates and every other control or format character
+    dropped (they hide a name's real order, `invoice\u202efdp.exe`, or break a log line)."""
+    spaced = _NAME_SPACES.sub(" ", unicodedata.normalize("NFC", value))
+    kept = "".join(ch for ch in spaced if unicodedata.category(ch) not in ("Cc", "Cf"))
+    return _SPACE_RUN.sub(" ", kept).strip()
 
 
 def _printable(value: str, limit: int = 120) -> str:
@@ -804,8 +831,8 @@ def _inner_message(part: Message) -> Message | None:
 
 
 def _clean_filename(name: str) -> str:
-    """Basename without control characters: senders put paths (C:\\...) and junk in names."""
-    name = _UNSAFE_NAME_CHARS.sub("", name).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    """Basename, cleaned like a display name: senders put paths (C:\\...) and junk in names."""
+    name = clean_name(name).replace("\\", "/").rsplit("/", 1)[-1].strip()
     return "" if name in (".", "..") else name
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from parsers.mime import ParsedMessage
 
@@ -17,7 +18,10 @@ _NUMBER = re.compile(r"HOT-(\d{4})-(\d{6})", re.IGNORECASE)
 # Tolerant: case, spaces inside the brackets and after '#', a '-' instead of '#'.
 _SUBJECT_TAG = re.compile(r"\[\s*HOT\s*[#-]\s*(\d{4})\s*-\s*(\d{6})\s*\]", re.IGNORECASE)
 _OWN_ID_LOCAL = re.compile(r"^(HOT-\d{4}-\d{6})\.[0-9a-f]+$", re.IGNORECASE)
-_REPLY_ADDRESS = re.compile(r"\+(HOT-\d{4}-\d{6})\.[a-z2-7]+@", re.IGNORECASE)  # gateway/tokens.py
+# Anything shaped like a reply address (gateway/tokens.py), on any domain and with any token:
+# only ours routes, but a look-alike still names a ticket (and so makes a reply ambiguous).
+_REPLY_ADDRESS = re.compile(r"^(?P<base>[^+@\s]+)\+(?P<number>HOT-\d{4}-\d{6})\.(?P<token>[^@\s]+)@(?P<domain>[^@\s]+)$",
+                            re.IGNORECASE | re.ASCII)  # fmt: skip
 _RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "envelope-to")
 _ANONYMOUS_PREFIX = "hotline"
 
@@ -75,28 +79,57 @@ def recipients(msg: ParsedMessage) -> list[str]:
     return named + [v.strip().strip("<>") for k, v in msg.headers if k.lower() in _RECIPIENT_HEADERS]
 
 
-def ticket_number_from_reply_address(msg: ParsedMessage) -> str | None:
-    """The ticket of a per-ticket reply address (`hotline+HOT-2026-000123.token@...`)
-    the message was sent to; whether its token is valid is the gateway's question."""
-    for address in recipients(msg):
-        if match := _REPLY_ADDRESS.search(address):
-            return canonical_number(match.group(1))
-    return None
+@dataclass(frozen=True, slots=True)
+class ReplyAddress:
+    """`base+HOT-2026-000123.token@domain`, ours or a look-alike; the token is unchecked."""
+
+    number: str
+    token: str
+    base: str
+    domain: str
+
+    def ours(self, own: str) -> bool:
+        """Sent to our own base address (the local part of `[outbound] from`) at our domain."""
+        local, _, domain = own.lower().rpartition("@")
+        return self.base.lower() == local and self.domain.lower() == domain
 
 
-def find_ticket_number(msg: ParsedMessage, domain: str) -> str | None:
-    """The ticket a message belongs to: a reply address, the subject tag, then our ids in
-    replies, then bounces.
+def reply_address(address: str) -> ReplyAddress | None:
+    match = _REPLY_ADDRESS.match(address.strip())
+    if match is None:
+        return None
+    return ReplyAddress(canonical_number(match["number"]), match["token"], match["base"], match["domain"])
+
+
+def reply_addresses(msg: ParsedMessage) -> list[ReplyAddress]:
+    """Every recipient shaped like a per-ticket reply address, ours or not, in order."""
+    return [r for address in recipients(msg) if (r := reply_address(address)) is not None]
+
+
+def tickets_named(msg: ParsedMessage, own: str) -> list[str]:
+    """Every ticket the message itself names as the one it answers: reply addresses (look-alikes
+    on other domains included), the subject tag, and our Message-ID it replies to directly.
+    An honest reply names one; more is a reply to one ticket dressed up as another's."""
+    found = [r.number for r in reply_addresses(msg)]
+    found += [n for n in (ticket_number_from_subject(msg.subject),) if n]
+    found += ticket_numbers_from_message_ids(msg.in_reply_to, own.rpartition("@")[2])
+    return list(dict.fromkeys(found))
+
+
+def find_ticket_number(msg: ParsedMessage, own: str) -> str | None:
+    """The ticket a message belongs to: our own reply address (`own` is our address, the
+    `[outbound] from`), the subject tag, then our ids in replies, then bounces.
 
     In-Reply-To names the message answered directly, so it wins over References;
     within References the newest (last) id wins. Embedded ids come from returned
     messages and delivery reports.
     """
-    number = ticket_number_from_reply_address(msg) or ticket_number_from_subject(msg.subject)
+    ours = next((r.number for r in reply_addresses(msg) if r.ours(own)), None)
+    number = ours or ticket_number_from_subject(msg.subject)
     if number:
         return number
     for ids in (msg.in_reply_to, tuple(reversed(msg.references)), msg.embedded_message_ids):
-        numbers = ticket_numbers_from_message_ids(ids, domain)
+        numbers = ticket_numbers_from_message_ids(ids, own.rpartition("@")[2])
         if numbers:
             return numbers[0]
     return None

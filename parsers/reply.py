@@ -31,6 +31,11 @@ clients we see, it misses or mangles the rest, so these rules are added on top:
    6 short lines under it that are not prose; a "Sent from my ..."/"Wysłane z ..." line
    with at most 2 short lines under it. Blocks are cut from the end one after another,
    so "Pozdrawiam / Anna / -- / long signature" loses both.
+5. Our own marker: every notification starts with a reply marker line (REPLY_MARKERS).
+   Whatever the client (a German Thunderbird's "Am ... schrieb Hotline:" is known to no
+   rule above), the marker, quoted or not, and all below it are history: the quoted
+   notification (internal commands, review notes) never reaches the user. An unknown
+   attribution line or header block directly above the marker goes with it.
 """
 from __future__ import annotations
 
@@ -62,6 +67,13 @@ class _Marker:
 
 
 # --- quoted history -------------------------------------------------------------------
+
+# The first line of every notification (gateway/compose.py puts it there, rule 5).
+REPLY_MARKERS = {
+    "pl": "===== Odpowiedź wpisz NAD tą linią =====",
+    "en": "===== Write your answer ABOVE this line =====",
+}
+_OUR_MARKERS = frozenset(m.casefold() for m in REPLY_MARKERS.values())
 
 _QUOTE_PREFIX = re.compile(r"^\s*(?:>\s?)+")
 _SEPARATOR = re.compile(
@@ -241,6 +253,27 @@ def _split_history(lines: Sequence[str], languages: Sequence[str]) -> tuple[list
     return head, list(lines[marker.index :])
 
 
+def _split_at_our_marker(lines: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the lines above our marker, the marker and all below it), rule 5."""
+    at = next((i for i, line in enumerate(lines) if " ".join(_unquoted(line).split()).casefold() in _OUR_MARKERS), None)
+    if at is None:
+        return list(lines), []
+    head = list(lines[:at])
+    end = len(head)
+    while end and (not head[end - 1].strip() or _is_quoted(head[end - 1])):
+        end -= 1  # a blank line or a quoted start of the notification
+    start = end
+    while start and head[start - 1].strip() and _field(head[start - 1]) is not None:
+        start -= 1  # an Outlook-style header block in a language no rule knows (Von:/An:/Betreff:)
+    if end - start >= 2:
+        start -= 1 if start and _RULE.match(_unquoted(head[start - 1])) else 0
+    elif end and head[end - 1].rstrip().endswith(":") and any(ch.isdigit() for ch in head[end - 1]):
+        start = end - 1  # an attribution no rule knows: "Am 03.12.2026 um 10:15 schrieb Hotline:"
+    else:
+        start = end
+    return head[:start], head[start:] + list(lines[at:])
+
+
 # --- signatures -----------------------------------------------------------------------
 
 _SIG_DASH = re.compile(r"^--\s*$")
@@ -343,6 +376,8 @@ def new_text(body: str, languages: Sequence[str] = ("pl", "en")) -> ReplyText:
     """Split a consultant's reply body into the new text, the signature and the quoted history."""
     lines = _normalise(body)
     own, quoted = _split_history(lines, languages)
+    own, ours = _split_at_our_marker(own)
+    quoted = ours + quoted
     text, signature = _split_signature(own)
     return ReplyText(
         new="\n".join(text).strip(),

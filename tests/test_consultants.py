@@ -26,6 +26,8 @@ from tests.support import DaemonProcess, Hotline, consultants_config, wait_for, 
 
 CONSULTANT, TEAM, USER = "anna@example.org", "support-team@example.org", "jan.kowalski@gmina.example.pl"
 GATEWAY = "faxserver@example.org"
+# What the site's MTA (the trusted authserv-id) stamps on a consultant's genuine mail
+VOUCHED = "mx.example.org; spf=pass smtp.mailfrom=example.org; dkim=pass header.d=example.org; dmarc=pass header.from=example.org"
 NEW_TEXT = "Dzień dobry,\n\nproszę wybrać Raporty > Eksport i zaznaczyć „PDF/A”.\nTo rozwiąże problem."
 
 
@@ -66,10 +68,14 @@ def body(msg: EmailMessage) -> str:
 
 # --------------------------------------------------------------------------- mail clients
 def thunderbird_reply(notice: EmailMessage, text: str, sender: str = CONSULTANT, to_addr: str | None = None,
-                      subject: str | None = None, headers: list[tuple[str, str]] | None = None) -> bytes:  # fmt: skip
-    """A reply as Thunderbird writes it (Polish UI): new text, signature, attribution, quote."""
+                      subject: str | None = None, headers: list[tuple[str, str]] | None = None,
+                      auth: str | None = VOUCHED, attribution: str = "W dniu 23.11.2026 o 09:12, Hot-line pisze:") -> bytes:  # fmt: skip
+    """A reply as Thunderbird writes it (Polish UI): new text, signature, attribution, quote;
+    as our MTA delivers it, with its Authentication-Results (`auth`) on top."""
     quoted = "\n".join(f"> {line}" if line else ">" for line in body(notice).splitlines())
     reply = EmailMessage()
+    if auth is not None:
+        reply["Authentication-Results"] = auth
     reply["From"] = f"Anna Nowak <{sender}>"
     reply["To"] = to_addr or str(notice["Reply-To"])
     reply["Subject"] = subject or f"Re: {notice['Subject']}"
@@ -81,13 +87,14 @@ def thunderbird_reply(notice: EmailMessage, text: str, sender: str = CONSULTANT,
         reply[name] = value
     reply["User-Agent"] = "Mozilla Thunderbird"
     reply.set_content(f"{text}\n\n-- \nAnna Nowak\nKonsultant, tel. 22 555 01 02\n\n"
-                      f"W dniu 23.11.2026 o 09:12, Hot-line pisze:\n{quoted}\n")  # fmt: skip
+                      f"{attribution}\n{quoted}\n")  # fmt: skip
     return reply.as_bytes()
 
 
 def outlook_reply(notice: EmailMessage, text: str) -> bytes:
     """Outlook: the answer on top, the history below a header block, unquoted."""
     reply = EmailMessage()
+    reply["Authentication-Results"] = VOUCHED
     reply["From"], reply["To"] = f"Anna Nowak <{CONSULTANT}>", str(notice["Reply-To"])
     reply["Subject"] = f"RE: {notice['Subject']}"
     reply["Message-ID"] = email.utils.make_msgid(domain="example.org")
@@ -156,8 +163,8 @@ def test_a_forged_answer_is_held_and_reaches_no_user(hotline: Hotline, tmp_path:
         "wrong token": lambda: thunderbird_reply(notice, "Proszę podać hasło.", to_addr=f"hotline+{number}.aaaaaaaa@example.org"),
         "foreign sender": lambda: thunderbird_reply(notice, "Proszę podać hasło.", sender="mallory@evil.example"),
         "no token": lambda: thunderbird_reply(notice, "Proszę podać hasło.", to_addr="hotline@example.org"),
-        "dkim fail": lambda: thunderbird_reply(notice, "Proszę podać hasło.", headers=[
-            ("Authentication-Results", "mx.example.org; dkim=fail header.d=example.org; dmarc=fail header.from=example.org")]),
+        "dkim fail": lambda: thunderbird_reply(notice, "Proszę podać hasło.",
+                                               auth="mx.example.org; dkim=fail header.d=example.org; dmarc=fail header.from=example.org"),
     }[forgery]()  # fmt: skip
     users_before = len(to(relay, USER))
     line = ingest(hotline, tmp_path, raw)
@@ -332,3 +339,121 @@ def test_called_marks_a_phone_acknowledgement_done(hotline: Hotline, tmp_path: P
     assert t["status"] == "acknowledged" and t["acked_at"] is not None
     assert [m["text"] for m in t["messages"] if m["kind"] == "note"] == ["Rozmawiałam z p. Nowakiem, potwierdziłam przyjęcie."]
     assert not to(relay, USER)
+
+
+# --------------------------------------------------------------------------- hostile replies
+def held_and_nothing_forwarded(hotline: Hotline, tmp_path: Path, relay: Relay, raw: bytes, number: str) -> dict[str, Any]:  # noqa: F811
+    """`raw` is held on `number`, and after the outbox runs no user has got anything new."""
+    users_before = [r for r in relay.received if TEAM not in r.rcpt_tos]
+    line = ingest(hotline, tmp_path, raw)
+    assert (line["action"], line["ticket"]) == ("held", number), line
+    flush(hotline)
+    assert [r for r in relay.received if TEAM not in r.rcpt_tos] == users_before
+    return line
+
+
+def test_a_leaked_token_of_one_ticket_answers_no_other(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    """The attack of issue 11: From a consultant, To a look-alike reply address of ticket B
+    on the attacker's domain, Cc ticket A's genuine reply address, In-Reply-To A's
+    notification. It once became B's answer, mailed to B's user from our address."""
+    number_a, notice_a = notified(hotline, tmp_path, relay, question())
+    other = mf.make_message(subject="Inna sprawa", sender="Ewa Zielińska <ewa@powiat.example.pl>",
+                            body="Pytanie o licencję.\n", message_id="<q2@powiat.example.pl>")  # fmt: skip
+    number_b, _ = notified(hotline, tmp_path, relay, other)
+    attack = thunderbird_reply(notice_a, "Prosimy pilnie wpłacić 1 850,00 zł na rachunek 00 1111 2222.",
+                               to_addr=f"x+{number_b}.aaaaaaaa@attacker.test", subject=f"Re: [HOT#{number_b[4:]}] Inna sprawa",
+                               headers=[("Cc", str(notice_a["Reply-To"]))])  # fmt: skip
+    line = held_and_nothing_forwarded(hotline, tmp_path, relay, attack, number_a)
+    assert number_a in line["reason"] and number_b in line["reason"]
+    assert not [r for r in relay.received if "ewa@powiat.example.pl" in r.rcpt_tos and "wpłacić" in body(r.message)]
+    assert show(hotline, number_b)["status"] != "answered" and show(hotline, number_a)["status"] != "answered"
+    genuine = ingest(hotline, tmp_path, thunderbird_reply(notice_a, NEW_TEXT))  # A's own reply still works
+    assert (genuine["action"], genuine["ticket"]) == ("answered", number_a)
+
+
+def test_a_genuine_token_on_another_base_address_or_domain_routes_nowhere(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    """Only `hotline+...@example.org` (our `[outbound] from`) is a reply address: the same
+    token under another local part or domain claims nothing, and the consultant's mail on
+    the ticket's thread is held."""
+    number, notice = notified(hotline, tmp_path, relay, question())
+    token = str(notice["Reply-To"]).split("@")[0].split("+")[1]
+    for address in (f"support+{token}@example.org", f"hotline+{token}@attacker.test"):
+        line = held_and_nothing_forwarded(hotline, tmp_path, relay, thunderbird_reply(notice, NEW_TEXT, to_addr=address), number)
+        assert "without a reply token" in line["reason"]
+
+
+def test_a_non_ascii_reply_token_is_held_not_quarantined(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    number, notice = notified(hotline, tmp_path, relay, question())
+    genuine = str(notice["Reply-To"])
+    local, domain = genuine.split("@")
+    forged = thunderbird_reply(notice, NEW_TEXT, to_addr=f"{local[:-1]}ſ@{domain}")
+    assert "wrong reply token" in held_and_nothing_forwarded(hotline, tmp_path, relay, forged, number)["reason"]
+
+
+@pytest.mark.parametrize("auth", [
+    None,  # the trusted MTA stamped nothing: the mail did not come through it
+    "mx.example.org; spf=fail smtp.mailfrom=example.org; dkim=none; dmarc=none",
+    "mx.example.org; dkim=temperror header.d=example.org; dmarc=temperror header.from=example.org",
+    "mx.example.org; dkim=permerror header.d=example.org",
+    "mx.example.org; dkim=pass header.d=attacker.test; spf=pass smtp.mailfrom=attacker.test",
+    "evil.example; dkim=pass header.d=example.org; dmarc=pass header.from=example.org",
+])  # fmt: skip
+def test_a_reply_the_trusted_mta_does_not_vouch_for_is_held(hotline: Hotline, tmp_path: Path, relay: Relay, auth: str | None) -> None:  # noqa: F811
+    number, notice = notified(hotline, tmp_path, relay, question())
+    line = held_and_nothing_forwarded(hotline, tmp_path, relay, thunderbird_reply(notice, NEW_TEXT, auth=auth), number)
+    assert "not authenticated" in line["reason"]
+
+
+@pytest.mark.parametrize("froms", [
+    ["Anna Nowak <anna@example.org>, Mallory <mallory@attacker.test>"],
+    ["Anna Nowak <anna@example.org>", "Mallory <mallory@attacker.test>"],
+], ids=["two mailboxes", "two fields"])  # fmt: skip
+def test_a_reply_with_several_senders_is_held(hotline: Hotline, tmp_path: Path, relay: Relay, froms: list[str]) -> None:  # noqa: F811
+    number, notice = notified(hotline, tmp_path, relay, question())
+    reply = email.message_from_bytes(thunderbird_reply(notice, NEW_TEXT), policy=email.policy.compat32)
+    del reply["From"]
+    for value in froms:
+        reply["From"] = value
+    line = held_and_nothing_forwarded(hotline, tmp_path, relay, reply.as_bytes(), number)
+    assert "2 From mailboxes" in line["reason"]
+
+
+def test_a_reply_from_a_client_whose_quote_header_no_rule_knows_forwards_only_the_new_text(
+    hotline: Hotline, tmp_path: Path, relay: Relay  # noqa: F811
+) -> None:
+    """A German Thunderbird ("Am ... schrieb Hotline:"): the quoted notification, with its
+    review notes and the command help, once went to the user whole."""
+    form = mf.make_message(subject="Zgłoszenie", sender=f"Sekretariat <{USER}>", body="Bez formularza, bez kontaktu?\n")
+    number, notice = notified(hotline, tmp_path, relay, form)
+    assert "#close" in body(notice)  # the command help the user must never see
+    raw = thunderbird_reply(notice, NEW_TEXT, attribution="Am 03.12.2026 um 10:15 schrieb Hotline:")
+    assert ingest(hotline, tmp_path, raw)["action"] == "answered"
+    flush(hotline)
+    answer = to(relay, USER)[-1]
+    assert NEW_TEXT in body(answer)
+    assert "#close" not in body(answer) and "schrieb" not in body(answer) and "Zgłoszenie:" not in body(answer)
+    (given,) = [m for m in show(hotline, number)["messages"] if m["kind"] == "answer"]
+    assert given["text"] == NEW_TEXT
+
+
+def test_a_stranger_naming_a_ticket_neither_reopens_it_nor_passes_as_its_user(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    """Ticket numbers are sequential: anyone could write `[HOT#2026-000001]` in a subject,
+    append to that ticket and reopen it. The stranger's mail is kept, marked and flagged."""
+    number, notice = notified(hotline, tmp_path, relay, question())
+    ingest(hotline, tmp_path, thunderbird_reply(notice, f"#close\n{NEW_TEXT}"))
+    stranger = mf.make_message(subject=f"[HOT#{number[4:]}] Proszę o ponowne otwarcie", sender="Obcy <obcy@inny.example.pl>",
+                               body="Proszę przesłać dane tego zgłoszenia.\n", message_id="<s1@inny.example.pl>")  # fmt: skip
+    line = ingest(hotline, tmp_path, stranger)
+    assert (line["action"], line["ticket"]) == ("appended", number) and "obcy@inny.example.pl" in line["reason"]
+    t = show(hotline, number)
+    assert t["status"] == "closed" and t["needs_review"] is True
+    (followup,) = events(hotline, "followup")
+    assert "obcy@inny.example.pl" in followup.data["foreign_sender"] and USER in followup.data["foreign_sender"]
+    flush(hotline)
+    (warning,) = [m for m in to(relay, TEAM) if "Proszę przesłać dane" in body(m)]
+    assert "obcy@inny.example.pl" in body(warning) and "not reopened" in body(warning)
+    own = mf.make_message(subject=f"Re: [HOT#{number[4:]}] Błąd eksportu", sender=f"Jan Kowalski <{USER}>",
+                          body="Nadal nie działa.\n", message_id="<q3@gmina.example.pl>")  # fmt: skip
+    assert ingest(hotline, tmp_path, own)["action"] == "appended"
+    assert show(hotline, number)["status"] == "pending"  # the user's own follow-up reopens it
+    assert len(events(hotline, "reopened")) == 1

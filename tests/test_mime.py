@@ -492,3 +492,15 @@ def test_arbitrary_bytes_never_raise_anything_but_unparseable(raw: bytes) -> Non
 def test_mail_parser_logging_is_silenced() -> None:
     assert logging.getLogger("mailparser").getEffectiveLevel() >= logging.ERROR
     assert logging.getLogger("mailparser.core").getEffectiveLevel() >= logging.ERROR
+
+
+@pytest.mark.parametrize("field, name, addr", [
+    (b"=?utf-8?q?Kowalski:_Jan?= <jan@example.pl>", "Kowalski: Jan", "jan@example.pl"),
+    ("Urząd: Referat <a@b.pl>".encode(), "Urząd: Referat", "a@b.pl"),
+    (b"=?utf-8?q?Jan=0D=0AKowalski=E2=80=AE=E2=81=A6?= <j@x.pl>", "Jan Kowalski", "j@x.pl"),
+    (b'"Jan \xe2\x80\xae Kowalski" <j@x.pl>', "Jan Kowalski", "j@x.pl"),
+    (b"=?utf-8?q?Zo=CC=81sia?= <z@x.pl>", "Zósia", "z@x.pl"),  # NFD in, NFC stored
+])  # fmt: skip
+def test_a_sender_is_found_and_its_name_normalised(field: bytes, name: str, addr: str) -> None:
+    msg = parse(b"From: " + field + b"\r\nTo: hotline@example.org\r\nSubject: x\r\nMessage-ID: <a@b>\r\n\r\nbody\r\n")
+    assert msg.senders == (Address(name, addr),) and msg.sender == Address(name, addr)

@@ -8,6 +8,7 @@ import pytest
 from parsers.mime import parse
 from parsers.refs import (
     find_ticket_number,
+    tickets_named,
     make_message_id,
     subject_tag,
     ticket_number_from_subject,
@@ -16,6 +17,7 @@ from parsers.refs import (
 from tests import mailfactory as mf
 
 DOMAIN = "hotline.example.org"
+OWN = f"hotline@{DOMAIN}"
 
 
 @pytest.mark.parametrize("subject", [
@@ -70,21 +72,21 @@ def test_ticket_numbers_from_our_message_ids_only() -> None:
 def test_find_by_subject_first() -> None:
     ours = make_message_id("HOT-2026-000002", DOMAIN)
     msg = parse(mf.make_message(subject="Re: [HOT#2026-000001] x", headers=[("In-Reply-To", f"<{ours}>")]))
-    assert find_ticket_number(msg, DOMAIN) == "HOT-2026-000001"
+    assert find_ticket_number(msg, OWN) == "HOT-2026-000001"
 
 
 def test_find_by_in_reply_to_then_references() -> None:
     a, b = make_message_id("HOT-2026-000011", DOMAIN), make_message_id("HOT-2026-000012", DOMAIN)
     reply = parse(mf.make_message(subject="Re: zmieniony temat", headers=[
         ("In-Reply-To", f"<{b}>"), ("References", f"<x@user.pl> <{a}> <{b}>")]))  # fmt: skip
-    assert find_ticket_number(reply, DOMAIN) == "HOT-2026-000012"
+    assert find_ticket_number(reply, OWN) == "HOT-2026-000012"
     refs_only = parse(mf.make_message(subject="Re: x", headers=[("References", f"<{a}> <x@user.pl>")]))
-    assert find_ticket_number(refs_only, DOMAIN) == "HOT-2026-000011"
+    assert find_ticket_number(refs_only, OWN) == "HOT-2026-000011"
 
 
 def test_foreign_ids_do_not_match() -> None:
     msg = parse(mf.make_message(subject="Re: x", headers=[("In-Reply-To", "<HOT-2026-000011.ab@other.example>")]))
-    assert find_ticket_number(msg, DOMAIN) is None
+    assert find_ticket_number(msg, OWN) is None
 
 
 @pytest.mark.parametrize("full", [False, True])
@@ -92,8 +94,20 @@ def test_bounce_of_our_mail_finds_the_ticket(full: bool) -> None:
     ours = make_message_id("HOT-2026-000123", DOMAIN)
     bounce = parse(mf.dsn_bounce(ours, original_subject="Odpowiedź", attach_full_message=full))
     assert bounce.embedded_message_ids == (ours,)
-    assert find_ticket_number(bounce, DOMAIN) == "HOT-2026-000123"
+    assert find_ticket_number(bounce, OWN) == "HOT-2026-000123"
 
 
 def test_no_reference_at_all() -> None:
-    assert find_ticket_number(parse(mf.make_message()), DOMAIN) is None
+    assert find_ticket_number(parse(mf.make_message()), OWN) is None
+
+
+def test_only_our_own_reply_address_routes_but_look_alikes_are_named() -> None:
+    """`x+HOT-...@attacker.test` once won over everything: now it routes nowhere, yet it
+    still names its ticket, so a reply carrying it beside a genuine one is ambiguous."""
+    ours = make_message_id("HOT-2026-000001", DOMAIN)
+    msg = parse(mf.make_message(to="x+HOT-2026-000002.aaaaaaaa@attacker.test",
+                                headers=[("Cc", f"hotline+HOT-2026-000001.k3j9x2ab@{DOMAIN}"), ("In-Reply-To", f"<{ours}>")]))  # fmt: skip
+    assert find_ticket_number(msg, OWN) == "HOT-2026-000001"
+    assert tickets_named(msg, OWN) == ["HOT-2026-000002", "HOT-2026-000001"]
+    other_base = parse(mf.make_message(to=f"support+HOT-2026-000003.aaaaaaaa@{DOMAIN}"))
+    assert find_ticket_number(other_base, OWN) is None and tickets_named(other_base, OWN) == ["HOT-2026-000003"]

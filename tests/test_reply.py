@@ -1,7 +1,7 @@
 """The new text of consultants' replies, as real mail clients lay them out (pl and en)."""
 from __future__ import annotations
 
-from parsers.reply import ReplyText, new_text
+from parsers.reply import REPLY_MARKERS, ReplyText, new_text
 
 
 def crlf(text: str) -> str:
@@ -542,3 +542,36 @@ def test_long_answer_is_kept_and_fast() -> None:
     reply = new_text(body)
     assert reply.new == (paragraph * 5000).strip()
     assert reply.signature == "Pozdrawiam\nAnna"
+
+
+# --- our own marker (rule 5) ----------------------------------------------------------
+
+NOTIFICATION = (
+    f"{REPLY_MARKERS['pl']}\n\n*** DO SPRAWDZENIA ***\n- brak kontaktu zwrotnego\n\n"
+    "Odpowiedz na tę wiadomość. Polecenia w pierwszych wierszach:\n#note  #close  #severity N\n\n"
+    "Zgłoszenie:        HOT-2026-000123\n"
+)
+
+
+def test_an_unknown_attribution_is_cut_at_our_marker() -> None:
+    """A German Thunderbird: "Am ... schrieb" is known to no rule; the whole notification
+    (review notes, the command help) once went to the user."""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in NOTIFICATION.splitlines())
+    body = f"Bitte Version 5.2 installieren.\n\n-- \nAnna\n\nAm 03.12.2026 um 10:15 schrieb Hotline:\n{quoted}\n"
+    reply = new_text(body)
+    assert reply.new == "Bitte Version 5.2 installieren." and reply.signature == "--\nAnna"
+    assert reply.quoted.startswith("Am 03.12.2026") and "DO SPRAWDZENIA" in reply.quoted
+
+
+def test_an_unquoted_notification_under_an_unknown_header_block_is_cut_at_our_marker() -> None:
+    body = ("Bitte Version 5.2 installieren.\n\n________________________________\nVon: Hot-line <hotline@example.org>\n"
+            "Gesendet: Donnerstag, 3. Dezember 2026 10:15\nAn: support-team@example.org\nBetreff: [HOT#2026-000123] x\n\n"
+            f"{NOTIFICATION}")  # fmt: skip
+    reply = new_text(body)
+    assert reply.new == "Bitte Version 5.2 installieren." and "Von:" not in reply.new and "#close" not in reply.new
+    assert reply.quoted.startswith("_____")
+
+
+def test_text_above_the_marker_ending_in_a_colon_without_a_date_stays() -> None:
+    body = f"Proszę wykonać kroki:\n1. Raporty\n2. Eksport\n\nZ tego menu:\n> {REPLY_MARKERS['en']}\n> Request: HOT-2026-000123\n"
+    assert new_text(body).new == "Proszę wykonać kroki:\n1. Raporty\n2. Eksport\n\nZ tego menu:"

@@ -27,3 +27,13 @@ def test_only_our_own_plus_addresses_are_claims() -> None:
     assert tokens.claimed(good.replace("hotline+", "other+"), "hotline@example.org") is None
     assert tokens.claimed("hotline@example.org", "hotline@example.org") is None
     assert tokens.claimed("hotline+HOT-2026-000123.zzzz@example.org", "hotline@example.org") == ("HOT-2026-000123", "zzzz")
+
+
+def test_a_non_ascii_token_is_simply_wrong() -> None:
+    """`ſ` folds to `s` under IGNORECASE and once reached hmac.compare_digest, which raises
+    TypeError on non-ASCII text (the message was quarantined instead of held)."""
+    address = tokens.reply_address("hotline@example.org", "HOT-2026-000123", SECRET)
+    number, good = tokens.claimed(address, "hotline@example.org") or ("", "")
+    forged = good[:-1] + "ſ"
+    assert tokens.claimed(address.replace(good, forged), "hotline@example.org") == (number, forged)
+    assert not tokens.valid(SECRET, number, forged) and not tokens.valid(SECRET, number, "K" * 8)
