@@ -37,6 +37,7 @@ test: deps venv
 bench: deps venv
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/ocr_bench.py
+	$(PY) bench/queue_bench.py
 
 clean:
 	rm -rf $(VENV) config/var .pytest_cache
