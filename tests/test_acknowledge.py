@@ -373,8 +373,8 @@ def test_a_fax_gateways_own_notice_gets_no_acknowledgement(hotline: Hotline, tmp
 def test_two_workers_never_send_one_row_twice(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
     """Two outbox workers (two daemon instances on one database) draining the same queue."""
     mbox = mailbox.mbox(tmp_path / "many.mbox")
-    for i in range(40):
-        mbox.add(mf.make_message(subject=f"Pytanie {i}", sender=f"user{i}@gmina.example.pl", body="?\n",
+    for i in range(40):  # forty offices: one office's forty would meet [outbound] acks_per_domain_per_hour
+        mbox.add(mf.make_message(subject=f"Pytanie {i}", sender=f"user@gmina{i}.example.pl", body="?\n",
                                  message_id=f"<m{i}@gmina.example.pl>"))  # fmt: skip
     mbox.close()
     assert len(hotline.json("ingest", str(tmp_path / "many.mbox"))) == 40
@@ -451,3 +451,53 @@ def test_a_fax_whose_subject_counts_its_pages_is_acknowledged_to_the_callers_fax
     assert show(hotline, number)["return_faxes"] == ["+48225551234"]
     (row,) = outbox_rows(hotline)
     assert row.channel == "fax" and row.to_addr == "48225551234@fax.example.org"
+
+
+def test_nieobecnosc_pracownika_from_a_person_is_a_question_acknowledged(with_team: Hotline, tmp_path: Path) -> None:
+    """An everyday HR question in a public office; its subject once made it an "autoreply"."""
+    raw = mf.make_message(subject="Nieobecność pracownika", sender="Ewa Nowak <ewa.nowak@gmina.example.pl>",
+                          body="Jak wprowadzić nieobecność pracownika w module kadrowym?\n")  # fmt: skip
+    line = ingest(with_team, tmp_path, raw)
+    assert line["action"] == "created" and line["reason"] is None
+    ack, notification = outbox_rows(with_team)
+    assert (ack.kind, ack.to_addr) == ("ack", "ewa.nowak@gmina.example.pl")
+    assert (notification.kind, notification.to_addr) == ("notice", "support-team@example.org")
+    assert show(with_team, line["ticket"])["needs_review"] is False
+
+
+def test_a_declared_out_of_office_is_an_autoreply_without_a_ticket(with_team: Hotline, tmp_path: Path) -> None:
+    raw = mf.out_of_office(subject="Nieobecność: Pytanie", headers=[("Auto-Submitted", "auto-replied")])
+    line = ingest(with_team, tmp_path, raw)
+    assert (line["action"], line["ticket"], line["reason"]) == ("autoreply", None, "Auto-Submitted: auto-replied")
+    assert not outbox_rows(with_team) and not with_team.json("tickets", "list", "--json")
+
+
+def test_a_real_delivery_report_is_a_bounce(with_team: Hotline, tmp_path: Path) -> None:
+    line = ingest(with_team, tmp_path, mf.dsn_bounce("someone-else@example.com"))
+    assert (line["action"], line["ticket"]) == ("bounce", None)
+    assert not outbox_rows(with_team)
+
+
+@pytest.mark.parametrize(("subject", "sender", "headers", "hint"), [
+    ("Automatyczna odpowiedź", "Anna Nowak <anna@urzad.example.pl>", [], "Subject: Automatyczna odpowiedź"),
+    ("Returned mail: see transcript", "Jan Kowalski <jan@urzad.example.pl>", [], "Subject: Returned mail: see transcript"),
+    ("Konto pocztowe", "postmaster@urzad.example.pl", [], "From: postmaster@urzad.example.pl"),
+    ("Pytanie o raport", "Jan Kowalski <jan@urzad.example.pl>", [("X-Auto-Response-Suppress", "All")],
+     "X-Auto-Response-Suppress: All"),
+])  # fmt: skip
+def test_a_message_that_only_looks_automatic_is_a_flagged_ticket_the_team_sees(
+        with_team: Hotline, tmp_path: Path, subject: str, sender: str, headers: list[tuple[str, str]],
+        hint: str) -> None:  # fmt: skip
+    """A subject, a sender's name or Outlook's suppress header is a hint, never a proof:
+    the question is kept and the consultants told; only the automatic acknowledgement waits."""
+    raw = mf.make_message(subject=subject, sender=sender, body="Proszę o pomoc z raportem.\n", headers=headers)
+    line = ingest(with_team, tmp_path, raw)
+    assert (line["action"], line["reason"]) == ("created", hint)
+    ticket = show(with_team, line["ticket"])
+    assert ticket["needs_review"] is True and any(hint in r for r in ticket["review_reasons"])
+    (notification,) = outbox_rows(with_team)  # no acknowledgement
+    assert notification.kind == "notice" and notification.to_addr == "support-team@example.org"
+    (told,) = [m for m in ticket["messages"] if m["kind"] == "notification"]
+    assert hint in told["text"]  # the team sees why
+    (skipped,) = events(with_team, "ack_skipped")
+    assert hint in skipped.data["reason"]
