@@ -101,7 +101,8 @@ def doubt(settings: Settings, work: Work) -> str | None:
     markers and answers our acknowledgement would otherwise be answered, and again)."""
     verdict = work.verdict
     if verdict is not None and verdict.kind == "suspect":
-        return f"looks automatic ({verdict.reason}) though nothing declares it: not acknowledged, confirm by hand if a person wrote it"
+        return (f"looks automatic ({verdict.reason}) though nothing declares it: not acknowledged, "
+                "confirm by hand if a person wrote it")
     named = find_ticket_number(work.reading.message, settings.own_domain)
     if named is not None:
         return f"answers our mail about {named}, which it did not join: not acknowledged, to break a loop"

@@ -19,17 +19,13 @@ PUBLIC_PROVIDERS = frozenset({
 })  # fmt: skip
 
 
-def domain_of(address: str) -> str:
-    return address.strip().lower().rpartition("@")[2]
-
-
 def organisation(address: str) -> str | None:
     """Who stands behind an address: `@domain` for an organisation's own domain, the
     address itself at a public provider; None for no address at all."""
     address = address.strip().lower()
     if "@" not in address:
         return None
-    domain = domain_of(address)
+    domain = address.rpartition("@")[2]
     return address if domain in PUBLIC_PROVIDERS else "@" + domain
 
 
