@@ -7,17 +7,18 @@ outgoing message to the batch's ChangeSet, so it is stored with the ticket or no
 """
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.orm import Session
 
-from gateway import outbox, outgoing
+from gateway import outbox, outgoing, senders
 from gateway.compose import AckFacts
-from gateway.settings import Settings
+from gateway.settings import OutboundSection, Settings
+from parsers import autoreply
+from parsers.refs import find_ticket_number
 from storage.models import OutboxKind, Ticket
 
 if TYPE_CHECKING:
@@ -35,22 +36,37 @@ class Way:
 
 
 class AckLimiter:
-    """At most N acknowledgements per address per hour: an auto-responder that hides
-    what it is still cannot keep a loop going. Counts what is stored and this batch."""
+    """Acknowledgements an hour, counted from what is stored and this batch: at most
+    `acks_per_address_per_hour` to one address (an auto-responder that hides what it is
+    cannot keep a loop going), `acks_per_domain_per_hour` to one organisation's domain
+    (nor one that answers from a new address each time, `ticket+N@...`; a public mail
+    provider's users are counted one by one) and `acks_per_hour` in all."""
 
-    def __init__(self, session: Session, per_hour: int) -> None:
-        self.session, self.per_hour = session, per_hour
-        self.counts: Counter[str] = Counter()
-        self.loaded: set[str] = set()
+    def __init__(self, session: Session, limits: OutboundSection) -> None:
+        self.session, self.limits = session, limits
+        self.counts: dict[tuple[str, str], int] = {}
 
-    def allow(self, to: str, now: datetime) -> bool:
-        if to not in self.loaded:
-            self.counts[to] += outbox.recent_count(self.session, to, OutboxKind.ACK, now - timedelta(hours=1))
-            self.loaded.add(to)
-        if self.counts[to] >= self.per_hour:
-            return False
-        self.counts[to] += 1
-        return True
+    def refusal(self, to: str, channel: str, now: datetime) -> str | None:
+        """Why one more acknowledgement to `to` is too many; None, and it is counted, if it is not."""
+        scopes = [(("address", to), self.limits.acks_per_address_per_hour, to)]
+        org = senders.organisation(to)
+        if channel == "email" and org is not None and org.startswith("@"):  # a fax gateway's domain is everyone's
+            scopes.append((("domain", org[1:]), self.limits.acks_per_domain_per_hour, org))
+        scopes.append((("all", ""), self.limits.acks_per_hour, "all addresses"))
+        for scope, limit, what in scopes:
+            if self._count(scope, now) >= limit:
+                return f"over {limit} acknowledgements an hour to {what}"
+        for scope, _, _ in scopes:
+            self.counts[scope] += 1
+        return None
+
+    def _count(self, scope: tuple[str, str], now: datetime) -> int:
+        if scope not in self.counts:
+            kind, key = scope
+            self.counts[scope] = outbox.recent_count(self.session, OutboxKind.ACK, now - timedelta(hours=1),
+                                                     to=key if kind == "address" else None,
+                                                     domain=key if kind == "domain" else None)  # fmt: skip
+        return self.counts[scope]
 
 
 def way_back(came_by: str, emails: list[str], faxes: list[str], phones: list[str]) -> Way | None:
@@ -69,13 +85,27 @@ def refusal(settings: Settings, work: Work, now: datetime) -> str | None:
     due = work.opened["ack_due_at"] if work.opened else None
     if due is not None and due < (work.routed_at or now):  # only `ingest --received-at` reaches back so far
         return f"imported: its acknowledgement was due {due.isoformat()}, before it reached us"
-    if verdict is not None and verdict.kind != "normal":
+    if verdict is not None and verdict.kind not in autoreply.PERSON:
         return f"{verdict.kind}: {verdict.reason}"
     sender = reading.message.sender.addr.lower() if reading.message.sender else ""
     if sender and sender in {s.lower() for s in settings.fax.gateway_senders} and not reading.documents:
         return "a notice from the fax gateway itself (no document)"
     if sender == settings.outbound.address:
         return "our own address"
+    return None
+
+
+def doubt(settings: Settings, work: Work) -> str | None:
+    """Why a person, not the daemon, should confirm receipt of this question: it may be a
+    machine's after all, or it answers mail of ours (an auto-responder that strips its
+    markers and answers our acknowledgement would otherwise be answered, and again)."""
+    verdict = work.verdict
+    if verdict is not None and verdict.kind == "suspect":
+        return (f"looks automatic ({verdict.reason}) though nothing declares it: not acknowledged, "
+                "confirm by hand if a person wrote it")
+    named = find_ticket_number(work.reading.message, settings.outbound.address)
+    if named is not None:
+        return f"answers our mail about {named}, which it did not join: not acknowledged, to break a loop"
     return None
 
 
@@ -111,6 +141,9 @@ def acknowledge(ctx: Context, work: Work) -> Work:
     ticket, row, now = work.ticket, work.opened, datetime.now(timezone.utc)
     actor = work.entry.source
     reason = refusal(ctx.settings, work, now)
+    doubtful = None if reason else doubt(ctx.settings, work)
+    if doubtful is not None:
+        return _by_hand(ctx, work, doubtful, now)
     way = None if reason else way_back(row["channel"], row["return_emails"], row["return_faxes"], row["return_phones"])
     if way is None:
         ctx.changes.event(ticket, actor, "ack_skipped", now, reason=reason or "no return contact")
@@ -125,10 +158,9 @@ def acknowledge(ctx: Context, work: Work) -> Work:
         return work
     try:
         to = way.address if way.channel == "email" else outgoing.fax_address(ctx.settings, way.address)
-        if not ctx.acks.allow(to, now):
-            limit = ctx.settings.outbound.acks_per_address_per_hour
-            ctx.changes.event(ticket, actor, "ack_skipped", now, reason=f"over {limit} acknowledgements an hour to {to}")
-            return work
+        over = ctx.acks.refusal(to, way.channel, now)
+        if over is not None:  # a loop, or a flood: a person confirms the ones that are real
+            return _by_hand(ctx, work, over, now)
         out = (outgoing.email_ack(ctx.settings, ack, to, work.reading.message, now) if way.channel == "email"
                else outgoing.fax_ack(ctx.settings, ack, to, now))  # fmt: skip
     except ValueError as exc:  # an address we cannot write to: a person must confirm instead
@@ -144,4 +176,4 @@ def _by_hand(ctx: Context, work: Work, reason: str, now: datetime) -> Work:
     work.opened["needs_review"] = True  # the row is still waiting in this batch's ChangeSet
     ctx.changes.event(work.ticket, work.entry.source, "needs_review", now, reasons=[reason])
     ctx.changes.event(work.ticket, work.entry.source, "ack_skipped", now, reason=reason)
-    return work
+    return replace(work, review=(*work.review, reason))

@@ -79,7 +79,11 @@ def _answer(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: st
     assert work.ticket is not None
     now = arrival.received_at
     way = acknowledge.way_back(stored.channel, stored.return_emails, stored.return_faxes, stored.return_phones)
-    out = _forward(ctx, work, arrival, stored, text, way) if way is not None else None
+    unsent = "an answer with no way back to the user"
+    try:
+        out = _forward(ctx, work, arrival, stored, text, way) if way is not None else None
+    except ValueError as exc:  # a fax number outside [fax] allowed_prefixes, an address we cannot write to
+        way, out, unsent = None, None, f"the answer was not sent: {exc}"
     to = [way.address] if way is not None else []
     tickets.add_message(ctx.changes, work.ticket, arrival, MessageKind.ANSWER, text_=text, to=to, sends=out,
                         outbound=True)  # fmt: skip
@@ -91,7 +95,7 @@ def _answer(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: st
     ctx.changes.event(work.ticket, _consultant(arrival), "answered", now, to=to, channel=way.channel if way else None)
     if way is None:  # kept on the ticket; a person must find a way to the user
         ctx.changes.update(work.ticket, needs_review=True)
-        ctx.changes.event(work.ticket, "hotline", "needs_review", now, reasons=["an answer with no way back to the user"])
+        ctx.changes.event(work.ticket, "hotline", "needs_review", now, reasons=[unsent])
 
 
 def _forward(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: str,

@@ -24,8 +24,9 @@ def notify(ctx: Context, work: Work) -> Work:
         row = work.opened
         facts = acknowledge.facts(ctx.settings, ticket.number, row)
         has_contact = bool(row["return_emails"] or row["return_faxes"] or row["return_phones"])
-        note = _note(facts, "new", row, tickets.question_of(reading), tickets.review_reasons(reading, has_contact),
-                     ticket.status, reading.channel, tickets.format_address(reading.message))  # fmt: skip
+        review = [*tickets.review_reasons(reading, has_contact), *work.review]  # what acknowledge found too
+        note = _note(facts, "new", row, tickets.question_of(reading), review, ticket.status, reading.channel,
+                     tickets.format_address(reading.message))  # fmt: skip
     elif outcome.action == "appended" and work.role == "user" and ticket.id is not None:
         stored = ctx.session.get(Ticket, ticket.id)
         assert stored is not None

@@ -209,11 +209,15 @@ def mark_bounced(session: Session, message_ids: list[str], reason: str, now: dat
     return [(r.id, r.ticket_id, r.to_addr) for r in rows]
 
 
-def recent_count(session: Session, to: str, kind: OutboxKind, since: datetime) -> int:
-    """How many messages of a kind were queued to an address since a time (loop protection)."""
-    stmt = select(func.count()).where(
-        OutboxEntry.to_addr == to, OutboxEntry.kind == kind, OutboxEntry.created_at >= since
-    )
+def recent_count(session: Session, kind: OutboxKind, since: datetime, *, to: str | None = None,
+                 domain: str | None = None) -> int:  # fmt: skip
+    """How many messages of a kind were queued since a time: to an address, to a domain,
+    or in all (loop protection)."""
+    stmt = select(func.count()).where(OutboxEntry.kind == kind, OutboxEntry.created_at >= since)
+    if to is not None:
+        stmt = stmt.where(OutboxEntry.to_addr == to)
+    if domain is not None:
+        stmt = stmt.where(func.lower(OutboxEntry.to_addr).endswith(f"@{domain}", autoescape=True))
     return int(session.scalar(stmt) or 0)
 
 

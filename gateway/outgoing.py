@@ -17,6 +17,7 @@ from gateway.outbox import Outgoing
 from gateway.settings import Settings
 from gateway.templates import Templates, templates
 from parsers.mime import ParsedMessage
+from parsers.phone import normalise_number
 from parsers.refs import make_message_id
 from storage.models import OutboxKind
 
@@ -50,7 +51,11 @@ def email_ack(settings: Settings, facts: AckFacts, to: str, original: ParsedMess
 
 
 def fax_address(settings: Settings, number: str) -> str:
-    """The e-mail-to-fax gateway's address for a fax number."""
+    """The e-mail-to-fax gateway's address for a fax number; ValueError for a number
+    outside `[fax] allowed_prefixes` (a form or a forged gateway mail names any number)."""
+    e164 = normalise_number(number)
+    if e164 is not None and not settings.fax.may_fax(e164):
+        raise ValueError(f"{e164} is not an allowed fax destination ([fax] allowed_prefixes)")
     return headers.fax_gateway_address(settings.fax.outbound_address, number)
 
 

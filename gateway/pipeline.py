@@ -58,6 +58,7 @@ class Work:
     held: str | None = None  # why, when the role is "held"
     routed_at: datetime | None = None  # when it was first routed: a retried step (gateway/promises.py) judges by it
     foreign: str | None = None  # a follow-up not from the ticket's user: why (gateway/screening.py)
+    review: tuple[str, ...] = ()  # why a person must look, found after the ticket was opened (acknowledge)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +95,14 @@ def find_thread(ctx: Context, work: Work) -> Work:
     if not linked:
         return work
     target, others = linked[0], linked[1:]
-    if others and work.verdict is not None and work.verdict.kind in ("normal", "list"):
+    if others and work.verdict is not None and work.verdict.kind in (*autoreply.PERSON, "list"):
         tickets.merge(ctx.changes, target, others, arrival_of(ctx, work))
     return replace(work, ticket=target, via="References")
 
 
 def screen(ctx: Context, work: Work) -> Work:
     """A consultant's answer, a user's message, or a claim to be a consultant that is held."""
-    if work.verdict is None or work.verdict.kind != "normal":
+    if work.verdict is None or work.verdict.kind not in autoreply.PERSON:
         return work
     verdict = screening.screen(ctx.settings, ctx.secret, ctx.index, work.reading.message, work.ticket)
     return replace(work, role=verdict.role, held=verdict.reason)
@@ -131,7 +132,7 @@ def route(ctx: Context, work: Work) -> Work:
         reason = f"follow-up by {work.via}" + (f"; {foreign}: not reopened, flagged for review" if foreign else "")
         return replace(done(ctx, work, "appended", work.ticket, reason), foreign=foreign)
     ticket, row = tickets.open_ticket(ctx.numbers, ctx.changes, arrival, terms(ctx.settings, work))
-    return replace(done(ctx, work, "created", ticket, work.verdict.reason if kind == "list" else None), opened=row)
+    return replace(done(ctx, work, "created", ticket, None if kind == "normal" else work.verdict.reason), opened=row)
 
 
 def terms(settings: Settings, work: Work) -> tickets.Terms:
@@ -221,7 +222,7 @@ def process(session: Session, settings: Settings, entries: list[InboxEntry], par
     readings = [p for _, p in pairs if isinstance(p, Reading)]
     named = [n for r in readings if (n := number_on_fax(r)) is not None]
     index = ThreadIndex.load(session, [r.message for r in readings], settings.outbound.address, named)
-    acks = AckLimiter(session, settings.outbound.acks_per_address_per_hour)
+    acks = AckLimiter(session, settings.outbound)
     ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(readings)), acks, session,
                   settings.reply_secret)  # fmt: skip
     outcomes = [route_one(ctx, entry, result) for entry, result in pairs]

@@ -102,7 +102,7 @@ def _run(session: Session, settings: Settings, changes: ChangeSet, step: str, ti
                 outcome=Outcome(parsed.message.message_id, entry.action or "created", ticket.number, None),
                 opened=row if created else None, routed_at=entry.processed_at)  # fmt: skip
     ctx = Context(settings, ThreadIndex(), changes, tickets.Numbers(session, block=0),
-                  AckLimiter(session, settings.outbound.acks_per_address_per_hour), session, settings.reply_secret)  # fmt: skip
+                  AckLimiter(session, settings.outbound), session, settings.reply_secret)  # fmt: skip
     STEPS[step](ctx, work)
     ticket.needs_review = bool(row["needs_review"])  # an acknowledgement left to a person flags the ticket
 

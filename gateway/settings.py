@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from gateway import templates
 from gateway.worktime import WorkCalendar
 from parsers.callerid import DEFAULT_PATTERNS
+from parsers.phone import POLISH_GEOGRAPHIC_AND_MOBILE
 
 DEFAULT_PATH = Path("hotline.toml")
 # systemd/hotline.service's TimeoutStopSec (a test keeps the two equal): a grace time at or
@@ -216,6 +217,10 @@ class OutboundSection(Section):
     max_retry_seconds: float = Field(3600.0, gt=0)
     give_up_hours: float = Field(48.0, gt=0)  # a message still failing after this is marked failed
     acks_per_address_per_hour: int = Field(5, ge=0)  # loop protection: more are not sent
+    # a responder that answers from a new address each time (ticket+N@...) is stopped by
+    # its domain (public mail providers are counted per address: gateway/senders.py)...
+    acks_per_domain_per_hour: int = Field(100, ge=0)
+    acks_per_hour: int = Field(2000, ge=0)  # ... and a flood of them by the total
 
     @model_validator(mode="after")
     def _password_with_username(self) -> OutboundSection:
@@ -253,6 +258,20 @@ class FaxSection(Section):
     ocr_seconds_per_page: float = Field(60.0, gt=0)
     ocr_seconds_per_document: float = Field(300.0, gt=0)  # the daemon routes a fax unread past it
     send_in_working_hours: bool = True  # fax acknowledgements wait for working time (never past the deadline)
+    # E.164 prefixes we fax to: a form or a forged gateway mail must not make us dial
+    # premium-rate or foreign numbers. ["+"] allows every number.
+    allowed_prefixes: list[str] = list(POLISH_GEOGRAPHIC_AND_MOBILE)
+
+    @field_validator("allowed_prefixes")
+    @classmethod
+    def _prefixes(cls, prefixes: list[str]) -> list[str]:
+        for prefix in prefixes:
+            if not re.fullmatch(r"\+[0-9]*", prefix):
+                raise ValueError(f'expected E.164 prefixes such as "+4822" or "+", got {prefix!r}')
+        return prefixes
+
+    def may_fax(self, e164: str) -> bool:
+        return any(e164.startswith(prefix) for prefix in self.allowed_prefixes)
 
     @field_validator("caller_id_patterns")
     @classmethod

@@ -4,7 +4,9 @@ A subject tag or one of our own Message-IDs names the ticket outright. Otherwise
 thread is the set of messages linked by Message-ID and References, in every direction:
 a message joins the ticket of a message it refers to, of one that refers to it (a
 reply that arrived before its parent), or of one that refers to the same message
-(siblings whose parent never reached us).
+(siblings whose parent never reached us). The last two join only mail of the same
+sender or organisation (gateway/senders.py): the replies of two offices to one mailing
+of someone else's are two questions, and one office's answer must never reach the other.
 
 The index is loaded for a whole batch in a few queries and kept up to date in memory
 as the batch is routed, so routing a message costs no database round trip.
@@ -15,10 +17,12 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import senders
 from parsers.mime import ParsedMessage
 from parsers.refs import find_ticket_number
 from storage.models import Message, MessageRef, Ticket
@@ -53,7 +57,8 @@ def thread_ids(msg: ParsedMessage) -> set[str]:
 class ThreadIndex:
     def __init__(self) -> None:
         self.holder: dict[str, TicketRef] = {}  # Message-ID -> ticket holding it
-        self.referrers: dict[str, list[TicketRef]] = defaultdict(list)  # id -> tickets referring to it
+        # id -> (ticket, sender address) of the messages referring to it
+        self.referrers: dict[str, list[tuple[TicketRef, str]]] = defaultdict(list)
         self.numbers: dict[str, TicketRef] = {}
 
     @classmethod
@@ -70,15 +75,15 @@ class ThreadIndex:
         refs = _chunked_rows(
             session,
             ids,
-            lambda c: select(MessageRef.ref, Message.ticket_id)
+            lambda c: select(MessageRef.ref, Message.ticket_id, Message.from_addr)
             .join(Message, Message.id == MessageRef.message_pk)
             .where(MessageRef.ref.in_(c)),
         )
-        tickets = index._load_tickets(session, {t for _, t in (*held, *refs)}, numbers)
+        tickets = index._load_tickets(session, {r[1] for r in (*held, *refs)}, numbers)
         for message_id, ticket_id in held:
             index.holder.setdefault(message_id, tickets[ticket_id])
-        for ref, ticket_id in refs:
-            index.referrers[ref].append(tickets[ticket_id])
+        for ref, ticket_id, from_addr in refs:
+            index.referrers[ref].append((tickets[ticket_id], _address_in(from_addr)))
         return index
 
     def _load_tickets(self, session: Session, ids: set[int], numbers: set[str]) -> dict[int, TicketRef]:
@@ -106,22 +111,34 @@ class ThreadIndex:
         return None if ticket is None else ticket.live()
 
     def linked(self, msg: ParsedMessage) -> list[TicketRef]:
-        """Live tickets of the thread, oldest first."""
-        found = list(self.referrers.get(msg.message_id, ()))
-        for i in thread_ids(msg):
-            found += [*self.referrers.get(i, ()), *([self.holder[i]] if i in self.holder else [])]
+        """Live tickets of the thread, oldest first: those holding a message this one
+        refers to, whoever wrote it; those of replies to it and of its siblings only when
+        the same sender or organisation wrote them."""
+        sender = _sender(msg)
+        found = [self.holder[i] for i in thread_ids(msg) if i in self.holder]
+        for i in (msg.message_id, *thread_ids(msg)):
+            found += [t for t, by in self.referrers.get(i, ()) if senders.same_organisation(by, sender)]
         return sorted({t.live() for t in found}, key=lambda t: t.order)
 
     def add(self, msg: ParsedMessage, ticket: TicketRef) -> None:
         self.holder.setdefault(msg.message_id, ticket)
         for i in dict.fromkeys((*msg.in_reply_to, *msg.references)):
-            self.referrers[i].append(ticket)
+            self.referrers[i].append((ticket, _sender(msg)))
         self.numbers[ticket.number] = ticket
 
 
-def _chunked_rows(session: Session, ids: set[str], stmt_for, size: int = 5000) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
-    rows: list[tuple[str, int]] = []
+def _sender(msg: ParsedMessage) -> str:
+    return msg.sender.addr if msg.sender is not None else ""
+
+
+def _address_in(from_addr: str) -> str:
+    """The address of a stored From ("Name <addr>" or a bare address, gateway/tickets.py)."""
+    return from_addr.rpartition("<")[2].rstrip(">").strip() if from_addr.endswith(">") else from_addr.strip()
+
+
+def _chunked_rows(session: Session, ids: set[str], stmt_for, size: int = 5000) -> list[tuple[Any, ...]]:  # type: ignore[no-untyped-def]
+    rows: list[tuple[Any, ...]] = []
     ordered = sorted(ids)
     for start in range(0, len(ordered), size):
-        rows += [(a, b) for a, b in session.execute(stmt_for(ordered[start : start + size]))]
+        rows += [tuple(row) for row in session.execute(stmt_for(ordered[start : start + size]))]
     return rows

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from gateway import senders
 from gateway.changes import ChangeSet, NewMessage
 from gateway.outbox import Outgoing
 from gateway.reading import Reading
@@ -149,7 +150,24 @@ def return_contacts(reading: Reading) -> tuple[list[str], list[str], list[str]]:
     msg = reading.message
     reply_to = next((a.addr for a in msg.reply_to if a.addr), None)
     sender = msg.sender.addr if msg.sender and msg.sender.addr else None
+    if foreign_reply_to(msg) is not None:  # the sender first: our mail is not reflected to a stranger
+        return [a for a in (sender, reply_to) if a], [], []
     return [a for a in (reply_to or sender,) if a], [], []
+
+
+def foreign_reply_to(msg: ParsedMessage) -> str | None:
+    """A Reply-To outside the sender's organisation (gateway/senders.py), else None.
+
+    Anyone can send us mail with a stranger's Reply-To and make our acknowledgement (with
+    the subject and name they chose) land in the stranger's mailbox: spam reflected
+    through our domain. So a Reply-To of the sender's own organisation is followed (a
+    secretariat answering for its office), any other one is only listed after the sender
+    and the ticket flagged, for a consultant to judge."""
+    sender = msg.sender.addr if msg.sender and msg.sender.addr else None
+    reply_to = next((a.addr for a in msg.reply_to if a.addr), None)
+    if sender is None or reply_to is None or senders.same_organisation(sender, reply_to):
+        return None
+    return reply_to
 
 
 def review_reasons(reading: Reading, has_contact: bool) -> list[str]:
@@ -163,6 +181,8 @@ def review_reasons(reading: Reading, has_contact: bool) -> list[str]:
         reasons.append("no return contact: no e-mail, fax or phone on the form and no sender fax number")
     if reading.channel == "fax" and not reading.documents:
         reasons.append("fax without a readable document")
+    if reading.channel == "email" and (stranger := foreign_reply_to(reading.message)) is not None:
+        reasons.append(f"Reply-To {stranger} is not the sender's organisation: acknowledged to the sender only")
     return reasons
 
 

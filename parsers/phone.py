@@ -16,6 +16,24 @@ _OCR_DIGITS = str.maketrans("OolI", "0011")
 _ALLOWED = re.compile(r"^[0-9OolI\s\-./()+\u2010-\u2015]+$")
 MIN_FOREIGN, MAX_E164 = 7, 15  # digits after "+", country code included
 
+# The Polish numbering plan (UKE, Plan numeracji krajowej): nine-digit numbers whose first
+# two digits are either one of the 49 geographic zones or a mobile range. Left out on
+# purpose: premium rate (70x), freephone and shared cost (80x), nomadic VoIP (39, 64),
+# state and service numbers (47), short codes and everything abroad.
+POLISH_GEOGRAPHIC_ZONES = (
+    "12", "13", "14", "15", "16", "17", "18",  # Kraków, Krosno, Tarnów, Tarnobrzeg, Przemyśl, Rzeszów, Nowy Sącz
+    "22", "23", "24", "25", "29",  # Warszawa, Ciechanów, Płock, Siedlce, Ostrołęka
+    "32", "33", "34",  # Katowice, Bielsko-Biała, Częstochowa
+    "41", "42", "43", "44", "46", "48",  # Kielce, Łódź, Sieradz, Piotrków Tryb., Skierniewice, Radom
+    "52", "54", "55", "56", "58", "59",  # Bydgoszcz, Włocławek, Elbląg, Toruń, Gdańsk, Słupsk
+    "61", "62", "63", "65", "67", "68",  # Poznań, Kalisz, Konin, Leszno, Piła, Zielona Góra
+    "71", "74", "75", "76", "77",  # Wrocław, Wałbrzych, Jelenia Góra, Legnica, Opole
+    "81", "82", "83", "84", "85", "86", "87", "89",  # Lublin, Chełm, Biała Podl., Zamość, Białystok, Łomża, Suwałki, Olsztyn
+    "91", "94", "95",  # Szczecin, Koszalin, Gorzów Wlkp.
+)  # fmt: skip
+POLISH_MOBILE_RANGES = ("45", "50", "51", "53", "57", "60", "66", "69", "72", "73", "78", "79", "88")
+POLISH_GEOGRAPHIC_AND_MOBILE = tuple(f"+{POLAND}{p}" for p in (*POLISH_GEOGRAPHIC_ZONES, *POLISH_MOBILE_RANGES))
+
 
 def normalise_number(raw: str) -> str | None:
     """E.164 for a Polish or international number as written, else None.

@@ -78,12 +78,14 @@ def relay() -> Iterator[Relay]:
 
 
 class Responder(RelayHandler):
-    """Answers everything it accepts with a fresh message, no Auto-Submitted, no
-    threading headers, to the daemon's listener at `reply_to_port`."""
+    """Answers everything it accepts with a fresh message, no Auto-Submitted, no X-Loop,
+    no threading headers, to the daemon's listener at `reply_to_port`; from the address
+    written to, or with `rotating`, from a new one each time (`ticket+N@...`, as a
+    ticketing system does)."""
 
-    def __init__(self, reply_to_port: int) -> None:
+    def __init__(self, reply_to_port: int, rotating: bool = False) -> None:
         super().__init__()
-        self.port = reply_to_port
+        self.port, self.rotating = reply_to_port, rotating
         self.replies = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -92,6 +94,9 @@ class Responder(RelayHandler):
         return reply
 
     def _answer(self, to: str, me: str) -> None:
+        if self.rotating:
+            with self.lock:
+                me = f"ticket+{len(self.received)}@responder.example.pl"
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = me, to, "Potwierdzenie otrzymania wiadomości"
         msg["Message-ID"] = email.utils.make_msgid(domain="responder.example.pl")

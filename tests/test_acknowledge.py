@@ -254,14 +254,16 @@ def test_outbox_lists_what_waits_and_why(hotline: Hotline, tmp_path: Path, relay
     assert "451" in row["last_error"] and "greylisted" in row["last_error"]
 
 
-def test_a_mail_loop_with_an_auto_responder_stops_at_the_hourly_limit(tmp_path: Path, sqlite_template: Path) -> None:
+def run_loop(tmp_path: Path, sqlite_template: Path, limits: str, rotating: bool) -> tuple[Responder, Hotline]:
+    """The daemon and an auto-responder answering each other until the exchange stops
+    (quiet for 3 s; bounded at 60 s): what the responder got, and the daemon's store."""
     listen = free_port()
-    responder = Relay(Responder(listen))
+    responder = Relay(Responder(listen, rotating=rotating))
     url = f"sqlite:///{tmp_path / 'loop.db'}"
     (tmp_path / "loop.db").write_bytes(sqlite_template.read_bytes())
     extra = (f'[smtp_server]\nlisten = "127.0.0.1:{listen}"\nrecipients = ["hotline@example.org"]\n'
              '[daemon]\nsweep_seconds = 0.2\n')  # fmt: skip
-    path = write_config(tmp_path / "c.toml", url, extra, outbound=responder.config("acks_per_address_per_hour = 3"))
+    path = write_config(tmp_path / "c.toml", url, extra, outbound=responder.config(limits))
     responder.controller.start()
     daemon = DaemonProcess(path, tmp_path)
     try:
@@ -281,11 +283,40 @@ def test_a_mail_loop_with_an_auto_responder_stops_at_the_hourly_limit(tmp_path: 
         daemon.terminate()
         daemon.close()
         responder.controller.stop()
+    return responder.handler, Hotline(path)  # type: ignore[return-value]
+
+
+def test_a_mail_loop_with_an_auto_responder_stops_at_the_hourly_limit(tmp_path: Path, sqlite_template: Path) -> None:
+    responder, hotline = run_loop(tmp_path, sqlite_template, "acks_per_address_per_hour = 3", rotating=False)
     assert len(responder.received) == 3  # acknowledgements: the hourly limit
-    hotline = Hotline(path)
     assert len(hotline.json("tickets", "list", "--json")) == 4  # the question and three auto-answers
     (skipped,) = events(hotline, "ack_skipped")
     assert "over 3 acknowledgements an hour" in skipped.data["reason"]
+
+
+def test_a_responder_answering_from_a_new_address_each_time_stops_at_its_domains_limit(
+        tmp_path: Path, sqlite_template: Path) -> None:  # fmt: skip
+    """No Auto-Submitted, no X-Loop, a new ticket+N@ address each turn: the per-address
+    limit never trips; the domain's does, and the last ticket tells a person why."""
+    limits = "acks_per_address_per_hour = 3\nacks_per_domain_per_hour = 4"
+    responder, hotline = run_loop(tmp_path, sqlite_template, limits, rotating=True)
+    assert len({r.rcpt_tos[0] for r in responder.received}) == 4  # four addresses...
+    assert len(responder.received) == 4  # ...and the domain's hourly limit
+    tickets = hotline.json("tickets", "list", "--json")
+    assert len(tickets) == 5 and [t["needs_review"] for t in tickets] == [False] * 4 + [True]
+    (skipped,) = events(hotline, "ack_skipped")
+    assert skipped.data["reason"] == "over 4 acknowledgements an hour to @responder.example.pl"
+    assert show(hotline, tickets[-1]["number"])["review_reasons"] == [skipped.data["reason"]]
+
+
+def test_acknowledgements_stop_at_the_hourly_total(hotline: Hotline, tmp_path: Path) -> None:
+    hotline.config.write_text(hotline.config.read_text().replace("retry_seconds", "acks_per_hour = 2\nretry_seconds"))
+    lines = [ingest(hotline, tmp_path, mf.make_message(sender=f"jan@urzad{i}.example.pl", message_id=f"<t{i}@u>"))
+             for i in range(3)]  # fmt: skip
+    assert [line["action"] for line in lines] == ["created"] * 3
+    assert [r.to_addr for r in outbox_rows(hotline)] == ["jan@urzad0.example.pl", "jan@urzad1.example.pl"]
+    third = show(hotline, lines[2]["ticket"])
+    assert third["needs_review"] and third["review_reasons"] == ["over 2 acknowledgements an hour to all addresses"]
 
 
 def test_an_address_we_cannot_write_to_leaves_the_ticket_for_a_person(hotline: Hotline, tmp_path: Path) -> None:
@@ -373,8 +404,8 @@ def test_a_fax_gateways_own_notice_gets_no_acknowledgement(hotline: Hotline, tmp
 def test_two_workers_never_send_one_row_twice(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
     """Two outbox workers (two daemon instances on one database) draining the same queue."""
     mbox = mailbox.mbox(tmp_path / "many.mbox")
-    for i in range(40):
-        mbox.add(mf.make_message(subject=f"Pytanie {i}", sender=f"user{i}@gmina.example.pl", body="?\n",
+    for i in range(40):  # forty offices: one office's forty would meet [outbound] acks_per_domain_per_hour
+        mbox.add(mf.make_message(subject=f"Pytanie {i}", sender=f"user@gmina{i}.example.pl", body="?\n",
                                  message_id=f"<m{i}@gmina.example.pl>"))  # fmt: skip
     mbox.close()
     assert len(hotline.json("ingest", str(tmp_path / "many.mbox"))) == 40
@@ -451,3 +482,119 @@ def test_a_fax_whose_subject_counts_its_pages_is_acknowledged_to_the_callers_fax
     assert show(hotline, number)["return_faxes"] == ["+48225551234"]
     (row,) = outbox_rows(hotline)
     assert row.channel == "fax" and row.to_addr == "48225551234@fax.example.org"
+
+
+def test_nieobecnosc_pracownika_from_a_person_is_a_question_acknowledged(with_team: Hotline, tmp_path: Path) -> None:
+    """An everyday HR question in a public office; its subject once made it an "autoreply"."""
+    raw = mf.make_message(subject="Nieobecność pracownika", sender="Ewa Nowak <ewa.nowak@gmina.example.pl>",
+                          body="Jak wprowadzić nieobecność pracownika w module kadrowym?\n")  # fmt: skip
+    line = ingest(with_team, tmp_path, raw)
+    assert line["action"] == "created" and line["reason"] is None
+    ack, notification = outbox_rows(with_team)
+    assert (ack.kind, ack.to_addr) == ("ack", "ewa.nowak@gmina.example.pl")
+    assert (notification.kind, notification.to_addr) == ("notice", "support-team@example.org")
+    assert show(with_team, line["ticket"])["needs_review"] is False
+
+
+def test_a_declared_out_of_office_is_an_autoreply_without_a_ticket(with_team: Hotline, tmp_path: Path) -> None:
+    raw = mf.out_of_office(subject="Nieobecność: Pytanie", headers=[("Auto-Submitted", "auto-replied")])
+    line = ingest(with_team, tmp_path, raw)
+    assert (line["action"], line["ticket"], line["reason"]) == ("autoreply", None, "Auto-Submitted: auto-replied")
+    assert not outbox_rows(with_team) and not with_team.json("tickets", "list", "--json")
+
+
+def test_a_real_delivery_report_is_a_bounce(with_team: Hotline, tmp_path: Path) -> None:
+    line = ingest(with_team, tmp_path, mf.dsn_bounce("someone-else@example.com"))
+    assert (line["action"], line["ticket"]) == ("bounce", None)
+    assert not outbox_rows(with_team)
+
+
+@pytest.mark.parametrize(("subject", "sender", "headers", "hint"), [
+    ("Automatyczna odpowiedź", "Anna Nowak <anna@urzad.example.pl>", [], "Subject: Automatyczna odpowiedź"),
+    ("Returned mail: see transcript", "Jan Kowalski <jan@urzad.example.pl>", [], "Subject: Returned mail: see transcript"),
+    ("Konto pocztowe", "postmaster@urzad.example.pl", [], "From: postmaster@urzad.example.pl"),
+    ("Pytanie o raport", "Jan Kowalski <jan@urzad.example.pl>", [("X-Auto-Response-Suppress", "All")],
+     "X-Auto-Response-Suppress: All"),
+])  # fmt: skip
+def test_a_message_that_only_looks_automatic_is_a_flagged_ticket_the_team_sees(
+        with_team: Hotline, tmp_path: Path, subject: str, sender: str, headers: list[tuple[str, str]],
+        hint: str) -> None:  # fmt: skip
+    """A subject, a sender's name or Outlook's suppress header is a hint, never a proof:
+    the question is kept and the consultants told; only the automatic acknowledgement waits."""
+    raw = mf.make_message(subject=subject, sender=sender, body="Proszę o pomoc z raportem.\n", headers=headers)
+    line = ingest(with_team, tmp_path, raw)
+    assert (line["action"], line["reason"]) == ("created", hint)
+    ticket = show(with_team, line["ticket"])
+    assert ticket["needs_review"] is True and any(hint in r for r in ticket["review_reasons"])
+    (notification,) = outbox_rows(with_team)  # no acknowledgement
+    assert notification.kind == "notice" and notification.to_addr == "support-team@example.org"
+    (told,) = [m for m in ticket["messages"] if m["kind"] == "notification"]
+    assert hint in told["text"]  # the team sees why
+    (skipped,) = events(with_team, "ack_skipped")
+    assert hint in skipped.data["reason"]
+
+
+@pytest.mark.parametrize(("contacts", "number"), [
+    ("fax 0 700 123 456", "+48700123456"),  # premium rate
+    ("fax +44 20 7946 0958", "+442079460958"),  # abroad
+])  # fmt: skip
+def test_a_form_naming_a_fax_number_outside_the_allowed_prefixes_gets_no_fax(
+        with_team: Hotline, tmp_path: Path, relay: Relay, contacts: str, number: str) -> None:  # noqa: F811  # fmt: skip
+    """A typed form (or a forged fax gateway mail) names the number: we dial only Polish
+    geographic and mobile numbers unless [fax] allowed_prefixes says otherwise."""
+    raw = mf.make_message(subject="Zgłoszenie", sender="sekretariat@lodz-widzew.gov.pl", body=ff.typed_form(form(contacts)))
+    line = ingest(with_team, tmp_path, raw)
+    assert line["action"] == "created"
+    ticket = show(with_team, line["ticket"])
+    assert ticket["return_faxes"] == [number] and ticket["needs_review"] is True
+    reason = f"{number} is not an allowed fax destination ([fax] allowed_prefixes)"
+    assert any(reason in r for r in ticket["review_reasons"])
+    flush(with_team)
+    assert [r.rcpt_tos for r in relay.received] == [["support-team@example.org"]]  # nothing to the fax gateway
+    assert reason in relay.received[0].message.get_body(("plain",)).get_content()  # the team sees why
+
+
+def test_a_polish_fax_number_is_still_faxed_and_the_prefixes_can_be_widened(hotline: Hotline, tmp_path: Path) -> None:
+    raw = mf.make_message(subject="Zgłoszenie", sender="sekretariat@lodz-widzew.gov.pl",
+                          body=ff.typed_form(form("fax 42 123 45 68")), message_id="<pl@u>")  # fmt: skip
+    ingest(hotline, tmp_path, raw)
+    hotline.config.write_text(hotline.config.read_text().replace("[fax]\n", '[fax]\nallowed_prefixes = ["+4842", "+44"]\n'))
+    raw = mf.make_message(subject="Zgłoszenie", sender="office@example.co.uk",
+                          body=ff.typed_form(form("fax +44 20 7946 0958")), message_id="<uk@u>")  # fmt: skip
+    ingest(hotline, tmp_path, raw)
+    assert [r.to_addr for r in outbox_rows(hotline)] == ["48421234568@fax.example.org", "442079460958@fax.example.org"]
+
+
+def test_a_bad_allowed_prefix_is_named_by_check_config(hotline: Hotline) -> None:
+    hotline.config.write_text(hotline.config.read_text().replace("[fax]\n", '[fax]\nallowed_prefixes = ["0048"]\n'))
+    result = hotline("check-config")
+    assert result.code == 2 and "fax.allowed_prefixes" in result.err and "'0048'" in result.err
+
+
+def test_a_reply_to_of_another_organisation_is_not_acknowledged_and_the_ticket_is_flagged(
+        hotline: Hotline, tmp_path: Path) -> None:  # fmt: skip
+    """Spam reflected through our domain: a stranger's Reply-To would get our acknowledgement
+    with the subject and name the sender chose; it goes to the sender only."""
+    raw = mf.make_message(subject="Tanie leki bez recepty", sender="Promocja <spammer@bulk.example.net>",
+                          headers=[("Reply-To", "victim@gmail.com")])  # fmt: skip
+    ticket = show(hotline, ingest(hotline, tmp_path, raw)["ticket"])
+    (ack,) = outbox_rows(hotline)
+    assert ack.to_addr == "spammer@bulk.example.net"
+    assert ticket["return_emails"] == ["spammer@bulk.example.net", "victim@gmail.com"] and ticket["needs_review"]
+    assert ticket["review_reasons"] == ["Reply-To victim@gmail.com is not the sender's organisation: acknowledged to the sender only"]
+
+
+def test_a_reply_to_of_the_senders_own_office_is_followed(hotline: Hotline, tmp_path: Path) -> None:
+    raw = mf.make_message(sender="jan.kowalski@gmina.example.pl", headers=[("Reply-To", "sekretariat@gmina.example.pl")])
+    ticket = show(hotline, ingest(hotline, tmp_path, raw)["ticket"])
+    assert [r.to_addr for r in outbox_rows(hotline)] == ["sekretariat@gmina.example.pl"] and not ticket["needs_review"]
+
+
+def test_mail_naming_a_ticket_of_ours_that_it_cannot_join_is_not_acknowledged(hotline: Hotline, tmp_path: Path) -> None:
+    """A responder quoting our subject tag (or our Message-ID) for a ticket we do not have,
+    a forged or mangled one: it becomes a ticket, but is never answered automatically."""
+    raw = mf.make_message(subject="Re: [HOT#2026-999999] Błąd eksportu", sender="ticket+7@responder.example.pl")
+    line = ingest(hotline, tmp_path, raw)
+    assert line["action"] == "created" and not outbox_rows(hotline)
+    assert show(hotline, line["ticket"])["review_reasons"] == [
+        "answers our mail about HOT-2026-999999, which it did not join: not acknowledged, to break a loop"]

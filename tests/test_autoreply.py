@@ -1,4 +1,5 @@
-"""parsers.autoreply.classify: own mail, bounces, auto-replies, lists, and people."""
+"""parsers.autoreply.classify: own mail, bounces, auto-replies, lists, and people; what
+machines declare decides, a subject or a sender's name only makes a message suspect."""
 from __future__ import annotations
 
 import pytest
@@ -39,10 +40,20 @@ def test_null_return_path_with_mailer_daemon_is_a_bounce() -> None:
     assert verdict(raw) == Verdict("bounce", "Return-Path: <> with From: Mail Delivery System <MAILER-DAEMON@mx.example.org>")
 
 
+def test_null_return_path_alone_is_an_autoreply() -> None:
+    raw = mf.with_prepended_headers(mf.make_message(subject="Potwierdzenie"), [("Return-Path", "<>")])
+    assert verdict(raw) == Verdict("autoreply", "Return-Path: <>")
+
+
+def test_a_plain_text_bounce_declared_automatic_is_a_bounce() -> None:
+    raw = mf.make_message(sender="MAILER-DAEMON@mx.example.pl", subject="failure notice",
+                          headers=[("Auto-Submitted", "auto-replied")])  # fmt: skip
+    assert verdict(raw) == Verdict("bounce", "Auto-Submitted: auto-replied with From: MAILER-DAEMON@mx.example.pl")
+
+
 @pytest.mark.parametrize("sender", ["postmaster@example.pl", "MAILER-DAEMON", "Mailer-Daemon@mx.example.pl"])
-def test_mailer_daemon_or_postmaster_sender_is_a_bounce(sender: str) -> None:
-    result = verdict(mf.make_message(sender=sender, subject="Informacja"))
-    assert result.kind == "bounce" and result.reason == f"From: {sender}"
+def test_mailer_daemon_or_postmaster_sender_alone_is_only_suspect(sender: str) -> None:
+    assert verdict(mf.make_message(sender=sender, subject="Informacja")) == Verdict("suspect", f"From: {sender}")
 
 
 @pytest.mark.parametrize("subject", [
@@ -53,8 +64,8 @@ def test_mailer_daemon_or_postmaster_sender_is_a_bounce(sender: str) -> None:
     "failure notice",
     "Returned mail: see transcript for details",
 ])  # fmt: skip
-def test_bounce_subjects(subject: str) -> None:
-    assert verdict(mf.make_message(subject=subject)) == Verdict("bounce", f"Subject: {subject}")
+def test_bounce_subjects_alone_are_only_suspect(subject: str) -> None:
+    assert verdict(mf.make_message(subject=subject)) == Verdict("suspect", f"Subject: {subject}")
 
 
 def test_person_forwarding_a_bounce_is_not_a_bounce() -> None:
@@ -66,8 +77,6 @@ def test_person_forwarding_a_bounce_is_not_a_bounce() -> None:
     ("Auto-Submitted", "auto-generated; owner-email=x@y.pl"),
     ("X-Autoreply", "yes"),
     ("X-Autorespond", "Out of office"),
-    ("X-Auto-Response-Suppress", "All"),
-    ("X-Auto-Response-Suppress", "DR, OOF, AutoReply"),
     ("Precedence", "auto_reply"),
 ])  # fmt: skip
 def test_autoreply_headers(header: str, value: str) -> None:
@@ -78,6 +87,12 @@ def test_autoreply_headers(header: str, value: str) -> None:
 def test_auto_submitted_no_and_unrelated_suppress_are_normal() -> None:
     assert verdict(mf.make_message(headers=[("Auto-Submitted", "no")])).kind == "normal"
     assert verdict(mf.make_message(headers=[("X-Auto-Response-Suppress", "DR, RN")])).kind == "normal"
+
+
+@pytest.mark.parametrize("value", ["All", "DR, OOF, AutoReply"])
+def test_outlooks_suppress_header_is_set_on_ordinary_mail_too_so_only_suspect(value: str) -> None:
+    raw = mf.make_message(headers=[("X-Auto-Response-Suppress", value)])
+    assert verdict(raw) == Verdict("suspect", f"X-Auto-Response-Suppress: {value}")
 
 
 def test_out_of_office_reply() -> None:
@@ -91,9 +106,16 @@ def test_out_of_office_reply() -> None:
     "Abwesenheitsnotiz: Frage",
     "Nieobecność: Pytanie",
     "Odpowiedź automatyczna: Pytanie",
+    "Automatyczna odpowiedź",
 ])  # fmt: skip
-def test_autoreply_subjects_without_headers(subject: str) -> None:
-    assert verdict(mf.out_of_office(subject=subject, headers=None)) == Verdict("autoreply", f"Subject: {subject}")
+def test_autoreply_subjects_without_headers_are_only_suspect(subject: str) -> None:
+    assert verdict(mf.out_of_office(subject=subject, headers=None)) == Verdict("suspect", f"Subject: {subject}")
+
+
+def test_nieobecnosc_pracownika_from_a_person_is_normal() -> None:
+    """The HR question of every public office: "Nieobecność" is not a subject prefix."""
+    raw = mf.make_message(subject="Nieobecność pracownika", sender="Ewa Nowak <ewa.nowak@gmina.example.pl>")
+    assert verdict(raw).kind == "normal"
 
 
 def test_read_receipt_is_an_autoreply() -> None:

@@ -457,3 +457,22 @@ def test_a_stranger_naming_a_ticket_neither_reopens_it_nor_passes_as_its_user(ho
     assert ingest(hotline, tmp_path, own)["action"] == "appended"
     assert show(hotline, number)["status"] == "pending"  # the user's own follow-up reopens it
     assert len(events(hotline, "reopened")) == 1
+
+
+def test_an_answer_to_a_fax_number_outside_the_allowed_prefixes_is_kept_not_faxed(
+        hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811  # fmt: skip
+    """A form (or a forged gateway mail) naming a premium-rate number gets no fax, neither
+    the acknowledgement nor the answer: the answer stays on the ticket, flagged, with why."""
+    fields = ff.FormFields(date="20.11.2026", reference="OR.1", user_name="Jan Nowak", office="Urząd Gminy",
+                           contacts="fax 0 700 123 456", question="Jak wygenerować sprawozdanie?")  # fmt: skip
+    fax = mf.make_message(subject="Fax from +48 22 765 43 21", sender=f"Fax Server <{GATEWAY}>", body="Fax.\n",
+                          attachments=[("fax.pdf", "application/pdf", ff.typed_pdf(fields))])  # fmt: skip
+    number, notice = notified(hotline, tmp_path, relay, fax)
+    assert ingest(hotline, tmp_path, thunderbird_reply(notice, "Proszę użyć menu Sprawozdania."))["action"] == "answered"
+    flush(hotline)
+    assert not [r for r in relay.received if any("fax.example.org" in a for a in r.rcpt_tos)]
+    ticket = show(hotline, number)
+    assert ticket["needs_review"] and ticket["review_reasons"][-1] == (
+        "the answer was not sent: +48700123456 is not an allowed fax destination ([fax] allowed_prefixes)")
+    (answer,) = [m for m in ticket["messages"] if m["kind"] == "answer"]
+    assert answer["text"] == "Proszę użyć menu Sprawozdania." and answer["to"] == []

@@ -127,6 +127,8 @@ def test_sigterm_in_the_middle_of_a_thousand_message_sweep(
                 for n in range(1000)]  # fmt: skip
     store_backlog(db_url, messages)
     config = daemon_config(tmp_path, db_url, free_port(), workers=2, grace=GRACE_SECONDS)
+    limits = "acks_per_domain_per_hour = 1000\nacks_per_hour = 1000\n"  # one domain's thousand, each acknowledged
+    config.write_text(config.read_text().replace("[outbound]\n", f"[outbound]\n{limits}"))
     daemon = DaemonProcess(config, tmp_path)
     daemons.append(daemon.start())
     hotline = Hotline(config)

@@ -86,3 +86,37 @@ def test_a_question_without_a_date_stays_the_question_when_its_reply_comes(hotli
     assert ticket["subject"] == "Test" and ticket["question"] == "Pierwsze pytanie."
     assert [(m["kind"], m["subject"]) for m in ticket["messages"] if m["direction"] == "in"] == [
         ("question", "Test"), ("followup", "Re: Test")]  # fmt: skip
+
+
+def reply_to_mailing(sender: str, n: int) -> bytes:
+    """A reply to a vendor's mailing that never reached us (it went to all customers)."""
+    return mf.make_message(subject="Re: Nowa wersja systemu 5.2", sender=sender, message_id=f"<r{n}@u>",
+                           body=f"Pytanie {n} o nową wersję.\n",
+                           headers=[("In-Reply-To", "<mailing.1@vendor.example.com>"),
+                                    ("References", "<mailing.1@vendor.example.com>")])  # fmt: skip
+
+
+def test_replies_of_different_customers_to_one_foreign_mailing_are_separate_tickets(
+        hotline: Hotline, tmp_path: Path) -> None:  # fmt: skip
+    """Siblings whose parent never reached us join only from the same sender or office:
+    another office's question is its own ticket, acknowledged, and answered to it alone."""
+    first = ingest_raw(hotline, tmp_path, reply_to_mailing("jan@gmina-a.example.pl", 1))
+    colleague = ingest_raw(hotline, tmp_path, reply_to_mailing("anna@gmina-a.example.pl", 2))
+    other = ingest_raw(hotline, tmp_path, reply_to_mailing("ewa@urzad-b.example.pl", 3))
+    gmail = [ingest_raw(hotline, tmp_path, reply_to_mailing(f"{who}@gmail.com", 4 + i)) for i, who in enumerate(("x", "y"))]
+    assert (first["action"], colleague["action"], colleague["ticket"]) == ("created", "appended", first["ticket"])
+    assert other["action"] == "created" and other["ticket"] != first["ticket"]
+    assert [g["action"] for g in gmail] == ["created", "created"] and gmail[0]["ticket"] != gmail[1]["ticket"]
+    ticket = show_ticket(hotline, other["ticket"])
+    assert ticket["return_emails"] == ["ewa@urzad-b.example.pl"] and ticket["question"] == "Pytanie 3 o nową wersję."
+    assert [m["from"] for m in show_ticket(hotline, first["ticket"])["messages"] if m["direction"] == "in"] == [
+        "jan@gmina-a.example.pl", "anna@gmina-a.example.pl"]  # fmt: skip
+
+
+def test_a_reply_from_another_office_to_a_message_we_hold_still_joins(hotline: Hotline, tmp_path: Path) -> None:
+    """Answering a message that reached us is taking part in its thread (a colleague in Cc)."""
+    question = mf.make_message(subject="Pytanie", sender="jan@gmina-a.example.pl", message_id="<q@u>")
+    number = ingest_raw(hotline, tmp_path, question)["ticket"]
+    reply = mf.make_message(subject="Re: Pytanie", sender="ewa@urzad-b.example.pl", message_id="<a@u>",
+                            headers=[("In-Reply-To", "<q@u>")])  # fmt: skip
+    assert ingest_raw(hotline, tmp_path, reply)["ticket"] == number
