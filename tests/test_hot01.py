@@ -169,7 +169,7 @@ def test_email_body_with_paragraphs_keeps_one_blank_line() -> None:
 
 
 def test_acroform_values_in_another_order_before_the_text_layer() -> None:
-    """As gateway.reading joins them: "name: value" lines, then the page's own text."""
+    """As parsers.reading joins them: "name: value" lines, then the page's own text."""
     fields = """question: Jak wygenerować zestawienie należności za wrzesień w module Księgowość?
 Po aktualizacji do wersji 4.12 program nie drukuje deklaracji.
 office: Urząd Gminy Brzeźnica
