@@ -10,7 +10,6 @@ from parsers.hot01.folding import fold
 from parsers.hot01.labels import FIELDS, LABEL_SPAN, STRICT, _header_kind, _Hit, _is_label_line, match_label
 from parsers.hot01.lines import _Line
 
-
 EMBEDDED_SHORT = re.compile(r"(?<![0-9a-z])(?P<label>d ?a ?t ?a|z ?n ?a ?k)\s*[:;]")
 
 

@@ -14,6 +14,7 @@ from parsers.misreadings import capitalise_name, repair_sign, sentence_starts
 _WORD = re.compile(r"^[^\W\d_]+(?:[-'’][^\W\d_]+)*\.?$")
 
 
+# --------------------------------------------------------------------------- confidence
 def _ocr_factor(word_confidence: float | None) -> float:
     if word_confidence is None:
         return 1.0

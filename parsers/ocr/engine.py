@@ -19,7 +19,6 @@ from PIL import Image
 from parsers.ocr.lexicon import Lexicon
 from parsers.ocr.steps import Steps
 
-
 # One page is one tesseract process on one core: the gateway's workers run pages in
 # parallel, and tesseract's own OpenMP threads on top of that only fight over the cores
 # (3.5x slower on 2 busy cores). pytesseract hands os.environ to tesseract, so this covers

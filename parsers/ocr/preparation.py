@@ -9,11 +9,9 @@ from PIL import Image
 
 from parsers.ocr.steps import STEPS, Steps
 
-
-# The same for OpenCV's own thread pool: with every core running a page, its threads only
-# add overhead (measured: 20 % more CPU per page in `prepare` with them).
+# One page per core (the gateway's workers run pages in parallel): OpenCV's own thread
+# pool on top only adds overhead (measured: 20 % more CPU per page in `prepare` with it).
 cv2.setNumThreads(1)
-
 
 MIN_DPI, MAX_DPI = 50.0, 2400.0
 MAX_OCR_DPI = 400.0  # finer scans are averaged down: more pixels only cost time
