@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import inbox
 from gateway.parsing import Parsed, Parser
 from gateway.pipeline import Outcome, process
-from gateway.reading import Rejected
+from parsers.reading import Rejected
 from gateway.settings import Settings
 from storage.db import transaction
 from storage.models import InboxEntry, Ticket

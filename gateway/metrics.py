@@ -34,7 +34,7 @@ from storage.models import (
 )
 
 OVERDUE_AFTER = timedelta(minutes=15)  # a due outbox row not sent for this long: the worker is stuck
-OCR_TIMEOUT_MARK = "timed out in OCR"  # in a needs_review event's reasons (gateway/reading.py)
+OCR_TIMEOUT_MARK = "timed out in OCR"  # in a needs_review event's reasons (parsers/reading.py)
 
 
 @dataclass(frozen=True, slots=True)

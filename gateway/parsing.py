@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 
 import structlog
 
-from gateway import logs, reading as read
-from gateway.reading import FirstPass, ReadConfig, Reading, Rejected, first_pass
+from gateway import logs
+from parsers import reading as read
+from parsers.reading import FirstPass, ReadConfig, Reading, Rejected, first_pass
 from gateway.settings import Settings
 from parsers.fax import FaxLimits, PageImage, PageText, ocr_page
 from parsers.mime import ParseLimits
@@ -42,7 +43,7 @@ def _no_progress() -> None:
 
 
 class Parser:
-    """Reads raw messages (gateway/reading.py) in worker processes when there are enough of
+    """Reads raw messages (parsers/reading.py) in worker processes when there are enough of
     them to pay off; the pages of fax documents are OCR'd in parallel across the workers."""
 
     POOL_THRESHOLD = 64

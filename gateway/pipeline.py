@@ -27,7 +27,7 @@ from gateway.changes import ChangeSet
 from gateway.threads import ThreadIndex, TicketRef
 from parsers import autoreply
 from gateway.parsing import Parsed
-from gateway.reading import Reading, Rejected
+from parsers.reading import Reading, Rejected
 from parsers.refs import ticket_number_in_text
 from storage.models import InboxEntry, InboxState, MessageKind, PromiseStep
 

@@ -26,7 +26,7 @@ from gateway.delivery import backoff
 from gateway.notify import notify
 from gateway.parsing import Parsed, Parser
 from gateway.pipeline import Context, Outcome, Work
-from gateway.reading import Rejected
+from parsers.reading import Rejected
 from gateway.settings import Settings
 from gateway.threads import ThreadIndex, TicketRef
 from parsers import autoreply

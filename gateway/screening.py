@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import tokens
-from gateway.reading import Reading
+from parsers.reading import Reading
 from gateway.settings import Settings
 from gateway.threads import ThreadIndex, TicketRef
 from parsers import authres

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.ingest import BATCH, route
 from gateway.parsing import Parsed, Parser
 from gateway.pipeline import Outcome
-from gateway.reading import FirstPass, Rejected, finish
+from parsers.reading import FirstPass, Rejected, finish
 from gateway.settings import Settings
 from parsers.fax import PageImage, PageText
 from storage import blobs

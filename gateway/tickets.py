@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gateway import senders
 from gateway.changes import ChangeSet, NewMessage
 from gateway.outbox import Outgoing
-from gateway.reading import Reading
+from parsers.reading import Reading
 from gateway.threads import TicketRef
 from parsers.hot01 import Field
 from parsers.mime import Attachment, ParsedMessage

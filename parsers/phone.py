@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 
+from parsers.misreadings import AS_DIGIT
+
 POLAND = "48"
 _SEPARATORS = re.compile(r"[\s\-./()\u2010-\u2015]+")
 _TRUNK_IN_PARENS = re.compile(r"\(\s*0\s*\)")  # "+48 (0) 22 ...", "+44 (0)20 ..."
 _GROUP = re.compile(r"^[0-9OolI]+$")
-_OCR_DIGITS = str.maketrans("OolI", "0011")
 _ALLOWED = re.compile(r"^[0-9OolI\s\-./()+\u2010-\u2015]+$")
 MIN_FOREIGN, MAX_E164 = 7, 15  # digits after "+", country code included
 
@@ -53,7 +54,7 @@ def normalise_number(raw: str) -> str | None:
     groups = [g for g in _SEPARATORS.split(text) if g]
     if not groups or not all(_GROUP.match(g) and any(c.isdigit() for c in g) for g in groups):
         return None
-    digits = "".join(groups).translate(_OCR_DIGITS)
+    digits = "".join(groups).translate(AS_DIGIT)
     return _e164(digits, international)
 
 

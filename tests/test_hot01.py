@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from parsers import hot01
 from parsers.hot01 import Field, Hot01Form, looks_like_form, parse_contacts, parse_date, parse_form
+from parsers.hot01.form import _parse
 
 QUESTION = (
     "Jak wygenerować zestawienie należności za wrzesień w module Księgowość?\n"
@@ -169,7 +170,7 @@ def test_email_body_with_paragraphs_keeps_one_blank_line() -> None:
 
 
 def test_acroform_values_in_another_order_before_the_text_layer() -> None:
-    """As gateway.reading joins them: "name: value" lines, then the page's own text."""
+    """As parsers.reading joins them: "name: value" lines, then the page's own text."""
     fields = """question: Jak wygenerować zestawienie należności za wrzesień w module Księgowość?
 Po aktualizacji do wersji 4.12 program nie drukuje deklaracji.
 office: Urząd Gminy Brzeźnica
@@ -700,7 +701,7 @@ LABELISH = st.sampled_from([
 @given(st.lists(st.one_of(LABELISH, st.text(max_size=30)), max_size=25).map(lambda parts: "\n".join(parts)),
        st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)))  # fmt: skip
 def test_arbitrary_text_never_raises(text: str, word_confidence: float | None) -> None:
-    hot01._parse(text, word_confidence)  # the unguarded parser: no exception hidden by the guard
+    _parse(text, word_confidence)  # the unguarded parser: no exception hidden by the guard
     form = parse_form(text, word_confidence)
     looks_like_form(text)
     assert isinstance(form, Hot01Form) and isinstance(form.question, Field)
@@ -712,7 +713,7 @@ def test_arbitrary_text_never_raises(text: str, word_confidence: float | None) -
 
 @given(st.text(max_size=400))
 def test_any_unicode_text_never_raises(text: str) -> None:
-    hot01._parse(text, None)
+    _parse(text, None)
     parse_form(text)
     looks_like_form(text)
 

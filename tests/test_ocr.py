@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from parsers import ocr
+from parsers import misreadings, ocr
+from parsers.ocr.engine import _engine
+from parsers.ocr.preparation import _skew_angle
+from parsers.ocr.text import _result
 from tests.formfactory import FINE, NORMAL, SAMPLE, FormFields, render_form
 
 
@@ -88,9 +91,9 @@ def test_form_lines_are_removed_and_the_text_kept(lines: str) -> None:
 def test_skew_is_levelled() -> None:
     skewed = page(skew_degrees=2.0)
     binary = np.asarray(skewed.convert("L")) < 128
-    assert ocr._skew_angle(binary, 1.0, 1.0) == pytest.approx(-2.0, abs=0.15)
+    assert _skew_angle(binary, 1.0, 1.0) == pytest.approx(-2.0, abs=0.15)
     levelled = ink(ocr.prepare(skewed, *FINE, ocr.with_steps(blur=0.0)))
-    assert abs(ocr._skew_angle(levelled, 1.0, 1.0)) < 0.2
+    assert abs(_skew_angle(levelled, 1.0, 1.0)) < 0.2
 
 
 def test_speckle_goes_and_the_dots_of_letters_stay() -> None:
@@ -232,12 +235,12 @@ def test_the_loaded_tesseract_reads_as_a_tesseract_run_does() -> None:
     run = ocr.ocr(prepared, timeout=30, steps=ocr.with_steps(engine="cli"))
     assert kept.text == run.text and [w for w, _ in kept.words] == [w for w, _ in run.words]
     assert all(abs(a - b) <= 1 for (_, a), (_, b) in zip(kept.words, run.words))  # the CLI's TSV rounds them
-    assert ocr._engine(ocr.LANG) is ocr._engine(ocr.LANG)  # loaded once per process
+    assert _engine(ocr.LANG) is _engine(ocr.LANG)  # loaded once per process
 
 
 @lru_cache(maxsize=None)
 def lexicon() -> ocr.Lexicon:
-    engine = ocr._engine(ocr.LANG)
+    engine = _engine(ocr.LANG)
     assert engine is not None and engine.lexicon() is not None
     return engine.lexicon()  # type: ignore[return-value]
 
@@ -271,17 +274,17 @@ def test_a_word_one_misread_letter_from_a_known_word(read: str, meant: str) -> N
     ("Page", "Page"), ("Place", "Place"), ("nazwisko", "nazwisko"), ("Kadry", "Kadry"), ("FROM", "FROM"), ("MT940", "MT940"),
 ])  # fmt: skip
 def test_a_word_the_english_model_read_gets_its_polish_letters_back(read: str, meant: str) -> None:
-    engine = ocr._engine(ocr.LANG)
+    engine = _engine(ocr.LANG)
     assert engine is not None
-    assert lexicon().accented(read, engine.lexicon("eng")) == meant
+    assert misreadings.accented(read, lexicon(), engine.lexicon("eng")) == meant
 
 
 def test_only_words_the_english_model_read_get_polish_letters() -> None:
-    engine = ocr._engine(ocr.LANG)
+    engine = _engine(ocr.LANG)
     assert engine is not None
     data = {"text": ["Imie", "Urzad", "Zgłoszenie"], "conf": ["90", "90", "90"], "block_num": ["1"] * 3,
             "par_num": ["1"] * 3, "line_num": ["1", "1", "2"], "lang": ["eng", "pol", "pol"]}  # fmt: skip
-    result = ocr._result(data, True, lexicon(), engine.lexicon("eng"))  # type: ignore[arg-type]
+    result = _result(data, True, lexicon(), engine.lexicon("eng"))  # type: ignore[arg-type]
     assert result.text == "Imię Urzad\nZgłoszenie"  # "Urzad" from the Polish model is as it wrote it
 
 

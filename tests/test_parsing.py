@@ -11,7 +11,7 @@ import pytest
 
 from gateway import parsing
 from gateway.parsing import Parser
-from gateway.reading import Reading, Rejected, first_pass
+from parsers.reading import Reading, Rejected, first_pass
 from gateway.settings import load
 from parsers import fax
 from tests import formfactory as ff
