@@ -15,7 +15,6 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 from pydantic_core import ErrorDetails
 from sqlalchemy.engine import make_url
 
-from gateway import templates
 from gateway.worktime import WorkCalendar
 from parsers.callerid import DEFAULT_PATTERNS
 from parsers.phone import POLISH_GEOGRAPHIC_AND_MOBILE
@@ -316,7 +315,7 @@ class ConsultantsSection(Section):
 
 
 class TemplatesSection(Section):
-    dir: StatePath | None = None  # default: the templates shipped in the package (gateway/templates)
+    dir: StatePath | None = None  # default: the templates shipped in the package (gateway/outbound/templates)
     language: Literal["pl", "en"] = "pl"
     # per customer: a sender's address or @domain -> language
     language_by_sender: dict[str, Literal["pl", "en"]] = {}
@@ -432,10 +431,8 @@ def load(path: Path) -> Settings:
 
 def check_secrets(settings: Settings) -> list[str]:
     """Secrets are resolved late (they may rotate), so check-config, run and ingest try them
-    explicitly; so are the templates, without which no acknowledgement can ever be sent."""
+    explicitly."""
     problems = []
-    if (missing := templates.problem(settings.templates.dir)) is not None:
-        problems.append(f"templates.dir: {missing}")
     for i, account in enumerate(settings.imap):
         try:
             account.password()

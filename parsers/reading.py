@@ -55,6 +55,9 @@ class Reading:
     problems: tuple[str, ...]  # pages not read, corrupt documents: a reason to review
 
 
+Parsed = Reading | Rejected  # what reading a message gives: routed, or quarantined with the reason
+
+
 def first_pass(raw: bytes, channel: str | None, config: ReadConfig) -> FirstPass | Rejected:
     """Runs in a worker process: any failure becomes a reason, never an exception."""
     if len(raw) > config.max_bytes:

@@ -18,7 +18,8 @@ from typing import Any
 
 import holidays
 
-from gateway import cli, inbox
+from gateway import cli
+from gateway.intake import inbox
 from storage.db import open_store, transaction
 
 REPO = Path(__file__).resolve().parent.parent

@@ -22,9 +22,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from gateway import compose, delivery, outbox
+from gateway.outbound import compose
+from gateway.outbound import delivery
+from gateway.outbound import outbox
 from gateway import settings as config
-from gateway.transport import SmtpRelay, open_transport
+from gateway.outbound.transport import SmtpRelay, open_transport
 from storage import db
 from storage.models import Event, OutboxEntry, PendingStep
 from tests import formfactory as ff

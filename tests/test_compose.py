@@ -17,7 +17,7 @@ import jinja2
 import pypdf
 import pytest
 
-from gateway.compose import (
+from gateway.outbound.compose import (
     REPLY_MARKERS,
     AckFacts,
     Envelope,
@@ -33,8 +33,8 @@ from gateway.compose import (
     held_notice,
     notification,
 )
-from gateway.headers import MAX_REFERENCES, SUBJECT_LIMIT, clean_header_text, fax_gateway_address, reply_subject, thread_references
-from gateway.templates import Templates, format_datetime, pick_language, render
+from gateway.outbound.headers import MAX_REFERENCES, SUBJECT_LIMIT, clean_header_text, fax_gateway_address, reply_subject, thread_references
+from gateway.outbound.templates import Templates, format_datetime, pick_language, render
 from parsers.refs import ticket_number_from_subject
 
 UTC = timezone.utc

@@ -15,11 +15,11 @@ from imapclient import IMAPClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.parsing import Parser
-from gateway.pipeline import Outcome
+from gateway.intake.workers import Parser
+from gateway.pipeline.work import Outcome
 from gateway.settings import load
 from gateway.sources.imap import Backoff, ImapSource
-from gateway.sweep import Sweeper
+from gateway.intake.sweep import Sweeper
 from storage import db
 from storage.models import ImapState, InboxEntry, Message, Ticket
 from tests import mailfactory as mf

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import inbox
+from gateway.intake import inbox
 from storage import db
 from storage.models import Attachment, Blob, Event, InboxEntry, Message as MessageRow, Ticket
 from tests import mailfactory as mf

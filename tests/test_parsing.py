@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gateway import parsing
-from gateway.parsing import Parser
+from gateway.intake import workers as parsing
+from gateway.intake.workers import Parser
 from parsers.reading import Reading, Rejected, first_pass
 from gateway.settings import load
 from parsers import fax

@@ -9,7 +9,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from gateway.pdf import FontNotFoundError, find_font, render_document, render_pdf
+from gateway.outbound.pdf import FontNotFoundError, find_font, render_document, render_pdf
 
 POLISH = "Zgłoszenie HOT-2026-000123: ąćęłńóśźż ĄĆĘŁŃÓŚŹŻ"
 

@@ -9,9 +9,9 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from gateway.inbox import Incoming
-from gateway.ingest import ingest
-from gateway.parsing import Parser
+from gateway.intake.inbox import Incoming
+from gateway.intake.ingest import ingest
+from gateway.intake.workers import Parser
 from gateway.settings import load
 from storage import db
 from storage.models import InboxEntry, Ticket

@@ -8,7 +8,7 @@ import smtplib
 from pathlib import Path
 from typing import Any
 
-from gateway.templates import DEFAULT_DIRECTORY
+from gateway.outbound.templates import DEFAULT_DIRECTORY
 from parsers.refs import subject_tag
 from tests import mailfactory as mf
 from tests.relay import Relay, relay  # noqa: F401  (fixture)

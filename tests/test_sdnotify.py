@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from gateway import sdnotify
+from gateway.service import sdnotify
 
 
 class Receiver:

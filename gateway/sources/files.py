@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
-from gateway.inbox import Incoming
+from gateway.intake.inbox import Incoming
 
 
 @dataclass(frozen=True, slots=True)

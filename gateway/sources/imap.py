@@ -24,7 +24,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import inbox
+from gateway.intake import inbox
 from gateway.settings import ImapAccount
 from storage.db import transaction
 from storage.models import ImapState

@@ -21,7 +21,7 @@ import structlog
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import inbox
+from gateway.intake import inbox
 from gateway.settings import SmtpServerSection
 from storage.db import transaction
 

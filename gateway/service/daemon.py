@@ -31,14 +31,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import delivery, logs, metrics, promises, sdnotify
-from gateway.parsing import Parser, Stopped
-from gateway.pipeline import Outcome
+from gateway import logs
+from gateway.outbound import delivery
+from gateway.service import metrics
+from gateway.pipeline import promises
+from gateway.service import sdnotify
+from gateway.intake.workers import Parser, Stopped
+from gateway.pipeline.work import Outcome
 from gateway.settings import ConfigError, Settings, SmtpServerSection, load
 from gateway.sources import smtp
 from gateway.sources.imap import ImapSource
-from gateway.sweep import Sweeper
-from gateway.transport import open_transport
+from gateway.intake.sweep import Sweeper
+from gateway.outbound.transport import open_transport
 
 log = structlog.get_logger("hotline.daemon")
 READY_WAIT_SECONDS = 30.0  # how long READY=1 waits for IMAP accounts that are down
@@ -233,7 +237,7 @@ class Daemon:
         """Acknowledgements and notifications owed after a failure (gateway/promises.py);
         True when one was kept."""
         try:
-            tried = promises.keep_due(self.factory, self.settings, self.parser)
+            tried = promises.keep_due(self.factory, self.settings, self.parser.map)
         except Stopped:
             return False
         except Exception:

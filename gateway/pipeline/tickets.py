@@ -16,10 +16,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway import senders
-from gateway.changes import ChangeSet, NewMessage
-from gateway.outbox import Outgoing
+from gateway.pipeline.changes import ChangeSet, NewMessage
+from gateway.outbound.outbox import Outgoing
+from parsers.refs import ticket_number_in_text
 from parsers.reading import Reading
-from gateway.threads import TicketRef
+from gateway.pipeline.threads import TicketRef
 from parsers.hot01 import Field
 from parsers.mime import Attachment, ParsedMessage
 from storage.db import insert_ignoring_conflicts
@@ -132,6 +133,11 @@ def sender_name(reading: Reading) -> str | None:
 
 def _value(field: Field | None) -> str | None:
     return text(field.value).strip() or None if field is not None else None
+
+
+def number_on_fax(reading: Reading) -> str | None:
+    """A fax names its ticket only in its text (the user wrote the number on it)."""
+    return ticket_number_in_text(question_of(reading)) if reading.channel == "fax" else None
 
 
 def question_of(reading: Reading) -> str:

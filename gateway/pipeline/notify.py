@@ -4,14 +4,15 @@ brings their answer back to the ticket (gateway/tokens.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from gateway import acknowledge, outgoing, tickets
-from gateway.compose import AckFacts, Notification
+from gateway.outbound import outgoing
+from gateway.outbound.facts import facts, facts_of
+from gateway.pipeline import tickets
+from gateway.pipeline.work import Context, Work
+from gateway.outbound.compose import AckFacts, Notification
 from storage.models import Ticket
 
-if TYPE_CHECKING:
-    from gateway.pipeline import Context, Work
 
 
 def notify(ctx: Context, work: Work) -> Work:
@@ -22,7 +23,7 @@ def notify(ctx: Context, work: Work) -> Work:
     reading, now = work.reading, work.entry.received_at
     if outcome.action == "created" and work.opened is not None:
         row = work.opened
-        facts = acknowledge.facts(ctx.settings, ticket.number, row)
+        facts = facts(ctx.settings, ticket.number, row)
         has_contact = bool(row["return_emails"] or row["return_faxes"] or row["return_phones"])
         review = [*tickets.review_reasons(reading, has_contact), *work.review]  # what acknowledge found too
         note = _note(facts, "new", row, tickets.question_of(reading), review, ticket.status, reading.channel,
@@ -32,7 +33,7 @@ def notify(ctx: Context, work: Work) -> Work:
         assert stored is not None
         columns = {k: getattr(stored, k) for k in ("return_emails", "return_faxes", "return_phones")}
         foreign = [f"{work.foreign}: the ticket was not reopened"] if work.foreign else []
-        note = _note(acknowledge.facts_of(ctx.settings, stored), "followup", columns, tickets.question_of(reading), foreign,
+        note = _note(facts_of(ctx.settings, stored), "followup", columns, tickets.question_of(reading), foreign,
                      ticket.status, reading.channel, tickets.format_address(reading.message))  # fmt: skip
     else:
         return work

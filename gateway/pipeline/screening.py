@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from gateway import tokens
 from parsers.reading import Reading
 from gateway.settings import Settings
-from gateway.threads import ThreadIndex, TicketRef
+from gateway.pipeline.threads import ThreadIndex, TicketRef
 from parsers import authres
 from parsers.mime import ParsedMessage
 from parsers.phone import normalise_number

@@ -5,20 +5,20 @@ user over the user's channel (SPEC.md rule 4). Also what happens to mail that is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from gateway import acknowledge, outgoing, tickets
-from gateway.outbox import Outgoing
-from gateway.outgoing import Thread
-from gateway.tickets import Arrival
+from gateway.outbound import outgoing
+from gateway.outbound.facts import Way, facts_of, way_back
+from gateway.pipeline import tickets
+from gateway.outbound.outbox import Outgoing
+from gateway.outbound.outgoing import Thread
+from gateway.pipeline.tickets import Arrival
+from gateway.pipeline.work import Context, Work, arrival_of, decided
 from parsers.commands import Commands, parse_commands
 from parsers.reply import new_text
 from storage.models import Message, MessageKind, Ticket, TicketStatus
 
-if TYPE_CHECKING:
-    from gateway.pipeline import Context, Work
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,16 @@ class Taken:
 
     action: str
     reason: str | None
+
+
+def answer(ctx: Context, work: Work) -> Work:
+    """Step: a consultant's reply is taken (the answer, the mail commands) or, when it only
+    claims to be one, held; a user's message goes on to `route`."""
+    if work.outcome is not None or work.role == "user":
+        return work
+    arrival = arrival_of(work)
+    taken = take(ctx, work, arrival) if work.role == "consultant" else hold(ctx, work, arrival, work.held or "held")
+    return decided(ctx, work, taken.action, work.ticket, taken.reason)
 
 
 def take(ctx: Context, work: Work, arrival: Arrival) -> Taken:
@@ -78,7 +88,7 @@ def _answer(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: st
     waiting for the user, as the commands said)."""
     assert work.ticket is not None
     now = arrival.received_at
-    way = acknowledge.way_back(stored.channel, stored.return_emails, stored.return_faxes, stored.return_phones)
+    way = way_back(stored.channel, stored.return_emails, stored.return_faxes, stored.return_phones)
     unsent = "an answer with no way back to the user"
     try:
         out = _forward(ctx, work, arrival, stored, text, way) if way is not None else None
@@ -99,11 +109,11 @@ def _answer(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: st
 
 
 def _forward(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: str,
-             way: acknowledge.Way) -> Outgoing | None:  # fmt: skip
+             way: Way) -> Outgoing | None:  # fmt: skip
     """The user's way (SPEC.md rule 4): a threaded e-mail, a fax, or a call-back task
     (returned: the outgoing message that carries the answer, if any)."""
     assert work.ticket is not None
-    facts, now, inbox_id = acknowledge.facts_of(ctx.settings, stored), arrival.received_at, arrival.inbox_id
+    facts, now, inbox_id = facts_of(ctx.settings, stored), arrival.received_at, arrival.inbox_id
     files = [(a.filename, a.content_type, a.data) for a in arrival.parsed.attachments]
     if way.channel == "email":
         return outgoing.email_answer(ctx.settings, facts, way.address, text, _thread(ctx, stored), files, inbox_id, now)

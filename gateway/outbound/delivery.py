@@ -14,10 +14,11 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import outbox, outgoing
-from gateway.outbox import Claim
+from gateway.outbound import outbox
+from gateway.outbound import outgoing
+from gateway.outbound.outbox import Claim
 from gateway.settings import Settings
-from gateway.transport import DeliveryError, PermanentFailure, TemporaryFailure, Transport
+from gateway.outbound.transport import DeliveryError, PermanentFailure, TemporaryFailure, Transport
 from storage.db import transaction
 from storage.models import OutboxKind, Ticket
 

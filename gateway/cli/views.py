@@ -11,8 +11,8 @@ import re
 from datetime import date, datetime, timezone
 from typing import Any
 
-from gateway.outbox import Waiting
-from gateway.tickets import OCR_SUFFIX
+from gateway.outbound.outbox import Waiting
+from gateway.pipeline.tickets import OCR_SUFFIX
 from storage.models import Attachment, Event, Message, Ticket
 
 _UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -23,9 +23,9 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.ingest import BATCH, route
-from gateway.parsing import Parsed, Parser
-from gateway.pipeline import Outcome
+from gateway.intake.ingest import BATCH, route
+from gateway.intake.workers import Parsed, Parser
+from gateway.pipeline.work import Outcome
 from parsers.reading import FirstPass, Rejected, finish
 from gateway.settings import Settings
 from parsers.fax import PageImage, PageText

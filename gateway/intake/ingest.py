@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import inbox
-from gateway.parsing import Parsed, Parser
-from gateway.pipeline import Outcome, process
+from gateway.intake import inbox
+from gateway.intake.workers import Parsed, Parser
+from gateway.pipeline.work import Outcome
+from gateway.pipeline.runner import process
 from parsers.reading import Rejected
 from gateway.settings import Settings
 from storage.db import transaction

@@ -2,7 +2,7 @@
 
 When the acknowledge or notify step fails as a message is routed (a template error, a
 bug), the ticket stands and the step is owed (a `pending_steps` row and a `step_failed`
-event, written by gateway/pipeline.py with the ticket). `keep_due`, a job of `hotline
+event, written by gateway/pipeline/runner.py with the ticket). `keep_due`, a job of `hotline
 run`, runs the same step again on the same message, read again from its raw bytes, until
 it succeeds (event `step_done`); between tries it backs off as the outbox does
 (`[outbound] retry_seconds`, doubled up to `max_retry_seconds`). An acknowledgement sent
@@ -10,7 +10,7 @@ late still states the ticket's own deadline. While anything is owed, /health is 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -19,16 +19,16 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway import tickets
-from gateway.acknowledge import AckLimiter, acknowledge
-from gateway.changes import ChangeSet
-from gateway.delivery import backoff
-from gateway.notify import notify
-from gateway.parsing import Parsed, Parser
-from gateway.pipeline import Context, Outcome, Work
-from parsers.reading import Rejected
+from gateway.pipeline import tickets
+from gateway.outbound.governor import AckLimiter
+from gateway.pipeline.acknowledge import acknowledge
+from gateway.pipeline.changes import ChangeSet
+from gateway.outbound.delivery import backoff
+from gateway.pipeline.notify import notify
+from gateway.pipeline.work import Context, Outcome, Work
+from parsers.reading import Parsed, Rejected
 from gateway.settings import Settings
-from gateway.threads import ThreadIndex, TicketRef
+from gateway.pipeline.threads import ThreadIndex, TicketRef
 from parsers import autoreply
 from storage import blobs
 from storage.db import transaction
@@ -41,6 +41,9 @@ _TICKET_ROW = ("number", "status", "channel", "subject", "language", "reference"
                "received_at", "effective_received_at", "ack_due_at", "needs_review",
                "return_emails", "return_faxes", "return_phones")  # fmt: skip
 
+# reads raw messages (the daemon's worker pool, gateway/intake/workers.py: Parser.map)
+Read = Callable[[list[bytes], list[str | None]], Iterable[Parsed]]
+
 
 @dataclass(frozen=True, slots=True)
 class Kept:
@@ -52,7 +55,7 @@ class Kept:
     error: str | None
 
 
-def keep_due(factory: sessionmaker[Session], settings: Settings, parser: Parser) -> list[Kept]:
+def keep_due(factory: sessionmaker[Session], settings: Settings, read: Read) -> list[Kept]:
     """Try every owed step whose next try is due; each in its own transaction."""
     with factory() as session:
         rows = session.execute(
@@ -63,7 +66,7 @@ def keep_due(factory: sessionmaker[Session], settings: Settings, parser: Parser)
             .limit(BATCH)
         ).all()
         raws = blobs.get_many(session, [row.raw_sha256 for row in rows])
-    readings = parser.map([raws[row.raw_sha256] for row in rows], [row.channel for row in rows])
+    readings = read([raws[row.raw_sha256] for row in rows], [row.channel for row in rows])
     tried = (keep_one(factory, settings, row.id, reading) for row, reading in zip(rows, readings, strict=True))
     return [kept for kept in tried if kept is not None]
 

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
-from gateway import compose, headers, tokens
-from gateway.compose import AckFacts, Envelope, Notification
-from gateway.outbox import Outgoing
+from gateway import tokens
+from gateway.outbound import compose
+from gateway.outbound import headers
+from gateway.outbound.compose import AckFacts, Envelope, Notification
+from gateway.outbound.outbox import Outgoing
 from gateway.settings import Settings
-from gateway.templates import Templates, templates
+from gateway.outbound.templates import Templates, templates
 from parsers.mime import ParsedMessage
 from parsers.phone import normalise_number
 from parsers.refs import make_message_id

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
-from gateway import outbox
-from gateway.outbox import Outgoing
-from gateway.threads import TicketRef
+from gateway.outbound import outbox
+from gateway.outbound.outbox import Outgoing
+from gateway.pipeline.threads import TicketRef
 from parsers.mime import Attachment as ParsedAttachment
 from storage import blobs
 from storage.models import (

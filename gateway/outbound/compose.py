@@ -27,7 +27,7 @@ from datetime import datetime
 from email.message import EmailMessage, Message
 from typing import Literal
 
-from gateway.headers import (
+from gateway.outbound.headers import (
     BIDI_CONTROLS,
     POLICY,
     SUBJECT_LIMIT,
@@ -40,8 +40,8 @@ from gateway.headers import (
     tagged_subject,
     thread_references,
 )
-from gateway.pdf import render_document, render_pdf
-from gateway.templates import Templates, pick_language, templates
+from gateway.outbound.pdf import render_document, render_pdf
+from gateway.outbound.templates import Templates, pick_language, templates
 from parsers.refs import canonical_number
 from parsers.reply import REPLY_MARKERS  # the first line of a notification: the reply parser cuts there
 

@@ -21,10 +21,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from gateway import logs, settings as config, tickets, views
-from gateway.inbox import Incoming
-from gateway.ingest import ingest
-from gateway.parsing import Parser
+from gateway import logs, settings as config
+from gateway.pipeline import tickets
+from gateway.cli import views
+from gateway.intake.inbox import Incoming
+from gateway.intake.ingest import ingest
+from gateway.intake.workers import Parser
 from storage import db
 from storage.models import TicketStatus
 
@@ -131,9 +133,18 @@ def load_settings(args: argparse.Namespace) -> config.Settings:
     return loaded
 
 
+def startup_problems(settings: config.Settings) -> list[str]:
+    """What must hold before mail is routed: every secret (resolved late, they may rotate),
+    and the templates, without which no acknowledgement can ever be sent."""
+    from gateway.outbound import templates
+
+    missing = templates.problem(settings.templates.dir)
+    return [*([f"templates.dir: {missing}"] if missing else []), *config.check_secrets(settings)]
+
+
 def require_secrets(settings: config.Settings) -> None:
     """Commands that route mail need every secret now, not at the first message."""
-    if problems := config.check_secrets(settings):
+    if problems := startup_problems(settings):
         more = f" (and {len(problems) - 1} more: run hotline check-config)" if len(problems) > 1 else ""
         raise CommandError(f"{settings.source}: {problems[0]}{more}", EX_USAGE)
 
@@ -205,8 +216,9 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from gateway import delivery, outbox
-    from gateway.transport import open_transport
+    from gateway.outbound import delivery
+    from gateway.outbound import outbox
+    from gateway.outbound.transport import open_transport
 
     settings = load_settings(args)
     factory = open_store(settings)
@@ -239,7 +251,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return EX_USAGE
     for warning in config.warnings(loaded):
         print(f"{path}: warning: {warning}", file=sys.stderr)
-    problems = config.check_secrets(loaded)
+    problems = startup_problems(loaded)
     for problem in problems:
         print(f"{path}: {problem}", file=sys.stderr)
     if problems:
@@ -267,7 +279,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from gateway.daemon import ListenError, run
+    from gateway.service.daemon import ListenError, run
 
     settings = load_settings(args)
     require_secrets(settings)

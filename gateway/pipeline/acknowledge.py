@@ -7,76 +7,17 @@ outgoing message to the batch's ChangeSet, so it is stored with the ticket or no
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import replace
+from datetime import datetime, timezone
 
-from sqlalchemy.orm import Session
-
-from gateway import outbox, outgoing, senders
-from gateway.compose import AckFacts
-from gateway.settings import OutboundSection, Settings
+from gateway.outbound import outgoing
+from gateway.outbound.facts import facts, way_back
+from gateway.pipeline.work import Context, Work
+from gateway.settings import Settings
 from parsers import autoreply
 from parsers.refs import find_ticket_number
-from storage.models import OutboxKind, Ticket
-
-if TYPE_CHECKING:
-    from gateway.pipeline import Context, Work
 
 QUESTION_EXCERPT = 600  # characters of the question in a call-back notice
-
-
-@dataclass(frozen=True, slots=True)
-class Way:
-    """How the acknowledgement reaches the user."""
-
-    channel: Literal["email", "fax", "phone"]
-    address: str  # an e-mail address, or a fax or phone number (E.164)
-
-
-class AckLimiter:
-    """Acknowledgements an hour, counted from what is stored and this batch: at most
-    `acks_per_address_per_hour` to one address (an auto-responder that hides what it is
-    cannot keep a loop going), `acks_per_domain_per_hour` to one organisation's domain
-    (nor one that answers from a new address each time, `ticket+N@...`; a public mail
-    provider's users are counted one by one) and `acks_per_hour` in all."""
-
-    def __init__(self, session: Session, limits: OutboundSection) -> None:
-        self.session, self.limits = session, limits
-        self.counts: dict[tuple[str, str], int] = {}
-
-    def refusal(self, to: str, channel: str, now: datetime) -> str | None:
-        """Why one more acknowledgement to `to` is too many; None, and it is counted, if it is not."""
-        scopes = [(("address", to), self.limits.acks_per_address_per_hour, to)]
-        org = senders.organisation(to)
-        if channel == "email" and org is not None and org.startswith("@"):  # a fax gateway's domain is everyone's
-            scopes.append((("domain", org[1:]), self.limits.acks_per_domain_per_hour, org))
-        scopes.append((("all", ""), self.limits.acks_per_hour, "all addresses"))
-        for scope, limit, what in scopes:
-            if self._count(scope, now) >= limit:
-                return f"over {limit} acknowledgements an hour to {what}"
-        for scope, _, _ in scopes:
-            self.counts[scope] += 1
-        return None
-
-    def _count(self, scope: tuple[str, str], now: datetime) -> int:
-        if scope not in self.counts:
-            kind, key = scope
-            self.counts[scope] = outbox.recent_count(self.session, OutboxKind.ACK, now - timedelta(hours=1),
-                                                     to=key if kind == "address" else None,
-                                                     domain=key if kind == "domain" else None)  # fmt: skip
-        return self.counts[scope]
-
-
-def way_back(came_by: str, emails: list[str], faxes: list[str], phones: list[str]) -> Way | None:
-    """The contact named on the form (or the sender): the channel the question came by
-    first, then e-mail, fax, phone."""
-    found: dict[str, list[str]] = {"email": emails, "fax": faxes, "phone": phones}
-    for channel in dict.fromkeys((came_by, "email", "fax", "phone")):
-        if found.get(channel):
-            return Way(channel, found[channel][0])  # type: ignore[arg-type]
-    return None
 
 
 def refusal(settings: Settings, work: Work, now: datetime) -> str | None:
@@ -107,32 +48,6 @@ def doubt(settings: Settings, work: Work) -> str | None:
     if named is not None:
         return f"answers our mail about {named}, which it did not join: not acknowledged, to break a loop"
     return None
-
-
-def facts(settings: Settings, number: str, row: Mapping[str, Any]) -> AckFacts:
-    """What the messages about a ticket say of it: from a ticket row being created..."""
-    return AckFacts(
-        number=number,
-        language=row["language"],
-        subject=row["subject"],
-        reference=row["reference"],
-        user_name=row["user_name"],
-        office=row["office"],
-        received_at=row["received_at"],
-        effective_received_at=row["effective_received_at"] or row["received_at"],
-        ack_due_at=row["ack_due_at"] or row["received_at"],
-        timezone=settings.calendar.timezone,
-        hours=settings.calendar.hours,
-    )
-
-
-def facts_of(settings: Settings, ticket: Ticket) -> AckFacts:
-    """... or from a stored ticket."""
-    return facts(settings, ticket.number, {k: getattr(ticket, k) for k in _FACT_COLUMNS})
-
-
-_FACT_COLUMNS = ("language", "subject", "reference", "user_name", "office", "received_at",
-                 "effective_received_at", "ack_due_at")  # fmt: skip
 
 
 def acknowledge(ctx: Context, work: Work) -> Work:

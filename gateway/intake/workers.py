@@ -22,13 +22,12 @@ import structlog
 
 from gateway import logs
 from parsers import reading as read
-from parsers.reading import FirstPass, ReadConfig, Reading, Rejected, first_pass
+from parsers.reading import FirstPass, Parsed, ReadConfig, Reading, Rejected, first_pass
 from gateway.settings import Settings
 from parsers.fax import FaxLimits, PageImage, PageText, ocr_page
 from parsers.mime import ParseLimits
 
 log = structlog.get_logger("hotline.parsing")
-Parsed = Reading | Rejected
 T = TypeVar("T")
 CRASHED = "the message killed the process reading it (a crash in a native decoder); kept unread"
 
