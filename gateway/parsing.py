@@ -55,7 +55,8 @@ class Parser:
             max_bytes=lim.max_message_bytes,
             gateway_senders=frozenset(s.lower() for s in fax.gateway_senders),
             caller_patterns=tuple(fax.caller_id_patterns),
-            fax_limits=FaxLimits(fax.max_pages, fax.max_pixels, fax.max_document_bytes, fax.ocr_seconds_per_page),
+            fax_limits=FaxLimits(fax.max_pages, fax.max_pixels, fax.max_document_bytes, fax.ocr_seconds_per_page,
+                                 fax.max_document_pixels),
         )
         self.workers = workers or settings.daemon.workers or os.cpu_count() or 1
         self.pool_threshold = pool_threshold

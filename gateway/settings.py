@@ -249,6 +249,7 @@ class FaxSection(Section):
     max_pages: int = Field(20, ge=1)
     max_pixels: int = Field(40_000_000, ge=1_000_000)  # per page: decompression bombs are refused
     max_document_bytes: int = Field(30_000_000, ge=1024)
+    max_document_pixels: int = Field(160_000_000, ge=1_000_000)  # all pages of a document together
     ocr_seconds_per_page: float = Field(60.0, gt=0)
     send_in_working_hours: bool = True  # fax acknowledgements wait for working time (never past the deadline)
 
