@@ -5,21 +5,21 @@ the bytes come from.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import islice
+from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Row, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import inbox
-from gateway.parsing import Parsed, Parser
+from gateway.parsing import Parsed, Parser, Stopped
 from gateway.pipeline import Outcome, process
 from gateway.reading import Reading, Rejected
-from gateway.settings import Settings
+from gateway.settings import LimitsSection, Settings
 from parsers.identity import Identity, identify
 from storage import blobs
 from storage.db import transaction
@@ -27,6 +27,7 @@ from storage.models import InboxEntry, InboxState, Ticket
 
 log = structlog.get_logger("hotline.ingest")
 BATCH = 256
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +37,19 @@ class Batch:
     parsed: Iterator[Parsed]  # results for `fresh`, in order, possibly still being computed
 
 
-def batched(items: Iterable[inbox.Incoming], size: int) -> Iterator[list[inbox.Incoming]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
+def batched(items: Iterable[T], size: int, max_bytes: int, nbytes: Callable[[T], int]) -> Iterator[list[T]]:
+    """Chunks of at most `size` items and `max_bytes` (by `nbytes`), at least one item each:
+    a batch's raw messages and their parses are in memory at once."""
+    chunk: list[T] = []
+    total = 0
+    for item in items:
+        weight = nbytes(item)
+        if chunk and (len(chunk) == size or total + weight > max_bytes):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += weight
+    if chunk:
         yield chunk
 
 
@@ -53,7 +64,7 @@ def ingest(
     """Outcomes in input order. Worker processes parse batch k+1 while batch k is routed;
     each batch's raw bytes are committed to the inbox before it is routed."""
     pending: Batch | None = None
-    chunks = batched(items, BATCH)
+    chunks = batched(items, BATCH, settings.limits.max_batch_bytes, lambda i: len(i.raw))
     parsing = _next_parse(parser, chunks)
     while parsing is not None:
         chunk, results = parsing
@@ -99,20 +110,54 @@ def process_backlog(
     factory: sessionmaker[Session], settings: Settings, parser: Parser, limit: int = BATCH
 ) -> list[tuple[str, Outcome]]:
     """The daemon's worker: route the oldest unprocessed inbox rows, whoever stored them;
-    returns (source, outcome) pairs."""
+    returns (source, outcome) pairs. Each reading is counted on its rows first (committed),
+    so that a message that kills the process while it is read is not read forever: see
+    `_next_batch` and `_poisoned`."""
+    rows = _next_batch(factory, settings.limits, limit)
+    most = settings.limits.max_attempts
+    poisoned = {row.id: Rejected(_poisoned(row.attempts, most)) for row in rows if row.attempts >= most}
+    readable = [row for row in rows if row.id not in poisoned]
+    _count_attempts(factory, [row.id for row in readable], 1)
+    try:
+        with factory() as session:
+            raws = blobs.get_many(session, [row.raw_sha256 for row in readable])
+        results = list(parser.map([raws[row.raw_sha256] for row in readable], [row.channel for row in readable]))
+    except Stopped:  # a reading cut short by a stop is no attempt
+        _count_attempts(factory, [row.id for row in readable], -1)
+        raise
+    parsed: dict[int, Parsed] = {**poisoned, **dict(zip([row.id for row in readable], results, strict=True))}
+    outcomes = route(factory, settings, parsed)
+    return [(row.source, outcomes[row.id]) for row in rows if row.id in outcomes]
+
+
+def _next_batch(factory: sessionmaker[Session], limits: LimitsSection, limit: int) -> list[Row[Any]]:
+    """The oldest new rows, up to `limit` and limits.max_batch_bytes (at least one). A row
+    read before and still new was being read when its process died (with the rest of its
+    batch): such rows are read one at a time, so that only the guilty one reaches
+    limits.max_attempts."""
     with factory() as session:
-        stmt = (
-            select(InboxEntry.id, InboxEntry.raw_sha256, InboxEntry.source, InboxEntry.channel)
+        rows = session.execute(
+            select(InboxEntry.id, InboxEntry.raw_sha256, InboxEntry.source, InboxEntry.channel,
+                   InboxEntry.size, InboxEntry.attempts)
             .where(InboxEntry.state == InboxState.NEW)
             .order_by(InboxEntry.id)
             .limit(limit)
-        )
-        rows = session.execute(stmt).all()
-        raws = blobs.get_many(session, [row.raw_sha256 for row in rows])
-    results = parser.map([raws[row.raw_sha256] for row in rows], [row.channel for row in rows])
-    parsed = dict(zip([row.id for row in rows], results, strict=True))
-    outcomes = route(factory, settings, parsed)
-    return [(row.source, outcomes[row.id]) for row in rows if row.id in outcomes]
+        ).all()  # fmt: skip
+    if suspect := next((row for row in rows if row.attempts), None):
+        return [suspect]
+    return next(batched(rows, limit, limits.max_batch_bytes, lambda row: row.size), [])
+
+
+def _count_attempts(factory: sessionmaker[Session], ids: list[int], step: int) -> None:
+    """Committed before the reading begins: the next daemon sees it even after a SIGKILL."""
+    if ids:
+        with transaction(factory) as session:
+            session.execute(update(InboxEntry).where(InboxEntry.id.in_(ids)).values(attempts=InboxEntry.attempts + step))
+
+
+def _poisoned(attempts: int, most: int) -> str:
+    return (f"reading it was begun {attempts} times and never finished: the process reading it died "
+            f"(out of memory, a crash); over limits.max_attempts={most}, the raw message is kept")  # fmt: skip
 
 
 def route(factory: sessionmaker[Session], settings: Settings, parsed: dict[int, Parsed]) -> dict[int, Outcome]:
