@@ -181,6 +181,9 @@ class SmtpServerSection(Section):
     recipients: list[str] = []
     channel_by_recipient: dict[str, Literal["email", "fax"]] = {}
     max_message_bytes: int = Field(26_214_400, ge=1024)
+    max_connections: int = Field(200, ge=1)  # open at once; more get 421 (keep it below LimitNOFILE)
+    max_connections_per_peer: int = Field(20, ge=1)  # from one IP address
+    idle_seconds: float = Field(60.0, gt=0)  # a connection silent this long is closed
     tls_cert: StatePath | None = None  # PEM files: STARTTLS is offered when both are set
     tls_key: StatePath | None = None
 
