@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import Row, select, update
@@ -130,7 +130,9 @@ def process_backlog(
     return [(row.source, outcomes[row.id]) for row in rows if row.id in outcomes]
 
 
-def _next_batch(factory: sessionmaker[Session], limits: LimitsSection, limit: int) -> list[Row[Any]]:
+def _next_batch(
+    factory: sessionmaker[Session], limits: LimitsSection, limit: int
+) -> list[Row[int, str, str, str | None, int, int]]:  # id, raw_sha256, source, channel, size, attempts
     """The oldest new rows, up to `limit` and limits.max_batch_bytes (at least one). A row
     read before and still new was being read when its process died (with the rest of its
     batch): such rows are read one at a time, so that only the guilty one reaches
