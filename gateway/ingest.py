@@ -111,8 +111,8 @@ def process_backlog(
 ) -> list[tuple[str, Outcome]]:
     """The daemon's worker: route the oldest unprocessed inbox rows, whoever stored them;
     returns (source, outcome) pairs. Each reading is counted on its rows first (committed),
-    so that a message that kills the process while it is read is not read forever: see
-    `_next_batch` and `_poisoned`."""
+    so that a message that kills the process while it is read or routed is not taken up
+    forever: see `_next_batch` and `_poisoned`. A stop or a store failure gives it back."""
     rows = _next_batch(factory, settings.limits, limit)
     most = settings.limits.max_attempts
     poisoned = {row.id: Rejected(_poisoned(row.attempts, most)) for row in rows if row.attempts >= most}
@@ -121,12 +121,12 @@ def process_backlog(
     try:
         with factory() as session:
             raws = blobs.get_many(session, [row.raw_sha256 for row in readable])
-        results = list(parser.map([raws[row.raw_sha256] for row in readable], [row.channel for row in readable]))
-    except Stopped:  # a reading cut short by a stop is no attempt
+        results = parser.map([raws[row.raw_sha256] for row in readable], [row.channel for row in readable])
+        parsed: dict[int, Parsed] = {**poisoned, **dict(zip([row.id for row in readable], results, strict=True))}
+        outcomes = route(factory, settings, parsed)
+    except (Stopped, OperationalError, InterfaceError):  # a stop or the store: not the message's fault
         _count_attempts(factory, [row.id for row in readable], -1)
         raise
-    parsed: dict[int, Parsed] = {**poisoned, **dict(zip([row.id for row in readable], results, strict=True))}
-    outcomes = route(factory, settings, parsed)
     return [(row.source, outcomes[row.id]) for row in rows if row.id in outcomes]
 
 
