@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import email.utils
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime

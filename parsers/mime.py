@@ -639,6 +639,7 @@ class _Body:
         self.html: list[str] = []
         self.embedded: dict[str, None] = {}
         self.max_chars = limits.max_text_chars
+        self.cut_types: set[str] = set()  # content types of which a part was cut
         self.cut = False
         nodes = _walk(msg, limits, hdr.decode_8bit)
         for node in nodes:
@@ -664,10 +665,12 @@ class _Body:
         chars = per_char * (self.max_chars + 1)
         data = _leaf_bytes(part)
         if len(data) > MAX_BYTES_PER_CHAR * chars:
-            data, self.cut = data[: MAX_BYTES_PER_CHAR * chars], True
+            data = data[: MAX_BYTES_PER_CHAR * chars]
+            self.cut_types.add(ctype)
         text = decode_bytes(data, part.get_content_charset(), self.defects)
         if len(text) > chars:
-            text, self.cut = text[:chars], True
+            text = text[:chars]
+            self.cut_types.add(ctype)
         if not text.strip():
             return
         (self.html if ctype == "text/html" else self.plain).append(text)
@@ -676,6 +679,7 @@ class _Body:
         """All plain parts; HTML rendered to text only when there is no plain part; at most
         limits.max_text_chars (`cut` says whether it was cut)."""
         parts = self.plain or [self._html_to_text(h) for h in self.html]
+        self.cut = ("text/plain" if self.plain else "text/html") in self.cut_types
         text = "\n".join(p for p in parts if p)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         if len(text) > self.max_chars:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests import hostile
-from tests.support import HOTLINE, Hotline, consultants_config, show_ticket, write_config
+from tests import mailfactory as mf
+from tests.support import HOTLINE, Hotline, consultants_config, ingest_raw, show_ticket, write_config
 from tests.test_acknowledge import events
 
 GATEWAY = "faxserver@example.org"
@@ -83,3 +84,11 @@ def test_a_fax_page_over_max_pixels_is_never_decoded(hotline: Hotline, tmp_path:
     assert show_ticket(hotline, line["ticket"])["needs_review"] is True
     reasons = review_reasons(hotline)
     assert any("fax.max_pixels" in r for r in reasons), reasons
+
+
+def test_a_cut_html_alternative_leaves_a_whole_plain_text_unflagged(hotline: Hotline, tmp_path: Path) -> None:
+    """Only the text shown counts: a huge HTML alternative cut unread is no cut question."""
+    raw = mf.make_message(body="Krótkie pytanie o licencję.\n", html="<p>" + "x " * 2_100_000 + "</p>")
+    line = ingest_raw(hotline, tmp_path, raw)
+    assert show_ticket(hotline, line["ticket"])["question"] == "Krótkie pytanie o licencję."
+    assert not any("limits.max_text_chars" in r for r in review_reasons(hotline))
