@@ -327,7 +327,7 @@ class LimitsSection(Section):
     max_attachments: int = Field(100, ge=0)
     max_mime_depth: int = Field(20, ge=1)
     max_text_chars: int = Field(200_000, ge=1000)  # of a body's text kept and routed; the raw message keeps all
-    max_batch_bytes: int = Field(64 * 1024 * 1024, ge=1024)  # raw bytes read and parsed at once by the router
+    max_batch_bytes: int = Field(32 * 1024 * 1024, ge=1024)  # raw bytes read and parsed at once by the router
     max_attempts: int = Field(3, ge=1)  # routing attempts of one inbox row before it is quarantined (a poison message)
 
 

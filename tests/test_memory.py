@@ -7,15 +7,20 @@ fax.max_pixels. The question still becomes a ticket; what was cut or refused is 
 from __future__ import annotations
 
 import json
+import os
+import random
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway import inbox
+from storage import db
 from tests import hostile
 from tests import mailfactory as mf
-from tests.support import HOTLINE, Hotline, consultants_config, ingest_raw, show_ticket, write_config
+from tests.support import HOTLINE, DaemonProcess, Hotline, consultants_config, ingest_raw, show_ticket, wait_for, write_config
 from tests.test_acknowledge import events
 
 GATEWAY = "faxserver@example.org"
@@ -92,3 +97,49 @@ def test_a_cut_html_alternative_leaves_a_whole_plain_text_unflagged(hotline: Hot
     line = ingest_raw(hotline, tmp_path, raw)
     assert show_ticket(hotline, line["ticket"])["question"] == "Krótkie pytanie o licencję."
     assert not any("limits.max_text_chars" in r for r in review_reasons(hotline))
+
+
+def peak_of_tree(pid: int) -> int:
+    """VmHWM (MiB) of a running process, or of its largest child (the parser workers)."""
+    pids = [pid] + [int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(int(p)) == pid]
+    return max(_hwm(p) for p in pids) // 1024
+
+
+def _hwm(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def test_the_daemon_reads_a_backlog_of_big_mail_a_few_megabytes_at_a_time(tmp_path: Path, sqlite_template: Path) -> None:
+    """Sixteen messages with a 12 MB attachment each, stored (as the SMTP listener stores
+    them) before the daemon starts: it once read them all, and held all their parses, in one
+    batch; now at most limits.max_batch_bytes of them at once."""
+    shutil.copy(sqlite_template, tmp_path / "hotline.db")
+    url = f"sqlite:///{tmp_path / 'hotline.db'}"
+    factory = db.open_store(url)
+    received = datetime.now(timezone.utc)
+    with db.transaction(factory) as session:
+        for n in range(16):
+            scan = random.Random(n).randbytes(12_000_000)  # a scan: incompressible
+            raw = mf.make_message(message_id=f"<backlog.{n}@example.pl>", attachments=[("skan.jpg", "image/jpeg", scan)])
+            inbox.accept(session, inbox.Delivery(raw, "smtp", None, received))
+    daemon = DaemonProcess(write_config(tmp_path / "c.toml", url, "[daemon]\nsweep_seconds = 0.2\n"), tmp_path)
+    try:
+        daemon.start()
+        assert daemon.proc is not None
+        hotline = Hotline(daemon.config)
+        wait_for(lambda: len(hotline.json("tickets", "list", "--json")) == 16, timeout=120, step=0.5)
+        peak = peak_of_tree(daemon.proc.pid)
+    finally:
+        daemon.close()
+    assert peak < 450, f"peak RSS {peak} MiB"  # all in one batch: over 700 MiB
