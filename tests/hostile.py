@@ -93,10 +93,12 @@ def inline_image_pdf(width: int = 8_000, height: int = 8_000) -> bytes:
     return out.getvalue()
 
 
-def fax_mail(document: bytes, gateway: str, message_id: str = "<strips.1@example.org>") -> bytes:
+def fax_mail(document: bytes, gateway: str, message_id: str = "<strips.1@example.org>", document_name: str = "fax.pdf") -> bytes:
+    """A fax gateway's mail carrying `document` (PDF, or TIFF by its name)."""
+    kind = "image/tiff" if document_name.endswith(".tif") else "application/pdf"
     return mf.make_message(subject="Fax from +48 22 765 43 21", sender=f"Fax Server <{gateway}>",
                            body="Received a fax, see attachment.\n", message_id=message_id,
-                           attachments=[("fax.pdf", "application/pdf", document)])  # fmt: skip
+                           attachments=[(document_name, kind, document)])  # fmt: skip
 
 
 # Runs a command and prints the peak RSS (KiB) of the largest process among its descendants:

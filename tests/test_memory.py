@@ -18,6 +18,7 @@ import pytest
 
 from gateway import inbox
 from storage import db
+from tests import formfactory as ff
 from tests import hostile
 from tests import mailfactory as mf
 from tests.support import HOTLINE, DaemonProcess, Hotline, consultants_config, ingest_raw, show_ticket, wait_for, write_config
@@ -143,3 +144,18 @@ def test_the_daemon_reads_a_backlog_of_big_mail_a_few_megabytes_at_a_time(tmp_pa
     finally:
         daemon.close()
     assert peak < 450, f"peak RSS {peak} MiB"  # all in one batch: over 700 MiB
+
+
+def test_a_document_shares_fax_max_document_pixels_among_its_pages(tmp_path: Path, sqlite_template: Path) -> None:
+    """Five fax pages, each far under fax.max_pixels, over the document's pixel budget
+    from the third page on: those pages are not decoded, and the ticket says why."""
+    shutil.copy(sqlite_template, tmp_path / "hotline.db")
+    extra = f'[fax]\ngateway_senders = ["{GATEWAY}"]\nmax_document_pixels = 10000000\n'
+    hotline = Hotline(write_config(tmp_path / "h.toml", f"sqlite:///{tmp_path / 'hotline.db'}", extra))
+    pages = [ff.render_text_page(f"Strona {n}: proszę o kontakt w sprawie licencji.") for n in range(1, 6)]
+    assert all(4_000_000 > p.width * p.height > 3_000_000 for p in pages)
+    line = ingest_raw(hotline, tmp_path, hostile.fax_mail(ff.to_g4_tiff(pages), GATEWAY, document_name="fax.tif"))
+    ticket = show_ticket(hotline, line["ticket"])
+    assert "Strona 2" in ticket["question"] and "Strona 3" not in ticket["question"]
+    reasons = review_reasons(hotline)
+    assert [r for r in reasons if "fax.max_document_pixels" in r and "page 3" in r], reasons
