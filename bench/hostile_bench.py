@@ -60,6 +60,7 @@ def main() -> int:
     args = parser.parse_args()
     mail = args.out / "mail"
     config = setup(args.out / "alone")
+    shutil.rmtree(mail, ignore_errors=True)
     mail.mkdir(parents=True)
     failed = False
     print(f"{'message':20} {'MB':>6} {'peak MiB':>9} {'bound':>6} {'seconds':>8}  action")
