@@ -182,6 +182,9 @@ class SmtpServerSection(Section):
     recipients: list[str] = []
     channel_by_recipient: dict[str, Literal["email", "fax"]] = {}
     max_message_bytes: int = Field(26_214_400, ge=1024)
+    max_connections: int = Field(200, ge=1)  # open at once; more get 421 (keep it below LimitNOFILE)
+    max_connections_per_peer: int = Field(20, ge=1)  # from one IP address
+    idle_seconds: float = Field(60.0, gt=0)  # a connection silent this long is closed
     tls_cert: StatePath | None = None  # PEM files: STARTTLS is offered when both are set
     tls_key: StatePath | None = None
 
@@ -254,6 +257,7 @@ class FaxSection(Section):
     max_pages: int = Field(20, ge=1)
     max_pixels: int = Field(40_000_000, ge=1_000_000)  # per page: decompression bombs are refused
     max_document_bytes: int = Field(30_000_000, ge=1024)
+    max_document_pixels: int = Field(160_000_000, ge=1_000_000)  # all pages of a document together
     ocr_seconds_per_page: float = Field(60.0, gt=0)
     ocr_seconds_per_document: float = Field(300.0, gt=0)  # the daemon routes a fax unread past it
     send_in_working_hours: bool = True  # fax acknowledgements wait for working time (never past the deadline)
@@ -342,6 +346,9 @@ class LimitsSection(Section):
     max_message_bytes: int = Field(52_428_800, ge=1024)  # a 25 MB attachment, base64-encoded
     max_attachments: int = Field(100, ge=0)
     max_mime_depth: int = Field(20, ge=1)
+    max_text_chars: int = Field(200_000, ge=1000)  # of a body's text kept and routed; the raw message keeps all
+    max_batch_bytes: int = Field(32 * 1024 * 1024, ge=1024)  # raw bytes read and parsed at once by the router
+    max_attempts: int = Field(3, ge=1)  # routing attempts of one inbox row before it is quarantined (a poison message)
 
 
 class DaemonSection(Section):

@@ -30,6 +30,7 @@ class FaxLimits:
     max_pixels: int = 40_000_000  # per page: a decompression bomb is refused, not decoded
     max_bytes: int = 30_000_000
     seconds_per_page: float = 30.0
+    max_document_pixels: int = 160_000_000  # all pages together: 20 superfine fax pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +84,34 @@ class DocumentError(ValueError):
 # stamp ("Page 1/2", a date) on top of a scanned image, which must still be OCR'd.
 TEXT_LAYER_MIN_LETTERS = 40
 MAX_FIELDS, MAX_FIELD_CHARS = 500, 20_000
+MAX_FORM_DEPTH = 8  # form XObjects inside form XObjects: deeper ones (or a loop) hold no fax page
 PNG_LEVEL = 1  # pages travel once to a worker: fast beats small
 GOOD_CONFIDENCE = 70.0  # below it (mean word confidence) a page may be upside down: check
 CONFIG_KEYS = {"max_pages": "fax.max_pages", "max_pixels": "fax.max_pixels",
-               "max_bytes": "fax.max_document_bytes", "seconds_per_page": "fax.ocr_seconds_per_page"}  # fmt: skip
+               "max_bytes": "fax.max_document_bytes", "seconds_per_page": "fax.ocr_seconds_per_page",
+               "max_document_pixels": "fax.max_document_pixels"}  # fmt: skip
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _over(name: str, limits: FaxLimits) -> str:
     """`limits.max_pixels=40000000 (config fax.max_pixels)`: names both for the reader."""
     return f"limits.{name}={getattr(limits, name)} (config {CONFIG_KEYS[name]})"
+
+
+class _PixelBudget:
+    """Pixels a document may still decode (fax.max_document_pixels), spent page by page
+    before each page is decoded: pages within max_pixels each can still add up."""
+
+    def __init__(self, limits: FaxLimits) -> None:
+        self.limits, self.left = limits, limits.max_document_pixels
+
+    def spend(self, page: int, pixels: int) -> str | None:
+        """None when the page's pixels fit (and are spent), else why the page is not read."""
+        if pixels > self.left:
+            return (f"page {page}: {pixels} pixels, over {_over('max_document_pixels', self.limits)} "
+                    "with the pages before it: not decoded")  # fmt: skip
+        self.left -= pixels
+        return None
 
 
 # --------------------------------------------------------------------------- API
@@ -191,8 +210,9 @@ def _split_raster(data: bytes, filename: str, kind: str, limits: FaxLimits) -> S
     image = _open_image(data, kind, limits)
     images: list[PageImage] = []
     problems: list[str] = []
+    budget = _PixelBudget(limits)
     for number, frame in _frames(image, kind, limits, problems):
-        page = _raster_page(number, frame, limits)
+        page = _raster_page(number, frame, limits, budget)
         if isinstance(page, str):
             problems.append(page)
         else:
@@ -259,11 +279,13 @@ def _frames(image: Image.Image, kind: str, limits: FaxLimits, problems: list[str
         yield index + 1, image
 
 
-def _raster_page(number: int, frame: Image.Image, limits: FaxLimits) -> PageImage | str:
+def _raster_page(number: int, frame: Image.Image, limits: FaxLimits, budget: _PixelBudget) -> PageImage | str:
     """One frame, its size checked before it is decoded; a string says why it was skipped."""
     width, height = frame.size
     if width * height > limits.max_pixels:
         return f"page {number}: {width} x {height} pixels, over {_over('max_pixels', limits)}: not decoded"
+    if refused := budget.spend(number, width * height):
+        return refused
     try:
         frame.load()
         x_dpi, y_dpi = _frame_dpi(frame)
@@ -307,10 +329,11 @@ def _split_pdf(data: bytes, filename: str, limits: FaxLimits) -> SplitDocument:
     fields = _form_fields(reader)
     texts: list[PageText] = []
     images: list[PageImage] = []
+    budget = _PixelBudget(limits)
     for number in range(1, min(len(pages), limits.max_pages) + 1):
         try:
             page = pages[number - 1]
-            found = _pdf_page(page, number, limits)
+            found = _pdf_page(page, number, limits, budget)
         except Exception as exc:  # one broken page costs that page, not the document
             problems.append(f"page {number}: cannot be read: {type(exc).__name__}: {exc}")
             continue
@@ -345,7 +368,7 @@ def _looks_encrypted(data: bytes) -> bool:
     return b"/Encrypt" in data[-4096:] or b"/Encrypt" in data[:4096]
 
 
-def _pdf_page(page: PageObject, number: int, limits: FaxLimits) -> PageText | PageImage | list[str]:
+def _pdf_page(page: PageObject, number: int, limits: FaxLimits, budget: _PixelBudget) -> PageText | PageImage | list[str]:
     """A page's text layer (with filled-in form values in place), else its scanned image."""
     widgets = _widget_values(page)
     text = _clean(page.extract_text() or "") if not widgets else ""
@@ -353,7 +376,7 @@ def _pdf_page(page: PageObject, number: int, limits: FaxLimits) -> PageText | Pa
         return PageText(number, _merge_fields(page, widgets), 100.0, "form-fields")
     if sum(c.isalpha() for c in text) >= TEXT_LAYER_MIN_LETTERS:
         return PageText(number, text, 100.0, "text-layer")
-    found = _page_image(page, number, limits)
+    found = _page_image(page, number, limits, budget)
     if found is None:  # neither text nor image: an empty page, or vector drawing only
         return PageText(number, text, 100.0 if text.strip() else 0.0, "text-layer")
     return found
@@ -364,22 +387,29 @@ def _clean(text: str) -> str:
 
 
 # ----------------------------------------------------------------- PDF images
-def _page_image(page: PageObject, number: int, limits: FaxLimits) -> PageImage | list[str] | None:
+def _page_image(page: PageObject, number: int, limits: FaxLimits, budget: _PixelBudget) -> PageImage | list[str] | None:
     """The page's scanned image (the largest, or same-width strips stacked), sizes checked
-    first, turned upright as the page shows it, with its resolution from its placement."""
+    first, turned upright as the page shows it, with its resolution from its placement.
+
+    The page's images are checked together, from their dictionaries, before any is decoded:
+    strips each under fax.max_pixels can stack to a gigapixel page."""
+    keys = _image_keys(page)
+    sizes = [(w, h) for _, w, h in keys]
+    if refused := _over_pixels(f"page {number}", sizes, limits) or budget.spend(number, sum(w * h for w, h in sizes)):
+        return [refused]
     problems: list[str] = []
     found = []
-    for key, width, height in _image_keys(page):
-        if width * height > limits.max_pixels:
-            problems.append(f"page {number}: image of {width} x {height} pixels, over {_over('max_pixels', limits)}: not decoded")
-            continue
+    for key, _, _ in keys:
         try:
             image = page.images[key].image
         except Exception as exc:  # JBIG2 without jbig2dec, a broken stream, an odd colour space
             problems.append(f"page {number}: image cannot be decoded: {type(exc).__name__}: {exc}")
             continue
-        if image is not None and image.width * image.height <= limits.max_pixels:
+        if image is not None:
             found.append((key, image))
+    # a dictionary may understate what its stream decodes to: the decoded sizes count too
+    if refused := _over_pixels(f"page {number}", [im.size for _, im in found], limits, "decoded"):
+        return [*problems, refused]
     if not found:
         return problems or None
     key, image = _compose(found)
@@ -390,35 +420,68 @@ def _page_image(page: PageObject, number: int, limits: FaxLimits) -> PageImage |
     return PageImage(number, _png(image), x_dpi, y_dpi)
 
 
+def _over_pixels(where: str, sizes: list[tuple[int, int]], limits: FaxLimits, state: str = "not decoded") -> str | None:
+    """Why images of these sizes are refused together, or None when they fit max_pixels."""
+    total = sum(w * h for w, h in sizes)
+    if total <= limits.max_pixels:
+        return None
+    if len(sizes) == 1:
+        (w, h), = sizes
+        return f"{where}: image of {w} x {h} pixels, over {_over('max_pixels', limits)}: {state}"
+    return f"{where}: {len(sizes)} images of {total} pixels together, over {_over('max_pixels', limits)}: {state}"
+
+
 def _image_keys(page: PageObject) -> list[tuple[Any, int, int]]:
-    """(key for page.images, width, height) read from the image dictionaries, undecoded."""
-    out: list[tuple[Any, int, int]] = []
-    for key in page.images.keys():
-        if isinstance(key, str) and key.startswith("~"):  # inline image: small by nature
-            out.append((key, 0, 0))
+    """(key for page.images, width, height) of every image on the page, read from the image
+    dictionaries undecoded: XObjects (also inside forms) and inline images. pypdf's
+    `page.images` decodes every inline image as soon as it is touched, so it is not asked."""
+    return [*_xobject_images(page, []), *((f"~{i}~", w, h) for i, (w, h) in enumerate(_inline_sizes(page)))]
+
+
+def _xobject_images(node: Any, path: list[str], depth: int = 0) -> Iterator[tuple[Any, int, int]]:
+    """Image XObjects under `node`'s resources, keyed as pypdf does (`/Im0`, `[/Fm0, /Im0]`)."""
+    resources = node.get("/Resources")
+    resources = resources.get_object() if resources is not None else None
+    xobjects = resources.get("/XObject") if isinstance(resources, DictionaryObject) else None
+    xobjects = xobjects.get_object() if xobjects is not None else None
+    if not isinstance(xobjects, DictionaryObject) or depth > MAX_FORM_DEPTH:
+        return
+    for name, ref in xobjects.items():
+        obj = ref.get_object()
+        if not isinstance(obj, StreamObject):
             continue
-        obj = _xobject(page, [key] if isinstance(key, str) else list(key))
-        if obj is not None:
-            out.append((key, int(obj.get("/Width", 0)), int(obj.get("/Height", 0))))
-    return out
+        if obj.get("/Subtype") == "/Image":
+            yield (name if not path else [*path, name]), _dimension(obj, "/Width"), _dimension(obj, "/Height")
+        elif obj.get("/Subtype") == "/Form":
+            yield from _xobject_images(obj, [*path, name], depth + 1)
 
 
-def _xobject(page: PageObject, path: list[str]) -> DictionaryObject | None:
-    """Follow an image key (`/Im0`, or `[/Fm0, /Im0]` inside a form XObject) to its dictionary."""
-    node: Any = page
-    for name in path:
-        resources = node.get("/Resources")
-        resources = resources.get_object() if resources is not None else None
-        xobjects = resources.get("/XObject") if isinstance(resources, DictionaryObject) else None
-        xobjects = xobjects.get_object() if xobjects is not None else None
-        if not isinstance(xobjects, DictionaryObject) or name not in xobjects:
-            return None
-        node = xobjects[name].get_object()
-    return node if isinstance(node, StreamObject) else None
+def _inline_sizes(page: PageObject) -> list[tuple[int, int]]:
+    """(width, height) of each inline image (BI ... ID ... EI), in the order pypdf numbers them."""
+    contents = page.get_contents()
+    if contents is None:
+        return []
+    sizes = []
+    for operands, operator in ContentStream(contents, page.pdf).operations:
+        if operator == b"INLINE IMAGE":
+            settings = operands["settings"]
+            sizes.append((_dimension(settings, "/W", "/Width"), _dimension(settings, "/H", "/Height")))
+    return sizes
+
+
+def _dimension(dictionary: Any, *names: str) -> int:
+    """An image's width or height as its dictionary states it (0 when absent or nonsense)."""
+    for name in names:
+        try:
+            return max(int(dictionary.get(name).get_object()), 0)
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return 0
 
 
 def _compose(images: list[tuple[Any, Image.Image]]) -> tuple[Any, Image.Image]:
-    """One page image: fax software sometimes writes a page as strips of equal width."""
+    """One page image: fax software sometimes writes a page as strips of equal width. The
+    sheet has the pixels of its strips, which were checked together against max_pixels."""
     widths = {im.width for _, im in images}
     if len(images) > 1 and len(widths) == 1 and all(im.height < im.width for _, im in images):
         mode = "1" if all(im.mode == "1" for _, im in images) else "L"

@@ -30,6 +30,11 @@ from io import BytesIO
 from typing import Any, Callable, Iterator
 
 from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.html_properties import Display
+from inscriptis.model.config import ParserConfig
+from inscriptis.model.html_element import HtmlElement
+from inscriptis.model.tag import CustomHtmlTagHandlerMapping
 from mailparser.dates import parse_mail_date
 from mailparser.utils import get_addresses
 
@@ -58,6 +63,7 @@ class Attachment:
 class ParseLimits:
     max_attachments: int = 100
     max_mime_depth: int = 20
+    max_text_chars: int = 200_000  # of the body text kept; the raw message keeps all of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,7 @@ class ParsedMessage:
     attachments: tuple[Attachment, ...]
     embedded_message_ids: tuple[str, ...]  # Message-IDs of attached/bounced messages
     defects: tuple[str, ...]
+    text_cut: bool = False  # the body text was longer than limits.max_text_chars: `text` is its start
 
     def header(self, name: str) -> str | None:
         """First value of a header field, case-insensitively."""
@@ -136,6 +143,9 @@ _TAGS = re.compile(r"<[^>]*>")
 _NAME_SPACES = re.compile(r"[\r\n\t]+")
 _SPACE_RUN = re.compile(r" {2,}")
 _LAST_ANGLE_ADDR = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+?)\s*>[^<>]*$")
+MAX_BYTES_PER_CHAR = 4  # UTF-8, UTF-16 and UTF-32 never need more for one character
+HTML_MARKUP_PER_CHAR = 20  # markup read per character of text kept: styled Outlook HTML runs about 10
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _SIMPLE_MAILBOX = re.compile(
     rf"""[ \t]*(?:(?P<name>[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~ \t-]*|"[^"\\\r\n]*")[ \t]*"""
@@ -174,6 +184,7 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
     defects = _Defects()
     hdr = _HeaderDecoder(lambda: _declared_charset(msg), defects)
     body = _Body(msg, limits, hdr)
+    text = body.text()
     sender = _addresses(fields.all("from"), "From", hdr, keep_unparseable=True)
     return ParsedMessage(
         message_id=ident.message_id,
@@ -191,10 +202,11 @@ def _parse(raw: bytes, limits: ParseLimits) -> ParsedMessage:
         references=_id_list(hdr.decode(fields.first("references") or "")),
         headers=tuple((name, hdr.decode(value)) for name, value in fields.items),
         content_type=msg.get_content_type(),
-        text=body.text(),
+        text=text,
         attachments=body.attachments,
         embedded_message_ids=body.embedded_ids,
         defects=defects.as_tuple(),
+        text_cut=body.cut,
     )
 
 
@@ -626,6 +638,25 @@ def _node(part: Message, depth: int, in_body: bool, attached: bool, decode_8bit:
     )
 
 
+def _flat_tables() -> ParserConfig:
+    """inscriptis without its table layout: a row is a line, its cells a space apart.
+    Laying a table out pads every row to the widest one, so one long cell turned a 2 MB
+    table into 196 million characters; this costs what the cells hold."""
+    css = CSS_PROFILES["strict"].copy()
+    css["tr"] = HtmlElement(display=Display.block)
+    css["td"] = css["th"] = HtmlElement(suffix=" ")
+    tags = ("table", "tr", "td", "th")
+    handlers = CustomHtmlTagHandlerMapping({t: _no_layout for t in tags}, {t: _no_layout for t in tags})
+    return ParserConfig(css=css, custom_html_tag_handler_mapping=handlers)
+
+
+def _no_layout(*_: Any) -> None:
+    """In place of inscriptis' table handlers: tables are laid out by the CSS above."""
+
+
+_FLAT_TABLES = _flat_tables()
+
+
 class _Body:
     """Walks the MIME tree once: text parts, attachments and embedded Message-IDs."""
 
@@ -635,6 +666,9 @@ class _Body:
         self.plain: list[str] = []
         self.html: list[str] = []
         self.embedded: dict[str, None] = {}
+        self.max_chars = limits.max_text_chars
+        self.cut_types: set[str] = set()  # content types of which a part was cut
+        self.cut = False
         nodes = _walk(msg, limits, hdr.decode_8bit)
         for node in nodes:
             defects.add_part(node.part)
@@ -654,21 +688,36 @@ class _Body:
         self.embedded_ids = tuple(self.embedded)
 
     def _add_text(self, part: Message, ctype: str) -> None:
-        text = decode_bytes(_leaf_bytes(part), part.get_content_charset(), self.defects)
+        """A text part, cut before it is decoded: a 25 MB body costs what is kept of it."""
+        per_char = HTML_MARKUP_PER_CHAR if ctype == "text/html" else 1
+        chars = per_char * (self.max_chars + 1)
+        data = _leaf_bytes(part)
+        if len(data) > MAX_BYTES_PER_CHAR * chars:
+            data = data[: MAX_BYTES_PER_CHAR * chars]
+            self.cut_types.add(ctype)
+        text = decode_bytes(data, part.get_content_charset(), self.defects)
+        if len(text) > chars:
+            text = text[:chars]
+            self.cut_types.add(ctype)
         if not text.strip():
             return
         (self.html if ctype == "text/html" else self.plain).append(text)
 
     def text(self) -> str:
-        """All plain parts; HTML rendered to text only when there is no plain part."""
+        """All plain parts; HTML rendered to text only when there is no plain part; at most
+        limits.max_text_chars (`cut` says whether it was cut)."""
         parts = self.plain or [self._html_to_text(h) for h in self.html]
+        self.cut = ("text/plain" if self.plain else "text/html") in self.cut_types
         text = "\n".join(p for p in parts if p)
-        return text.replace("\r\n", "\n").replace("\r", "\n")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if len(text) > self.max_chars:
+            text, self.cut = text[: self.max_chars], True
+        return text
 
     def _html_to_text(self, markup: str) -> str:
         """Readable text of an HTML body, without the layout padding of rendered tables."""
         try:
-            text = get_text(markup)
+            text = get_text(markup, _FLAT_TABLES)
         except Exception as exc:  # lxml refuses some garbage; fall back to tag stripping
             self.defects.add(f"HTML not convertible ({type(exc).__name__}): tags stripped")
             text = html.unescape(_TAGS.sub(" ", markup))

@@ -75,6 +75,9 @@ def _split(msg: ParsedMessage, channel: str | None, config: ReadConfig) -> First
     sender = msg.sender.addr if msg.sender else ""
     is_fax = channel == "fax" or (channel is None and sender in config.gateway_senders)
     documents, problems = [], []
+    if msg.text_cut:
+        problems.append(f"text cut to its first {config.limits.max_text_chars} characters (limits.max_text_chars): "
+                        "the stored raw message holds all of it")  # fmt: skip
     for att in msg.attachments if is_fax else ():
         if not is_document(att):
             continue

@@ -43,7 +43,8 @@ def is_permanent(exc: BaseException) -> bool:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine with SQLite made safe for a mail queue: WAL, foreign keys, real SAVEPOINTs."""
+    """An engine with SQLite made safe for a mail queue: WAL synced at each commit, foreign
+    keys, real SAVEPOINTs."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
@@ -61,7 +62,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: every commit syncs the WAL, so the 250 or IMAP move that follows a commit
+    # survives a power loss (NORMAL syncs only at checkpoints)
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

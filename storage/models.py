@@ -127,6 +127,7 @@ class InboxEntry(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # routings begun, see 0006
 
     raw: Mapped[Blob] = relationship()
     ticket: Mapped[Ticket | None] = relationship()

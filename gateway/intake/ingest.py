@@ -8,10 +8,10 @@ routes with gateway/sweep.py; both route through `route` below.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import islice
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import select
@@ -29,6 +29,7 @@ from storage.models import InboxEntry, Ticket
 
 log = structlog.get_logger("hotline.ingest")
 BATCH = 256
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +39,19 @@ class Batch:
     parsed: Iterator[Parsed]  # results for `fresh`, in order, possibly still being computed
 
 
-def batched(items: Iterable[inbox.Incoming], size: int) -> Iterator[list[inbox.Incoming]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
+def batched(items: Iterable[T], size: int, max_bytes: int, nbytes: Callable[[T], int]) -> Iterator[list[T]]:
+    """Chunks of at most `size` items and `max_bytes` (by `nbytes`), at least one item each:
+    a batch's raw messages and their parses are in memory at once."""
+    chunk: list[T] = []
+    total = 0
+    for item in items:
+        weight = nbytes(item)
+        if chunk and (len(chunk) == size or total + weight > max_bytes):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += weight
+    if chunk:
         yield chunk
 
 
@@ -54,7 +65,7 @@ def ingest(
 ) -> Iterator[Outcome]:
     """Outcomes in input order."""
     pending: Batch | None = None
-    for chunk in batched(items, BATCH):
+    for chunk in batched(items, BATCH, settings.limits.max_batch_bytes, lambda item: len(item.raw)):
         batch = _store(factory, chunk, source, received_at, parser)
         if pending is not None:
             yield from _finish(factory, settings, pending)

@@ -11,6 +11,12 @@ Sources only store (the SMTP listener, IMAP), as Postfix's queue manager takes w
    (state new) until the pages are read.
 So a 10-page fax ahead of a hundred e-mails costs them nothing, and a daemon that stops
 mid-page loses nothing: the rows are still new and are read again at the next start.
+
+A batch is bounded by count and by `limits.max_batch_bytes`. Each reading is counted on
+its row first, in a committed transaction, so that a message that kills the daemon while
+it is read or routed (out of memory) is not taken up forever: a new row that was read
+before is read alone, and one read `limits.max_attempts` times is quarantined unread. A
+stop or an unreachable store is not the message's fault: its attempt is given back.
 """
 from __future__ import annotations
 
@@ -20,16 +26,18 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.intake.ingest import BATCH, route
+from gateway.intake.ingest import BATCH, batched, route
 from gateway.intake.workers import Parsed, Parser
 from gateway.pipeline.work import Outcome
 from parsers.reading import FirstPass, Rejected, finish
 from gateway.settings import Settings
 from parsers.fax import PageImage, PageText
 from storage import blobs
+from storage.db import transaction
 from storage.models import InboxEntry, InboxState
 
 log = structlog.get_logger("hotline.sweep")
@@ -41,6 +49,8 @@ Key = tuple[int, int]  # (document index, page number)
 class Row:
     id: int
     source: str
+    size: int = 0
+    attempts: int = 0  # readings begun before this one
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +75,17 @@ class Sweeper:
         self.factory, self.settings, self.parser, self.page_done = factory, settings, parser, page_done
         self.reading: dict[int, Reading] = {}
         self.waiting: dict[int, Row] = {}  # faxes whose pages wait for room in the workers
+        self.counted: set[int] = set()  # rows whose reading is counted and not yet routed
         self.max_pages = PAGES_PER_WORKER * parser.workers
 
     def sweep(self) -> list[tuple[str, Outcome]]:
         """Route what is ready; (source, outcome) pairs."""
         ready = self._read_faxes()
         ready.update(self._start_waiting())
-        rows = self._next_rows()
+        rows, most = self._next_rows(), self.settings.limits.max_attempts
+        ready.update({row.id: (row, Rejected(_poisoned(row.attempts, most))) for row in rows if row.attempts >= most})
+        rows = [row for row in rows if row.id not in ready]
+        self._count([row.id for row in rows], 1)
         for row, first in zip(rows, self._first_passes(rows)):
             pages = _pages(first) if isinstance(first, FirstPass) else []
             if isinstance(first, Rejected):
@@ -82,16 +96,50 @@ class Sweeper:
                 self._start(row, first, pages)
             else:
                 self.waiting[row.id] = row
-        outcomes = route(self.factory, self.settings, {i: parsed for i, (_, parsed) in ready.items()})
+        try:
+            outcomes = route(self.factory, self.settings, {i: parsed for i, (_, parsed) in ready.items()})
+        except (OperationalError, InterfaceError):  # the store, not the messages
+            self._count([i for i in ready if i in self.counted], -1)
+            raise
+        self.counted -= set(ready)
         return [(row.source, outcomes[i]) for i, (row, _) in ready.items() if i in outcomes]
 
+    def abandon(self) -> None:
+        """The daemon stops: the readings under way are dropped and given back (the rows
+        stay new), so a stop never counts against a message."""
+        for reading in self.reading.values():
+            for _, _, future in reading.pages:
+                future.cancel()
+        self.reading.clear()
+        self.waiting.clear()
+        self._count(sorted(self.counted), -1)
+
+    def _count(self, ids: list[int], step: int) -> None:
+        """Committed before the reading begins: the next daemon sees it even after a SIGKILL."""
+        if not ids:
+            return
+        with transaction(self.factory) as session:
+            session.execute(update(InboxEntry).where(InboxEntry.id.in_(ids)).values(attempts=InboxEntry.attempts + step))
+        if step > 0:
+            self.counted.update(ids)
+        else:
+            self.counted.difference_update(ids)
+
     def _next_rows(self) -> list[Row]:
+        """The oldest new rows not in hand, up to BATCH and limits.max_batch_bytes (at least
+        one). A row read before and still new was being read when its process died, with the
+        rest of its batch: such a row is read alone, so only the guilty one reaches the limit."""
         held = [*self.reading, *self.waiting]
         with self.factory() as session:
-            stmt = select(InboxEntry.id, InboxEntry.source).where(InboxEntry.state == InboxState.NEW)
+            stmt = select(InboxEntry.id, InboxEntry.source, InboxEntry.size, InboxEntry.attempts).where(
+                InboxEntry.state == InboxState.NEW
+            )
             if held:
                 stmt = stmt.where(InboxEntry.id.not_in(held))
-            return [Row(i, source) for i, source in session.execute(stmt.order_by(InboxEntry.id).limit(BATCH))]
+            rows = [Row(*row) for row in session.execute(stmt.order_by(InboxEntry.id).limit(BATCH))]
+        if suspect := next((row for row in rows if row.attempts), None):
+            return [suspect]
+        return next(batched(rows, BATCH, self.settings.limits.max_batch_bytes, lambda row: row.size), [])
 
     def _first_passes(self, rows: list[Row]) -> list[FirstPass | Rejected]:
         if not rows:
@@ -149,3 +197,8 @@ class Sweeper:
 
 def _pages(first: FirstPass) -> list[tuple[Key, PageImage]]:
     return [((d, page.number), page) for d, doc in enumerate(first.documents) for page in doc.images]
+
+
+def _poisoned(attempts: int, most: int) -> str:
+    return (f"reading it was begun {attempts} times and never finished: the process reading it died "
+            f"(out of memory, a crash); over limits.max_attempts={most}, the raw message is kept")  # fmt: skip

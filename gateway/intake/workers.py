@@ -51,11 +51,12 @@ class Parser:
                  progress: Callable[[], None] = _no_progress) -> None:  # fmt: skip
         fax, lim = settings.fax, settings.limits
         self.config = ReadConfig(
-            limits=ParseLimits(max_attachments=lim.max_attachments, max_mime_depth=lim.max_mime_depth),
+            limits=ParseLimits(lim.max_attachments, lim.max_mime_depth, lim.max_text_chars),
             max_bytes=lim.max_message_bytes,
             gateway_senders=frozenset(s.lower() for s in fax.gateway_senders),
             caller_patterns=tuple(fax.caller_id_patterns),
-            fax_limits=FaxLimits(fax.max_pages, fax.max_pixels, fax.max_document_bytes, fax.ocr_seconds_per_page),
+            fax_limits=FaxLimits(fax.max_pages, fax.max_pixels, fax.max_document_bytes, fax.ocr_seconds_per_page,
+                                 fax.max_document_pixels),
         )
         self.workers = workers or settings.daemon.workers or os.cpu_count() or 1
         self.pool_threshold = pool_threshold

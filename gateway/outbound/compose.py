@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import email.utils
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -48,6 +47,8 @@ from parsers.reply import REPLY_MARKERS  # the first line of a notification: the
 EXCERPT_LIMIT = 1000
 ERROR_LIMIT = 2000
 TEXT_LIMIT = 100_000  # characters of a user's question shown to consultants
+# control characters but newline and tab, and bidi overrides (they disguise text)
+_BODY_CONTROLS = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{''.join(sorted(BIDI_CONTROLS))}]")
 LINE_LIMIT = 320  # one displayed value: an address, a contact, a file name, a problem
 ANSWER_MAX_PAGES = 10
 NOTIFICATION_KINDS = ("new", "followup")
@@ -520,17 +521,19 @@ def _thread(msg: EmailMessage, in_reply_to: str | None, references: Sequence[str
 
 def _clean_body_text(text: str) -> str:
     """Body text from outside (a question, an SMTP error): newlines kept, controls dropped."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(
-        ch
-        for ch in text
-        if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch not in BIDI_CONTROLS)
-    )
+    return _BODY_CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _body_text(text: str, limit: int) -> str:
-    """Outside text for a body: cleaned, shortened to ``limit``, "-" when empty."""
-    return shorten(_clean_body_text(text).strip(), limit) or "-"
+    """Outside text for a body: cleaned, shortened to ``limit``, "-" when empty. Cleaned a
+    piece at a time until the limit is passed: a huge question costs what is shown of it."""
+    shown, start = "", 0
+    while len(shown.rstrip()) <= limit and start < len(text):
+        end = start + limit + 1
+        end += text[end - 1 : end] == "\r"  # keep a CR LF together
+        shown = (shown + _clean_body_text(text[start:end])).lstrip()
+        start = end
+    return shorten(shown.rstrip(), limit) or "-"
 
 
 # --- attachments --------------------------------------------------------------------

@@ -31,6 +31,9 @@ _REPLY_PREFIX = re.compile(
 )
 BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+_BIDI = re.compile(f"[{''.join(sorted(BIDI_CONTROLS))}]")
+# a run of characters that are neither whitespace nor LINE_BREAKING (Cc, Zl, Zp)
+_WORD = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _ELLIPSIS = "…"
 
 
@@ -109,13 +112,18 @@ POLICY = _make_policy()
 
 def clean_header_text(value: str, limit: int = SUBJECT_LIMIT) -> str:
     """One line of text fit for a header: no control or line-breaking characters,
-    no bidi overrides (they disguise subjects), whitespace collapsed, at most ``limit``."""
-    chars = (
-        " " if unicodedata.category(ch) in LINE_BREAKING else ch
-        for ch in value
-        if ch not in BIDI_CONTROLS
-    )
-    return shorten(" ".join("".join(chars).split()), limit)
+    no bidi overrides (they disguise subjects), whitespace collapsed, at most ``limit``.
+    Words are read only until the limit is passed: a 25 MB subject costs what its first
+    ``limit`` characters cost."""
+    words: list[str] = []
+    size = 0
+    for match in _WORD.finditer(value):
+        if word := _BIDI.sub("", match.group()):
+            words.append(word)
+            size += len(word) + 1
+            if size > limit + 1:
+                break
+    return shorten(" ".join(words), limit)
 
 
 def shorten(text: str, limit: int) -> str:

@@ -23,10 +23,10 @@ def notify(ctx: Context, work: Work) -> Work:
     reading, now = work.reading, work.entry.received_at
     if outcome.action == "created" and work.opened is not None:
         row = work.opened
-        facts = facts(ctx.settings, ticket.number, row)
+        about = facts(ctx.settings, ticket.number, row)
         has_contact = bool(row["return_emails"] or row["return_faxes"] or row["return_phones"])
         review = [*tickets.review_reasons(reading, has_contact), *work.review]  # what acknowledge found too
-        note = _note(facts, "new", row, tickets.question_of(reading), review, ticket.status, reading.channel,
+        note = _note(about, "new", row, tickets.question_of(reading), review, ticket.status, reading.channel,
                      tickets.format_address(reading.message))  # fmt: skip
     elif outcome.action == "appended" and work.role == "user" and ticket.id is not None:
         stored = ctx.session.get(Ticket, ticket.id)

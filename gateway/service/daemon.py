@@ -148,6 +148,10 @@ class Daemon:
             log.error("still busy after the grace time; exiting, the unfinished work is redone at the next start",
                       jobs=sorted(self.running), sources=self._busy_sources())  # fmt: skip
             _exit_now()
+        try:
+            self.sweeper.abandon()
+        except Exception as exc:  # the store is down: the attempts stay counted, which costs a reading alone
+            log.warning("could not give back the readings under way", error=str(exc).splitlines()[0])
         log.info("stopped", seconds=round(time.monotonic() - began, 2))
 
     def _finished(self, until: float) -> bool:

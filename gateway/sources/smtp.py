@@ -5,6 +5,10 @@ so the sending MTA keeps the message and retries. Only configured recipients are
 accepted (550 otherwise): never an open relay. STARTTLS is offered when a TLS context
 is given. `stop()` lets stores already under way answer before the port closes, so a
 restart does not make senders re-send what was committed.
+
+Connections are capped in total and per peer (421 and closed above the cap) and an idle
+one is dropped after `idle_seconds`, so that idle connections cannot take every file
+descriptor; what is refused is logged at most once per LOG_EVERY seconds, with a count.
 """
 from __future__ import annotations
 
@@ -13,12 +17,14 @@ import socket
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Container, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 import structlog
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.intake import inbox
@@ -26,6 +32,8 @@ from gateway.settings import SmtpServerSection
 from storage.db import transaction
 
 log = structlog.get_logger("hotline.smtp")
+LOG_EVERY = 10.0  # seconds between two log lines about refused connections
+TOO_MANY = b"421 4.7.0 too many connections, try again later\r\n"
 
 
 def _entry_for(address: str, entries: Container[str]) -> str | None:
@@ -123,6 +131,90 @@ class InboxHandler:
             return self._in_flight == 0
 
 
+class Throttled:
+    """A warning logged at most once per `every` seconds, with how often it happened since:
+    a flood of refused connections must not flood the journal too."""
+
+    def __init__(self, event: str, every: float = LOG_EVERY) -> None:
+        self.event, self.every = event, every
+        self.count, self.last = 0, float("-inf")
+
+    def __call__(self, **fields: Any) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            log.warning(self.event, times=self.count, seconds=self.every, **fields)
+            self.count, self.last = 0, now
+
+
+class ConnectionGate:
+    """Open connections in total and per peer address; only the listener's event loop
+    thread uses it, so it needs no lock."""
+
+    def __init__(self, total: int, per_peer: int) -> None:
+        self.total, self.per_peer = total, per_peer
+        self.open: Counter[str] = Counter()
+        self.refused = Throttled("SMTP connections refused: too many")
+
+    def enter(self, peer: str) -> bool:
+        if sum(self.open.values()) >= self.total or self.open[peer] >= self.per_peer:
+            self.refused(peer=peer, open=sum(self.open.values()), from_peer=self.open[peer])
+            return False
+        self.open[peer] += 1
+        return True
+
+    def leave(self, peer: str) -> None:
+        self.open[peer] -= 1
+        if self.open[peer] <= 0:
+            del self.open[peer]
+
+
+class CappedSMTP(SMTP):
+    """aiosmtpd's SMTP session, turned away with 421 when the gate is full."""
+
+    def __init__(self, handler: Any, gate: ConnectionGate, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.gate, self.peer_host = gate, ""
+        self.admitted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        self.peer_host = str(peer[0]) if peer else "?"
+        self.admitted = self.gate.enter(self.peer_host)
+        if not self.admitted:
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(TOO_MANY)
+            transport.close()
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.admitted:
+            self.gate.leave(self.peer_host)
+            super().connection_lost(error)
+
+
+class Listener(Controller):
+    """The aiosmtpd controller with capped sessions and a throttled accept error."""
+
+    def __init__(self, handler: InboxHandler, gate: ConnectionGate, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.gate = gate
+        self.out_of_fds = Throttled("SMTP listener cannot accept: out of file descriptors")
+        self.loop.set_exception_handler(self._loop_error)
+
+    def factory(self) -> SMTP:
+        return CappedSMTP(self.handler, self.gate, **self.SMTP_kwargs)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """asyncio reports a failing accept() (EMFILE) on every try: tens of thousands of
+        lines a minute. Those are throttled; anything else is reported as asyncio would."""
+        if str(context.get("message", "")).startswith("socket.accept() out of system resource"):
+            self.out_of_fds(error=str(context.get("exception")))
+        else:
+            loop.default_exception_handler(context)
+
+
 def start(
     factory: sessionmaker[Session],
     config: SmtpServerSection,
@@ -135,8 +227,9 @@ def start(
     TLS stays optional for senders, as for any MX.
     """
     host, port = config.host_port
-    controller = Controller(
+    controller = Listener(
         InboxHandler(factory, config, on_stored),
+        ConnectionGate(config.max_connections, config.max_connections_per_peer),
         hostname=host,
         port=port,
         data_size_limit=config.max_message_bytes,
@@ -144,6 +237,7 @@ def start(
         server_hostname=socket.getfqdn(),  # once, not a DNS lookup per connection
         tls_context=tls_context,
         require_starttls=False,
+        timeout=config.idle_seconds,
     )
     controller.start()
     return controller
