@@ -15,13 +15,14 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import Image, ImageOps, TiffImagePlugin
 from pypdf import PageObject, PdfReader
 from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, IndirectObject, StreamObject
 
-from parsers import ocr
+if TYPE_CHECKING:
+    from parsers import ocr  # loaded where a page is read: OpenCV and numpy cost a plain e-mail 0.1 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,8 @@ def ocr_page(page: PageImage, seconds: float, engine: str = "api") -> PageText:
     down). A page over time comes back empty with `timed_out` set (the caller keeps the
     image).
     """
+    from parsers import ocr
+
     deadline = time.monotonic() + seconds
     try:
         with Image.open(io.BytesIO(page.png)) as image:
@@ -159,6 +162,8 @@ def ocr_page(page: PageImage, seconds: float, engine: str = "api") -> PageText:
 
 
 def _left(deadline: float) -> float:
+    from parsers import ocr
+
     left = deadline - time.monotonic()
     if left <= 0:
         raise ocr.OcrTimeout("no time left for the page")
@@ -171,6 +176,8 @@ def _reads_badly(result: ocr.OcrResult) -> bool:
 
 def _try_turned(prepared: Image.Image, result: ocr.OcrResult, deadline: float) -> ocr.OcrResult:
     """The reading of the page turned upright, when there is a turn and it reads better."""
+    from parsers import ocr
+
     turned = ocr.turned_upright(prepared, _left(deadline))
     if turned is None:
         return result
@@ -314,7 +321,12 @@ def _frame_dpi(frame: Image.Image) -> tuple[float, float]:
 
 def _png(image: Image.Image) -> bytes:
     """Lossless page for the worker: 1-bit stays 1-bit, anything else becomes greyscale."""
-    page = image if image.mode in ("1", "L") else Image.fromarray(ocr.greyscale(image))
+    if image.mode in ("1", "L"):
+        page = image
+    else:
+        from parsers import ocr
+
+        page = Image.fromarray(ocr.greyscale(image))
     out = io.BytesIO()
     page.save(out, format="PNG", compress_level=PNG_LEVEL)
     return out.getvalue()

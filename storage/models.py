@@ -7,7 +7,6 @@ pending -> sent | failed).
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -27,6 +26,10 @@ from sqlalchemy import (
 )
 from sqlalchemy import Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.kinds import (  # noqa: F401  (re-exported: the models' vocabulary)
+    Channel, Direction, InboxState, MessageKind, OutboxKind, OutboxState, PromiseStep, TicketStatus,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -48,48 +51,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class Channel(StrEnum):
-    EMAIL = "email"
-    FAX = "fax"
-
-
-class InboxState(StrEnum):
-    NEW = "new"
-    PROCESSED = "processed"
-    QUARANTINED = "quarantined"
-
-
-class TicketStatus(StrEnum):
-    NEW = "new"
-    ACKNOWLEDGED = "acknowledged"
-    ANSWERED = "answered"
-    PENDING = "pending"
-    CLOSED = "closed"
-
-
-class Direction(StrEnum):
-    IN = "in"
-    OUT = "out"
-
-
-class MessageKind(StrEnum):
-    QUESTION = "question"
-    FOLLOWUP = "followup"
-    ACK = "ack"
-    ANSWER = "answer"
-    NOTE = "note"
-    NOTIFICATION = "notification"
-    AUTOREPLY = "autoreply"
-    BOUNCE = "bounce"
-    HELD = "held"
-
-
-class OutboxState(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 class Base(DeclarativeBase):
@@ -226,12 +187,6 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class OutboxKind(StrEnum):
-    ACK = "ack"
-    ANSWER = "answer"
-    NOTICE = "notice"  # to the consultants: call-back tasks, failed deliveries, new tickets
-
-
 class OutboxEntry(Base):
     """A message waiting to go out; written in the transaction that causes it.
 
@@ -262,11 +217,6 @@ class OutboxEntry(Base):
     claimed_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-
-
-class PromiseStep(StrEnum):
-    ACKNOWLEDGE = "acknowledge"
-    NOTIFY = "notify"
 
 
 class PendingStep(Base):

@@ -65,3 +65,12 @@ def test_migrations_build_exactly_the_models(db_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    """storage.db reads the newest migration without loading alembic; alembic agrees."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine
+
+    script = ScriptDirectory.from_config(db.alembic_config(create_engine("sqlite://")))
+    assert db.head_revision() == script.get_current_head()

@@ -39,7 +39,6 @@ from gateway.outbound.headers import (
     tagged_subject,
     thread_references,
 )
-from gateway.outbound.pdf import render_document, render_pdf
 from gateway.outbound.templates import Templates, pick_language, templates
 from parsers.refs import canonical_number
 from parsers.reply import REPLY_MARKERS  # the first line of a notification: the reply parser cuts there
@@ -183,6 +182,8 @@ def ack_fax(
     lib = library or templates()
     lang = pick_language(facts.language)
     ack = lib.render_parts("ack.txt", lang, facts, channel="fax")
+    from gateway.outbound.pdf import render_pdf  # fpdf loads in 0.2 s: only when a fax is made
+
     pdf = render_pdf(ack.subject, ack.body, created=env.date, language=lang)
     cover = lib.render("ack_fax.txt", lang, facts)
     filename = f"{canonical_number(facts.number)}.pdf"
@@ -318,6 +319,8 @@ def answer_fax(
     number = canonical_number(facts.number)
     context = _answer_context(env, text, attachment_names, channel="fax")
     answer = lib.render_parts("answer.txt", lang, facts, **context)
+    from gateway.outbound.pdf import render_document  # fpdf: only when a fax is made
+
     pdf = render_document(
         answer.subject, answer.body, max_pages=ANSWER_MAX_PAGES, footer=number,
         created=env.date, language=lang,

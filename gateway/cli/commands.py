@@ -1,0 +1,195 @@
+"""The commands of `hotline`: each loads the config, opens the store and calls the module
+that does the work. Imported only once a command runs, so that `hotline --help` and a
+usage error cost nothing but argparse."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway import logs, settings as config
+from gateway.cli import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandError, views
+from storage import db
+
+
+def load_settings(args: argparse.Namespace) -> config.Settings:
+    path = config.config_path(args.config)
+    try:
+        loaded = config.load(path)
+    except config.ConfigError as exc:
+        more = f" (and {len(exc.problems) - 1} more: run hotline check-config)" if len(exc.problems) > 1 else ""
+        raise CommandError(f"{path}: {exc.problems[0]}{more}", EX_USAGE) from exc
+    logs.configure(loaded.logging.format, loaded.logging.level)
+    return loaded
+
+
+def startup_problems(settings: config.Settings) -> list[str]:
+    """What must hold before mail is routed: every secret (resolved late, they may rotate),
+    and the templates, without which no acknowledgement can ever be sent."""
+    from gateway.outbound import templates
+
+    missing = templates.problem(settings.templates.dir)
+    return [*([f"templates.dir: {missing}"] if missing else []), *config.check_secrets(settings)]
+
+
+def require_secrets(settings: config.Settings) -> None:
+    """Commands that route mail need every secret now, not at the first message."""
+    if problems := startup_problems(settings):
+        more = f" (and {len(problems) - 1} more: run hotline check-config)" if len(problems) > 1 else ""
+        raise CommandError(f"{settings.source}: {problems[0]}{more}", EX_USAGE)
+
+
+def open_store(settings: config.Settings) -> sessionmaker[Session]:
+    try:
+        return db.open_store(settings.storage.url)
+    except db.StoreMisconfigured as exc:
+        raise store_misconfigured(settings, exc) from exc
+    except db.StoreUnavailable as exc:
+        raise CommandError(str(exc), EX_TEMPFAIL) from exc
+
+
+def store_misconfigured(settings: config.Settings, exc: Exception) -> CommandError:
+    """A database that is missing or refuses us is a config problem (2), not a wait (75)."""
+    return CommandError(f"{settings.source}: storage.url: {str(exc).splitlines()[0]}", EX_USAGE)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from gateway.intake.inbox import Incoming
+    from gateway.intake.ingest import ingest
+    from gateway.intake.workers import Parser
+    from gateway.sources.files import open_source
+
+    settings = load_settings(args)
+    require_secrets(settings)
+    factory = open_store(settings)
+    try:
+        source = open_source(args.path)
+    except OSError as exc:
+        raise CommandError(str(exc), EX_USAGE) from exc
+    parser = Parser(settings)
+    progress = tqdm(total=source.count, unit="msg", file=sys.stderr, disable=not sys.stderr.isatty())
+    try:
+        items = (Incoming(m.raw, args.channel or m.channel) for m in source.messages)
+        for outcome in ingest(factory, settings, parser, items, source.label, args.received_at):
+            print(json.dumps(asdict(outcome), ensure_ascii=False), flush=False)
+            progress.update()
+    except OperationalError as exc:
+        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+    finally:
+        progress.close()
+        parser.close()
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_tickets_list(args: argparse.Namespace) -> int:
+    from gateway.pipeline import tickets
+
+    factory = open_store(load_settings(args))
+    with factory() as session:
+        for ticket, question in tickets.listing(session, args.status):
+            if args.json:
+                print(json.dumps(views.ticket_json(ticket, question), ensure_ascii=False))
+            else:
+                print(views.ticket_line(ticket))
+    return 0
+
+
+def cmd_tickets_show(args: argparse.Namespace) -> int:
+    from gateway.pipeline import tickets
+
+    factory = open_store(load_settings(args))
+    with factory() as session:
+        ticket = tickets.by_number(session, args.number.strip())
+        if ticket is None:
+            raise CommandError(f"no ticket {args.number!r}", EX_USAGE)
+        question = tickets.question_text(session, ticket)
+        data = views.ticket_json(ticket, question, list(ticket.messages), tickets.events_of(session, ticket))
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(views.ticket_text(data))
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from gateway.outbound import delivery
+    from gateway.outbound import outbox
+    from gateway.outbound.transport import open_transport
+
+    settings = load_settings(args)
+    factory = open_store(settings)
+    failed = False
+    try:
+        if args.flush:
+            while results := delivery.send_due(factory, settings, open_transport(settings.outbound)):
+                for r in results:
+                    print(f"#{r.outbox_id} {r.outcome} to {r.to}" + (f": {r.error}" if r.error else ""))
+                    failed |= r.outcome != "sent"
+                if any(r.outcome != "sent" for r in results):
+                    break  # what was deferred is not due again now
+        with factory() as session:
+            rows = outbox.waiting(session, everything=args.all)
+    except OperationalError as exc:
+        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+    for row in rows:
+        print(json.dumps(views.outbox_json(row), ensure_ascii=False) if args.json else views.outbox_text(row))
+    if not rows and not args.json:
+        print("nothing waits to go out")
+    return EX_FAIL if failed else 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = config.config_path(args.config)
+    try:
+        loaded = config.load(path)
+    except config.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EX_USAGE
+    for warning in config.warnings(loaded):
+        print(f"{path}: warning: {warning}", file=sys.stderr)
+    problems = startup_problems(loaded)
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if problems:
+        return EX_USAGE
+    store = make_url(loaded.storage.url).render_as_string(hide_password=True)
+    print(f"{path.resolve()}: OK (store {store}, outbox {outbox_place(loaded)})")
+    return 0
+
+
+def outbox_place(settings: config.Settings) -> str:
+    out = settings.outbound
+    return f"Maildir {out.maildir}" if out.transport == "maildir" else f"relay {out.host}:{out.port}"
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    try:
+        revision = db.upgrade(db.make_engine(settings.storage.url))
+    except OperationalError as exc:
+        if db.is_permanent(exc):
+            raise store_misconfigured(settings, exc) from exc
+        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+    print(f"database {make_url(settings.storage.url).render_as_string(hide_password=True)} at schema {revision}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from gateway.service.daemon import ListenError, run
+
+    settings = load_settings(args)
+    require_secrets(settings)
+    logs.configure(settings.logging.format, settings.logging.level, sys.stdout)  # journald reads stdout
+    try:
+        return run(settings, open_store(settings))
+    except ListenError as exc:
+        raise CommandError(f"{settings.source}: {exc}", EX_USAGE) from exc
+

@@ -1,0 +1,58 @@
+"""The states and kinds the store records, as plain StrEnums: importable without
+SQLAlchemy (the command line lists them in its help)."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    FAX = "fax"
+
+
+class InboxState(StrEnum):
+    NEW = "new"
+    PROCESSED = "processed"
+    QUARANTINED = "quarantined"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    ANSWERED = "answered"
+    PENDING = "pending"
+    CLOSED = "closed"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class MessageKind(StrEnum):
+    QUESTION = "question"
+    FOLLOWUP = "followup"
+    ACK = "ack"
+    ANSWER = "answer"
+    NOTE = "note"
+    NOTIFICATION = "notification"
+    AUTOREPLY = "autoreply"
+    BOUNCE = "bounce"
+    HELD = "held"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxKind(StrEnum):
+    ACK = "ack"
+    ANSWER = "answer"
+    NOTICE = "notice"  # to the consultants: call-back tasks, failed deliveries, new tickets
+
+
+class PromiseStep(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    NOTIFY = "notify"
