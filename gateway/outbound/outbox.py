@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from gateway import lifecycle
 from storage.models import (
     Direction,
     Event,
@@ -24,7 +25,6 @@ from storage.models import (
     OutboxKind,
     OutboxState,
     Ticket,
-    TicketStatus,
     table,
 )
 
@@ -155,16 +155,11 @@ def record_sent(session: Session, claim: Claim, now: datetime) -> None:
         session.execute(update(Message).where(Message.id == claim.message_pk).values(at=now))
     if claim.kind == OutboxKind.ACK and claim.ticket_id is not None:
         tickets = table(Ticket)
-        session.execute(
-            update(tickets)
-            .where(tickets.c.id == claim.ticket_id, tickets.c.acked_at.is_(None))
-            .values(acked_at=now)
-        )
-        session.execute(
-            update(tickets)
-            .where(tickets.c.id == claim.ticket_id, tickets.c.status == TicketStatus.NEW)
-            .values(status=TicketStatus.ACKNOWLEDGED)
-        )
+        status, acked_at = session.execute(
+            select(tickets.c.status, tickets.c.acked_at).where(tickets.c.id == claim.ticket_id).with_for_update()
+        ).one()
+        if changes := lifecycle.acknowledged(lifecycle.Life(status, acked_at), now):
+            session.execute(update(tickets).where(tickets.c.id == claim.ticket_id).values(**changes))
     _event(session, claim, now, "sent", to=claim.to, outbox_id=claim.id, kind=claim.kind)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from gateway import lifecycle
 from gateway.outbound import outgoing
 from gateway.outbound.facts import Way, facts_of, way_back
 from gateway.pipeline import tickets
@@ -17,7 +18,7 @@ from gateway.pipeline.tickets import Arrival
 from gateway.pipeline.work import Context, Work, arrival_of, decided
 from parsers.commands import Commands, parse_commands
 from parsers.reply import new_text
-from storage.models import Message, MessageKind, Ticket, TicketStatus
+from storage.models import Message, MessageKind, Ticket
 
 
 
@@ -68,16 +69,11 @@ def _apply(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, commands:
         elif command.name == "assign":
             ctx.changes.update(work.ticket, assignee=command.argument)
         elif command.name == "close":
-            ctx.changes.update(work.ticket, status=TicketStatus.CLOSED, closed_at=arrival.received_at)
-            work.ticket.status = TicketStatus.CLOSED
+            ctx.changes.update(work.ticket, **lifecycle.closed(_life(work, stored), arrival.received_at))
         elif command.name == "pending":
-            ctx.changes.update(work.ticket, status=TicketStatus.PENDING)
-            work.ticket.status = TicketStatus.PENDING
-        elif command.name == "called" and stored.acked_at is None:  # the phone acknowledgement
-            ctx.changes.update(work.ticket, acked_at=arrival.received_at)
-            if work.ticket.status == TicketStatus.NEW:
-                ctx.changes.update(work.ticket, status=TicketStatus.ACKNOWLEDGED)
-                work.ticket.status = TicketStatus.ACKNOWLEDGED
+            ctx.changes.update(work.ticket, **lifecycle.waiting_for_user(_life(work, stored)))
+        elif command.name == "called":  # the phone acknowledgement
+            ctx.changes.update(work.ticket, **lifecycle.acknowledged(_life(work, stored), arrival.received_at))
         if command.name != "note":
             ctx.changes.event(work.ticket, _consultant(arrival), command.name, arrival.received_at,
                               argument=command.argument)  # fmt: skip
@@ -97,11 +93,8 @@ def _answer(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: st
     to = [way.address] if way is not None else []
     tickets.add_message(ctx.changes, work.ticket, arrival, MessageKind.ANSWER, text_=text, to=to, sends=out,
                         outbound=True)  # fmt: skip
-    if not {"close", "pending"} & set(names):
-        ctx.changes.update(work.ticket, status=TicketStatus.ANSWERED)
-        work.ticket.status = TicketStatus.ANSWERED
-    if stored.first_answer_at is None:
-        ctx.changes.update(work.ticket, first_answer_at=now)
+    commanded = bool({"close", "pending"} & set(names))
+    ctx.changes.update(work.ticket, **lifecycle.answered(_life(work, stored), now, status_commanded=commanded))
     ctx.changes.event(work.ticket, _consultant(arrival), "answered", now, to=to, channel=way.channel if way else None)
     if way is None:  # kept on the ticket; a person must find a way to the user
         ctx.changes.update(work.ticket, needs_review=True)
@@ -148,6 +141,13 @@ def hold(ctx: Context, work: Work, arrival: Arrival, reason: str) -> Taken:
     if notice is not None:
         ctx.changes.outgoing.append((work.ticket, notice))
     return Taken("held", reason)
+
+
+def _life(work: Work, stored: Ticket) -> lifecycle.Life:
+    """The ticket as this batch knows it: its status (changed by earlier messages or
+    commands of the batch), its times as stored."""
+    assert work.ticket is not None
+    return lifecycle.Life(work.ticket.status, stored.acked_at, stored.first_answer_at, stored.closed_at)
 
 
 def _thread(ctx: Context, stored: Ticket) -> Thread:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+from gateway import lifecycle
 from gateway.outbound import outbox
 from gateway.outbound.outbox import Outgoing
 from gateway.pipeline.threads import TicketRef
@@ -65,8 +66,11 @@ class ChangeSet:
         return (self.tickets, self.messages, self.events, self.merges, self.outgoing, self.bounced, self.owed)
 
     def update(self, ticket: TicketRef, **values: Any) -> None:
-        """Change a stored ticket's columns (merged with earlier changes in this batch)."""
+        """Change a stored ticket's columns (merged with earlier changes in this batch); the
+        batch sees a new status at once. Status and times come from gateway/lifecycle.py."""
         self.status.setdefault(ticket, {}).update(values)
+        if "status" in values:
+            ticket.status = values["status"]
 
     def event(self, ticket: TicketRef | None, actor: str, kind: str, at: datetime, **data: Any) -> None:
         self.events.append((ticket, {"actor": actor, "kind": kind, "at": at, "data": data}))
@@ -142,6 +146,7 @@ class ChangeSet:
     def _merge(self, session: Session) -> None:
         for other, target in self.merges:
             session.execute(update(Message).where(Message.ticket_id == other.id).values(ticket_id=target.live().id))
-            session.execute(update(Ticket).where(Ticket.id == other.id).values(merged_into_id=target.id, status="closed"))
+            ended = lifecycle.merged(lifecycle.Life(other.status))
+            session.execute(update(Ticket).where(Ticket.id == other.id).values(merged_into_id=target.id, **ended))
             self.threads_grown.add(target)
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gateway import senders
+from gateway import lifecycle, senders
 from gateway.pipeline.changes import ChangeSet, NewMessage
 from gateway.outbound.outbox import Outgoing
 from parsers.refs import ticket_number_in_text
@@ -24,7 +24,7 @@ from gateway.pipeline.threads import TicketRef
 from parsers.hot01 import Field
 from parsers.mime import Attachment, ParsedMessage
 from storage.db import insert_ignoring_conflicts
-from storage.models import Direction, Event, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
+from storage.models import Direction, Event, Message, MessageKind, Ticket, TicketCounter, table
 
 SUBJECT_MAX = 200
 REVIEW_CONFIDENCE = 0.5  # a form field read with less is a guess
@@ -98,10 +98,11 @@ def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, terms: T
     form = reading.form if reading.form is not None and reading.form.is_form else None
     emails, faxes, phones = return_contacts(reading)
     review = review_reasons(reading, bool(emails or faxes or phones))
-    ticket = TicketRef(numbers.next(terms.year), TicketStatus.NEW)
+    life = lifecycle.opened()
+    ticket = TicketRef(numbers.next(terms.year), life["status"])
     row = {
         "number": ticket.number,
-        "status": ticket.status,
+        **life,
         "channel": arrival.channel,
         "subject": subject_of(reading),
         "user_name": _value(form.user_name) if form else sender_name(reading),
@@ -263,10 +264,9 @@ def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, for
         changes.event(ticket, "hotline", "needs_review", arrival.received_at, reasons=[foreign])
         return
     changes.threads_grown.add(ticket)
-    if ticket.status in (TicketStatus.ANSWERED, TicketStatus.CLOSED):
+    if again := lifecycle.reopened(lifecycle.Life(ticket.status)):
         changes.event(ticket, arrival.actor, "reopened", arrival.received_at, previous=ticket.status)
-        ticket.status = TicketStatus.PENDING
-        changes.update(ticket, status=ticket.status, closed_at=None)
+        changes.update(ticket, **again)
     changes.event(ticket, arrival.actor, "followup", arrival.received_at, inbox_id=arrival.inbox_id)
 
 
