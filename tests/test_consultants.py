@@ -154,6 +154,12 @@ def test_a_fax_question_is_answered_by_fax(hotline: Hotline, tmp_path: Path, rel
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.get_content())).pages)
     assert number in text and "Proszę użyć menu Sprawozdania." in text and "wzor.csv" in text
     assert show(hotline, number)["status"] == "answered"
+    again = ff.render_text_page(f"Dotyczy zgłoszenia {number}\nSprawozdanie nadal się nie generuje.")
+    follow_up = mf.make_message(subject="Fax from +48 22 123 45 68", sender=f"Fax Server <{GATEWAY}>", body="Fax.\n",
+                                attachments=[("fax.tif", "image/tiff", ff.to_g4_tiff([again]))])  # fmt: skip
+    assert (ingest(hotline, tmp_path, follow_up)["action"], show(hotline, number)["status"]) == ("appended", "pending")
+    (reopened,) = events(hotline, "reopened")  # the user's fax naming the ticket reopened it
+    assert reopened.data["previous"] == "answered"
 
 
 @pytest.mark.parametrize("forgery", ["wrong token", "foreign sender", "no token", "dkim fail"])
