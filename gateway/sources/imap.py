@@ -25,6 +25,7 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.intake import inbox
+from gateway.intake.ingest import batched
 from gateway.settings import ImapAccount
 from storage.db import transaction
 from storage.models import ImapState
@@ -172,17 +173,8 @@ class ImapSource:
         for start in range(0, len(uids), FETCH_MAX_MESSAGES):
             chunk = uids[start : start + FETCH_MAX_MESSAGES]
             sizes = client.fetch(chunk, ["RFC822.SIZE"])
-            group: list[int] = []
-            total = 0
-            for uid in chunk:
-                size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
-                if group and total + size > FETCH_MAX_BYTES:
-                    yield group
-                    group, total = [], 0
-                group.append(uid)
-                total += size
-            if group:
-                yield group
+            size_of = lambda uid: int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))  # noqa: E731
+            yield from batched(chunk, FETCH_MAX_MESSAGES, FETCH_MAX_BYTES, size_of)
 
     def _take(self, client: IMAPClient, uids: list[int]) -> int:
         fetched = client.fetch(uids, ["BODY.PEEK[]"])  # PEEK: \\Seen is ours to set, after commit
