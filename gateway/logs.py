@@ -38,6 +38,8 @@ _active = Setup()
 
 
 def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
+    """One handler writes every line, ours (structlog's loggers are stdlib loggers named
+    `hotline.*`) and the libraries': two writers on one stream would interleave lines."""
     global _active
     stream = stream or sys.stderr
     as_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
@@ -48,13 +50,15 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    wanted = logging.getLevelName(level.upper())
     structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, *stamped, structlog.processors.format_exc_info, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        processors=[structlog.contextvars.merge_contextvars, *stamped,
+                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],  # fmt: skip
+        wrapper_class=structlog.make_filtering_bound_logger(wanted),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
-    _route_stdlib(stream, level, [structlog.stdlib.add_logger_name, *stamped], renderer)
+    _route_stdlib(stream, wanted, [structlog.stdlib.add_logger_name, *stamped], renderer)
     _active = Setup(fmt, level, 1 if stream is sys.stdout else 2)
 
 
@@ -67,10 +71,10 @@ def configure_like(setup: Setup) -> None:
     configure(setup.fmt, setup.level, sys.stdout if setup.fd == 1 else sys.stderr)
 
 
-def _route_stdlib(stream: TextIO, level: str, pre_chain: list[structlog.typing.Processor],
+def _route_stdlib(stream: TextIO, wanted: int, pre_chain: list[structlog.typing.Processor],
                   renderer: structlog.typing.Processor) -> None:  # fmt: skip
-    """Libraries' records rendered by structlog. Their INFO chatter (a line per SMTP
-    connection, per scheduled run) is kept out unless the level is debug."""
+    """Every record rendered by structlog's renderer. The libraries' INFO chatter (a line
+    per SMTP connection, per scheduled run) is kept out unless the level is debug."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -85,8 +89,8 @@ def _route_stdlib(stream: TextIO, level: str, pre_chain: list[structlog.typing.P
     handler.addFilter(_not_routine)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    wanted = logging.getLevelName(level.upper())
     root.setLevel(wanted if wanted == logging.DEBUG else max(wanted, logging.WARNING))
+    logging.getLogger("hotline").setLevel(wanted)
     logging.captureWarnings(True)
     sys.excepthook = _uncaught
     threading.excepthook = _uncaught_in_thread

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.intake import inbox
 from gateway.intake.workers import Parsed, Parser
-from gateway.pipeline.work import Outcome
+from gateway.pipeline.work import Outcome, stored_action
 from gateway.pipeline.runner import process
 from parsers.reading import Rejected
 from gateway.settings import Settings
@@ -123,7 +123,7 @@ def _finish(factory: sessionmaker[Session], settings: Settings, batch: Batch) ->
             yield outcomes[a.inbox_id]
         else:  # processed meanwhile by another instance
             ticket, action = earlier.get(a.inbox_id, (None, None))
-            yield Outcome(a.message_id, action or "duplicate", ticket, "processed by another worker")
+            yield Outcome(a.message_id, stored_action(action, "duplicate"), ticket, "processed by another worker")
 
 
 def _recorded(factory: sessionmaker[Session], ids: list[int]) -> dict[int, tuple[str | None, str | None]]:

@@ -14,8 +14,9 @@ mid-page loses nothing: the rows are still new and are read again at the next st
 
 A batch is bounded by count and by `limits.max_batch_bytes`. Each reading is counted on
 its row first, in a committed transaction, so that a message that kills the daemon while
-it is read or routed (out of memory) is not taken up forever: a new row that was read
-before is read alone, and one read `limits.max_attempts` times is quarantined unread. A
+it is read or routed (out of memory) is not taken up forever: a new row whose reading
+was begun twice before is read alone, and one begun `limits.max_attempts` times is
+quarantined unread. A
 stop or an unreachable store is not the message's fault: its attempt is given back.
 """
 from __future__ import annotations
@@ -42,6 +43,7 @@ from storage.models import InboxEntry, InboxState
 
 log = structlog.get_logger("hotline.sweep")
 PAGES_PER_WORKER = 4  # pages handed to the workers at once: enough to keep them busy
+SUSPECT_AFTER = 2  # readings begun that never finished, after which a row is read alone
 Key = tuple[int, int]  # (document index, page number)
 
 
@@ -128,7 +130,8 @@ class Sweeper:
     def _next_rows(self) -> list[Row]:
         """The oldest new rows not in hand, up to BATCH and limits.max_batch_bytes (at least
         one). A row read before and still new was being read when its process died, with the
-        rest of its batch: such a row is read alone, so only the guilty one reaches the limit."""
+        rest of its batch. Once is likely a stop (SIGKILL, power): it is read in a batch again.
+        A second time, it is read alone, so only the guilty one reaches the limit."""
         held = [*self.reading, *self.waiting]
         with self.factory() as session:
             stmt = select(InboxEntry.id, InboxEntry.source, InboxEntry.size, InboxEntry.attempts).where(
@@ -137,7 +140,7 @@ class Sweeper:
             if held:
                 stmt = stmt.where(InboxEntry.id.not_in(held))
             rows = [Row(*row) for row in session.execute(stmt.order_by(InboxEntry.id).limit(BATCH))]
-        if suspect := next((row for row in rows if row.attempts), None):
+        if suspect := next((row for row in rows if row.attempts >= SUSPECT_AFTER), None):
             return [suspect]
         return next(batched(rows, BATCH, self.settings.limits.max_batch_bytes, lambda row: row.size), [])
 

@@ -15,7 +15,7 @@ from gateway.pipeline import tickets
 from gateway.outbound.outbox import Outgoing
 from gateway.outbound.outgoing import Thread
 from gateway.pipeline.tickets import Arrival
-from gateway.pipeline.work import Context, Work, arrival_of, decided
+from gateway.pipeline.work import Action, Context, Work, arrival_of, decided
 from parsers.commands import Commands, parse_commands
 from parsers.reply import new_text
 from storage.models import Message, MessageKind, Ticket
@@ -26,7 +26,7 @@ from storage.models import Message, MessageKind, Ticket
 class Taken:
     """What became of the reply: the `hotline ingest` action and reason."""
 
-    action: str
+    action: Action
     reason: str | None
 
 

@@ -25,7 +25,7 @@ from gateway.pipeline.acknowledge import acknowledge
 from gateway.pipeline.changes import ChangeSet
 from gateway.outbound.delivery import backoff
 from gateway.pipeline.notify import notify
-from gateway.pipeline.work import Context, Outcome, Work
+from gateway.pipeline.work import Context, Outcome, Work, stored_action
 from parsers.reading import Parsed, Rejected
 from gateway.settings import Settings
 from gateway.pipeline.threads import ThreadIndex, TicketRef
@@ -102,7 +102,7 @@ def _run(session: Session, settings: Settings, changes: ChangeSet, step: str, ti
     row: dict[str, Any] = {name: getattr(ticket, name) for name in _TICKET_ROW}
     created = entry.action == "created"
     work = Work(entry, parsed, verdict=autoreply.classify(parsed.message, settings.loop_id), ticket=ref,
-                outcome=Outcome(parsed.message.message_id, entry.action or "created", ticket.number, None),
+                outcome=Outcome(parsed.message.message_id, stored_action(entry.action, "created"), ticket.number, None),
                 opened=row if created else None, routed_at=entry.processed_at)  # fmt: skip
     ctx = Context(settings, ThreadIndex(), changes, tickets.Numbers(session, block=0),
                   AckLimiter(session, settings.outbound), session, settings.reply_secret)  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.pipeline import screening, tickets
-from gateway.pipeline.work import Context, Work, arrival_of, decided
+from gateway.pipeline.work import Action, Context, Work, arrival_of, decided
 from gateway.settings import Settings
 from storage.models import MessageKind
 
@@ -16,7 +16,7 @@ def route(ctx: Context, work: Work) -> Work:
     assert work.verdict is not None
     arrival, kind = arrival_of(work), work.verdict.kind
     if kind in ("own", "autoreply", "bounce"):
-        action = "bounce" if kind == "bounce" else "autoreply"
+        action: Action = "bounce" if kind == "bounce" else "autoreply"
         if kind == "bounce":  # one of ours came back: its delivery failed
             msg = work.reading.message
             ctx.changes.bounced.append((work.ticket, [*msg.embedded_message_ids, *msg.in_reply_to],

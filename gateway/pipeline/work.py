@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast, get_args
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,11 @@ from parsers.reading import Reading
 from storage.models import InboxEntry
 
 Action = Literal["created", "appended", "answered", "duplicate", "autoreply", "bounce", "held", "quarantined"]
+
+
+def stored_action(value: str | None, default: Action) -> Action:
+    """An action as the inbox recorded it (a plain column)."""
+    return cast(Action, value) if value in get_args(Action) else default
 
 
 @dataclass(frozen=True, slots=True)
