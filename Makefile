@@ -39,6 +39,7 @@ bench: deps venv
 	$(PY) bench/hostile_bench.py
 	$(PY) bench/ocr_bench.py
 	$(PY) bench/queue_bench.py
+	$(PY) bench/startup_bench.py
 
 clean:
 	rm -rf $(VENV) config/var .pytest_cache

@@ -14,71 +14,16 @@ import re
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps, TiffImagePlugin
 from pypdf import PageObject, PdfReader
 from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, IndirectObject, StreamObject
 
+from parsers.documents import DocumentError, DocumentText, FaxLimits, PageImage, PageText, SplitDocument
+
 if TYPE_CHECKING:
     from parsers import ocr  # loaded where a page is read: OpenCV and numpy cost a plain e-mail 0.1 s
-
-
-@dataclass(frozen=True, slots=True)
-class FaxLimits:
-    max_pages: int = 20
-    max_pixels: int = 40_000_000  # per page: a decompression bomb is refused, not decoded
-    max_bytes: int = 30_000_000
-    seconds_per_page: float = 30.0
-    max_document_pixels: int = 160_000_000  # all pages together: 20 superfine fax pages
-
-
-@dataclass(frozen=True, slots=True)
-class PageImage:
-    """One page to OCR, as it travels to a worker process."""
-
-    number: int  # 1-based
-    png: bytes  # lossless, 1-bit or greyscale
-    x_dpi: float
-    y_dpi: float
-
-
-@dataclass(frozen=True, slots=True)
-class PageText:
-    number: int
-    text: str
-    confidence: float  # 0..100, mean word confidence (100 for a text layer)
-    source: Literal["text-layer", "form-fields", "ocr"]
-    timed_out: bool = False
-    problem: str = ""  # why the page has no text although it has an image (OCR failed)
-
-
-@dataclass(frozen=True, slots=True)
-class SplitDocument:
-    """A document after the cheap pass: pages with text already, pages still to OCR."""
-
-    filename: str
-    texts: tuple[PageText, ...]
-    images: tuple[PageImage, ...]
-    fields: tuple[tuple[str, str], ...]  # AcroForm name -> value, in order
-    problems: tuple[str, ...]  # e.g. "page 21 and later not read: limits.max_pages=20"
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentText:
-    filename: str
-    pages: tuple[PageText, ...]  # in page order
-    fields: tuple[tuple[str, str], ...]
-    problems: tuple[str, ...]
-
-    @property
-    def text(self) -> str:
-        return "\n\f\n".join(p.text for p in self.pages)
-
-
-class DocumentError(ValueError):
-    """The document cannot be read at all (corrupt, encrypted, not a PDF/TIFF, over a limit)."""
 
 
 # A page's own text layer counts when it has this many letters; fewer is a fax gateway's

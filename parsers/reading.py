@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from parsers import hot01
 from parsers.callerid import caller_id, compile_patterns
-from parsers.fax import DocumentError, DocumentText, FaxLimits, PageText, SplitDocument, split_document
+from parsers.documents import DocumentError, DocumentText, FaxLimits, PageText, SplitDocument
 from parsers.mime import Attachment, ParsedMessage, ParseLimits, UnparseableMessage, parse
 
 DOCUMENT_TYPES = ("application/pdf", "image/tiff", "image/tif")
@@ -81,6 +81,8 @@ def _split(msg: ParsedMessage, channel: str | None, config: ReadConfig) -> First
     for att in msg.attachments if is_fax else ():
         if not is_document(att):
             continue
+        from parsers.fax import split_document  # pypdf and Pillow: only for a document
+
         try:
             documents.append(split_document(att.data, att.filename, att.content_type, config.fax_limits))
         except DocumentError as exc:

@@ -36,7 +36,7 @@ from gateway.intake.workers import Parsed, Parser
 from gateway.pipeline.work import Outcome
 from parsers.reading import FirstPass, Rejected, finish
 from gateway.settings import Settings
-from parsers.fax import PageImage, PageText
+from parsers.documents import PageImage, PageText
 from storage import blobs
 from storage.db import transaction
 from storage.models import InboxEntry, InboxState

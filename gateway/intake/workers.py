@@ -24,7 +24,7 @@ from gateway import logs
 from parsers import reading as read
 from parsers.reading import FirstPass, Parsed, ReadConfig, Reading, Rejected, first_pass
 from gateway.settings import Settings
-from parsers.fax import FaxLimits, PageImage, PageText, ocr_page
+from parsers.documents import FaxLimits, PageImage, PageText
 from parsers.mime import ParseLimits
 
 log = structlog.get_logger("hotline.parsing")
@@ -202,6 +202,14 @@ class Parser:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def ocr_page(page: PageImage, seconds: float, engine: str = "api") -> PageText:
+    """Runs in a worker: the page read by parsers/fax.py, which (with OpenCV and tesseract)
+    is loaded there on first use, never in a command that reads no page."""
+    from parsers.fax import ocr_page as read
+
+    return read(page, seconds, engine)
 
 
 def _unread_page(page: PageImage, *_: Any) -> PageText:
