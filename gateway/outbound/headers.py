@@ -16,6 +16,7 @@ from email import policy as email_policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.policy import Policy
+from enum import StrEnum
 
 from parsers.phone import normalise_number
 from parsers.refs import canonical_number, subject_tag
@@ -108,6 +109,30 @@ POLICY = _make_policy()
 
 
 # --- header values ------------------------------------------------------------------
+
+
+class MailKind(StrEnum):
+    """``X-Hotline-Kind``: what a message we send is (SPEC "Mail we send"), so that mail
+    clients and filters can sort our mail without reading subjects in two languages."""
+
+    ACK = "ack"
+    ANSWER = "answer"
+    NOTIFICATION = "notification"  # a new ticket, to the consultants
+    FOLLOWUP = "followup"  # a user's follow-up, to the consultants
+    CALLBACK = "callback"  # a task to phone the user (to confirm receipt or give the answer)
+    HELD = "held"
+    COMMAND_ERROR = "command-error"
+    DELIVERY_FAILED = "delivery-failed"
+
+
+def hotline_headers(kind: MailKind, number: str | None) -> list[tuple[str, str]]:
+    """``X-Hotline-Kind`` and, when the message concerns a ticket, ``X-Hotline-Ticket``
+    with its canonical number (ValueError for anything else: no outside text gets in)."""
+    fields = [("X-Hotline-Kind", MailKind(kind).value)]
+    if number is not None:
+        fields.append(("X-Hotline-Ticket", canonical_number(number)))
+    return fields
+
 
 
 def clean_header_text(value: str, limit: int = SUBJECT_LIMIT) -> str:
