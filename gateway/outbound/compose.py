@@ -30,7 +30,6 @@ from email.message import EmailMessage, Message
 from typing import Literal
 
 from gateway.outbound.headers import (
-    BIDI_CONTROLS,
     POLICY,
     MailKind,
     SUBJECT_LIMIT,
@@ -40,19 +39,19 @@ from gateway.outbound.headers import (
     hotline_headers,
     parse_address,
     reply_subject,
-    shorten,
     tagged_subject,
     thread_references,
 )
 from gateway.outbound.templates import Templates, pick_language, templates
 from parsers.refs import canonical_number
 from parsers.reply import REPLY_MARKERS  # the first line of a notification: the reply parser cuts there
+from parsers.text import BIDI_CONTROLS, controls, shorten
 
 EXCERPT_LIMIT = 1000
 ERROR_LIMIT = 2000
 TEXT_LIMIT = 100_000  # characters of a user's question shown to consultants
-# control characters but newline and tab, and bidi overrides (they disguise text)
-_BODY_CONTROLS = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{''.join(sorted(BIDI_CONTROLS))}]")
+# control characters but newline and tab, and bidi controls (they disguise text)
+_BODY_CONTROLS = controls("\t\n", c1=True, extra=BIDI_CONTROLS)
 LINE_LIMIT = 320  # one displayed value: an address, a contact, a file name, a problem
 ANSWER_MAX_PAGES = 10
 NOTIFICATION_KINDS = ("new", "followup")

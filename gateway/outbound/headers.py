@@ -18,24 +18,21 @@ from email.headerregistry import Address, BaseHeader, HeaderRegistry, Unstructur
 from email.policy import Policy
 from enum import StrEnum
 
+from parsers.identity import ANGLE_ID, MAX_ID_LENGTH
 from parsers.phone import normalise_number
-from parsers.refs import canonical_number, subject_tag
+from parsers.refs import SUBJECT_TAG, canonical_number, subject_tag
+from parsers.text import BIDI_CONTROLS, control_class, shorten
 
 SUBJECT_LIMIT = 200  # characters of a subject we write, tag included
 MAX_REFERENCES = 20  # the thread root and the newest ids are kept (RFC 5322 3.6.4)
-MAX_ID_LENGTH = 250
 _ID = re.compile(r"[!-;=?-~]+")  # printable ASCII without space, '<' and '>'
-_ANGLE_IDS = re.compile(r"<([^<>]*)>")
-_TAG = re.compile(r"\[\s*HOT\s*[#-]\s*(\d{4})\s*-\s*(\d{6})\s*\]", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:re|odp|aw|sv|antw|vs|r)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
 )
-BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
 _BIDI = re.compile(f"[{''.join(sorted(BIDI_CONTROLS))}]")
 # a run of characters that are neither whitespace nor LINE_BREAKING (Cc, Zl, Zp)
-_WORD = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_ELLIPSIS = "…"
+_WORD = re.compile(f"[^\\s{control_class(c1=True, separators=True)}]+")
 
 
 # --- the policy ---------------------------------------------------------------------
@@ -151,13 +148,6 @@ def clean_header_text(value: str, limit: int = SUBJECT_LIMIT) -> str:
     return shorten(" ".join(words), limit)
 
 
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, ending in "…" when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(limit - 1, 0)].rstrip() + _ELLIPSIS
-
-
 def clean_message_id(value: str) -> str | None:
     """``"<a@b>"`` or ``"a@b"`` -> ``"a@b"``; None for anything unsafe in a header
     (spaces, CR/LF, brackets inside, non-ASCII, over-long)."""
@@ -188,7 +178,7 @@ def thread_references(
 def _id_tokens(references: Sequence[str] | str) -> Iterable[str]:
     """A list of ids as given, or a raw header value split into its ids."""
     if isinstance(references, str):
-        return _ANGLE_IDS.findall(references) or references.split()
+        return ANGLE_ID.findall(references) or references.split()
     return references
 
 
@@ -207,7 +197,7 @@ def bare_subject(number: str, subject: str) -> str:
     """A subject on one line without this ticket's tags and without reply prefixes."""
     wanted = canonical_number(number)[4:]
     text = clean_header_text(subject, limit=10 * SUBJECT_LIMIT)
-    text = _TAG.sub(lambda m: "" if f"{m[1]}-{m[2]}" == wanted else m[0], text)
+    text = SUBJECT_TAG.sub(lambda m: "" if f"{m[1]}-{m[2]}" == wanted else m[0], text)
     return _REPLY_PREFIX.sub("", " ".join(text.split()))
 
 
