@@ -15,6 +15,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationEr
 from pydantic_core import ErrorDetails
 from sqlalchemy.engine import make_url
 
+from gateway.senders import covering_entry
 from gateway.worktime import WorkCalendar
 from parsers.callerid import DEFAULT_PATTERNS
 from parsers.phone import POLISH_GEOGRAPHIC_AND_MOBILE
@@ -313,9 +314,7 @@ class ConsultantsSection(Section):
         return secret
 
     def is_consultant(self, address: str) -> bool:
-        address = address.strip().lower()
-        domain = "@" + address.rpartition("@")[2]
-        return any(a.lower() in (address, domain) for a in self.addresses)
+        return covering_entry(address, {a.lower() for a in self.addresses}) is not None
 
 
 class TemplatesSection(Section):
@@ -332,13 +331,12 @@ class TemplatesSection(Section):
         return folder
 
     def language_for(self, addresses: list[str]) -> str:
-        """The first address (or its domain) configured wins, else the default language."""
-        by_sender = {k.lower().lstrip("@"): v for k, v in self.language_by_sender.items()}
+        """The first address (or its domain) configured wins, else the default language.
+        A key without "@" is a domain, as "@domain" is."""
+        by_sender = {(k if "@" in k else "@" + k).lower(): v for k, v in self.language_by_sender.items()}
         for address in addresses:
-            address = address.lower()
-            for key in (address, address.rpartition("@")[2]):
-                if key in by_sender:
-                    return by_sender[key]
+            if (key := covering_entry(address, by_sender)) is not None:
+                return by_sender[key]
         return self.language
 
 

@@ -10,7 +10,6 @@ its header (TIFF IFD, PDF image dictionary), so a decompression bomb is refused 
 from __future__ import annotations
 
 import io
-import re
 import time
 import warnings
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pypdf import PageObject, PdfReader
 from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, IndirectObject, StreamObject
 
 from parsers.documents import DocumentError, DocumentText, FaxLimits, PageImage, PageText, SplitDocument
+from parsers.text import controls
 
 if TYPE_CHECKING:
     from parsers import ocr  # loaded where a page is read: OpenCV and numpy cost a plain e-mail 0.1 s
@@ -36,7 +36,7 @@ GOOD_CONFIDENCE = 70.0  # below it (mean word confidence) a page may be upside d
 CONFIG_KEYS = {"max_pages": "fax.max_pages", "max_pixels": "fax.max_pixels",
                "max_bytes": "fax.max_document_bytes", "seconds_per_page": "fax.ocr_seconds_per_page",
                "max_document_pixels": "fax.max_document_pixels"}  # fmt: skip
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = controls("\t\n\r")  # a page's text keeps its line breaks, to be split later
 
 
 def _over(name: str, limits: FaxLimits) -> str:

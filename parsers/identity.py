@@ -24,6 +24,8 @@ from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
+from parsers.text import controls
+
 SYNTHETIC_DOMAIN = "synthesized.hotline"
 TRACE_FIELDS = frozenset(
     "received return-path delivered-to x-original-to envelope-to x-envelope-to x-envelope-from "
@@ -38,9 +40,9 @@ _LINE_ENDS = re.compile(rb"\r\n|\r|\n")
 _BLANK_LINE = re.compile(rb"\n\r?\n|\r\r")  # LF, CRLF, old Mac CR-only, or a relay's mix
 _MBOX_FROM = re.compile(rb"From [ \t]*[^\s:]")  # not the obsolete header syntax "From : x"
 _OBSOLETE_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]+:", re.MULTILINE)
-_ANGLE_ID = re.compile(r"<([^<>]*)>")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-MAX_ID_LENGTH = 250
+ANGLE_ID = re.compile(r"<([^<>]*)>")  # one <id> of a Message-ID field or a list of them
+_CONTROL = controls()
+MAX_ID_LENGTH = 250  # characters of a Message-ID we keep or write
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,7 @@ def _without_trailing_line_ends(raw: bytes, start: int) -> bytes:
 def clean_message_id(value: str) -> str:
     """"<a@b> (comment)" -> "a@b"; a bare id is kept; "" when absent. Control characters
     are dropped and the length capped: an id is a database key, not free text."""
-    match = _ANGLE_ID.search(value)
+    match = ANGLE_ID.search(value)
     if match:
         found = "".join(match.group(1).split())
     else:

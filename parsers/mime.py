@@ -38,7 +38,7 @@ from inscriptis.model.tag import CustomHtmlTagHandlerMapping
 from mailparser.dates import parse_mail_date
 from mailparser.utils import get_addresses
 
-from parsers.identity import bounded_id, clean_message_id, header_end, identify, repair_obsolete_fields, strip_envelope
+from parsers.identity import ANGLE_ID, bounded_id, clean_message_id, header_end, identify, repair_obsolete_fields, strip_envelope
 
 # mail-parser logs per-part chatter ("Email content 'alternative' not handled") at
 # WARNING; keep command output and the journal clean.
@@ -136,7 +136,6 @@ _EXTENSIONS = {
 _MIMETYPES = mimetypes.MimeTypes()  # built-in table only: same answer on every host
 _ENCODED_WORD = re.compile(r"=\?([^?]*?)\?([qQbB])\?(.*?)\?=")
 _FOLD = re.compile(r"\r\n(?=[ \t])|\n(?=[ \t])|\r(?=[ \t])")
-_ANGLE_ID = re.compile(r"<([^<>]*)>")
 _TEXT_LINE_ENDS = re.compile(r"\r\n|\r|\n")
 _PARAM_ERRORS = (ValueError, TypeError, LookupError, UnicodeError, IndexError, email.errors.MessageError)
 _TAGS = re.compile(r"<[^>]*>")
@@ -145,7 +144,6 @@ _SPACE_RUN = re.compile(r" {2,}")
 _LAST_ANGLE_ADDR = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+?)\s*>[^<>]*$")
 MAX_BYTES_PER_CHAR = 4  # UTF-8, UTF-16 and UTF-32 never need more for one character
 HTML_MARKUP_PER_CHAR = 20  # markup read per character of text kept: styled Outlook HTML runs about 10
-_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _SIMPLE_MAILBOX = re.compile(
     rf"""[ \t]*(?:(?P<name>[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~ \t-]*|"[^"\\\r\n]*")[ \t]*"""
@@ -322,7 +320,7 @@ def _children(part: Message) -> list[Message]:
 
 def _id_list(value: str) -> tuple[str, ...]:
     """Message-IDs of In-Reply-To/References: <...> tokens, else whitespace words."""
-    ids = ["".join(m.split()) for m in _ANGLE_ID.findall(value)]
+    ids = ["".join(m.split()) for m in ANGLE_ID.findall(value)]
     if not ids:
         ids = [w.strip("<>,") for w in value.split()]
     return tuple(dict.fromkeys(bounded_id(i) for i in ids if i))
@@ -332,7 +330,7 @@ def _return_path(value: str | None) -> str | None:
     if value is None:
         return None
     value = " ".join(value.split())
-    match = _ANGLE_ID.search(value)
+    match = ANGLE_ID.search(value)
     return (match.group(1) if match else value).strip()
 
 

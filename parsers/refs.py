@@ -16,7 +16,7 @@ from parsers.mime import ParsedMessage
 
 _NUMBER = re.compile(r"HOT-(\d{4})-(\d{6})", re.IGNORECASE)
 # Tolerant: case, spaces inside the brackets and after '#', a '-' instead of '#'.
-_SUBJECT_TAG = re.compile(r"\[\s*HOT\s*[#-]\s*(\d{4})\s*-\s*(\d{6})\s*\]", re.IGNORECASE)
+SUBJECT_TAG = re.compile(r"\[\s*HOT\s*[#-]\s*(\d{4})\s*-\s*(\d{6})\s*\]", re.IGNORECASE)
 _OWN_ID_LOCAL = re.compile(r"^(HOT-\d{4}-\d{6})\.[0-9a-f]+$", re.IGNORECASE)
 # Anything shaped like a reply address (gateway/tokens.py), on any domain and with any token:
 # only ours routes, but a look-alike still names a ticket (and so makes a reply ambiguous).
@@ -29,7 +29,7 @@ _ANONYMOUS_PREFIX = "hotline"
 def ticket_number_in_text(text: str) -> str | None:
     """The first ticket number a text names ("HOT-2026-000123" or the subject tag): a fax
     that follows up has no headers to thread by, only what the user wrote on it."""
-    match = _SUBJECT_TAG.search(text) or _NUMBER.search(text)
+    match = SUBJECT_TAG.search(text) or _NUMBER.search(text)
     return f"HOT-{match.group(1)}-{match.group(2)}" if match else None
 
 
@@ -49,7 +49,7 @@ def subject_tag(number: str) -> str:
 
 def ticket_number_from_subject(subject: str) -> str | None:
     """The ticket number of the first subject tag, canonical, or None."""
-    match = _SUBJECT_TAG.search(subject or "")
+    match = SUBJECT_TAG.search(subject or "")
     return f"HOT-{match.group(1)}-{match.group(2)}" if match else None
 
 

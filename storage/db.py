@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,6 +144,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session, session.begin():
         yield session
 
+
+
+IN_CHUNK = 5000  # values in one IN (...): far below SQLite's 32,766 bound parameters and PostgreSQL's 65,535
+
+
+def rows_in_chunks(session: Session, values: Iterable[Any], statement: Callable[[list[Any]], Any],
+                   size: int = IN_CHUNK) -> list[tuple[Any, ...]]:  # fmt: skip
+    """The rows of ``statement(chunk)`` for each chunk of the sorted ``values``: one
+    IN (...) with a whole import's Message-IDs would pass the drivers' parameter limits."""
+    ordered = sorted(values)
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ordered), size):
+        rows += [tuple(row) for row in session.execute(statement(ordered[start : start + size]))]
+    return rows
 
 
 def _insert(session: Session, table: Any) -> Any:

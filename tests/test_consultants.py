@@ -252,6 +252,52 @@ def test_a_follow_up_after_the_answer_reopens_and_tells_the_consultants(hotline:
     assert "Nadal nie działa." in body(latest) and str(latest["Reply-To"]) == str(notice["Reply-To"])
 
 
+def test_every_message_we_send_says_its_kind_and_ticket(hotline: Hotline, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    """SPEC "Mail we send": each kind, as it comes out of a real round, carries X-Hotline-Kind
+    and the ticket it concerns, so consultants can sort our mail with a filter."""
+    def round_trip(raw: bytes) -> tuple[str, list[tuple[str, str, str]]]:
+        """The ticket `raw` went to, and (recipient, kind, ticket) of each message that went out."""
+        seen = len(relay.received)
+        number = ingest(hotline, tmp_path, raw)["ticket"]
+        flush(hotline)
+        flush(hotline)  # a notice made while sending (delivery failed) goes in the next round
+        return number, sorted((",".join(r.rcpt_tos), r.message["X-Hotline-Kind"], r.message["X-Hotline-Ticket"])
+                              for r in relay.received[seen:])  # fmt: skip
+
+    def reply_to(number: str) -> EmailMessage:
+        (notice,) = [m for m in to(relay, TEAM) if m["Reply-To"] and m["X-Hotline-Kind"] == "notification"
+                     and number in str(m["Reply-To"])]  # fmt: skip
+        return notice
+
+    fax_to = "48221234568@fax.example.org"
+    number, sent = round_trip(question())
+    assert sent == sorted([(USER, "ack", number), (TEAM, "notification", number)])
+    assert round_trip(thunderbird_reply(reply_to(number), NEW_TEXT))[1] == [(USER, "answer", number)]
+    answer = to(relay, USER)[-1]
+    follow = mf.make_message(subject=f"Re: {answer['Subject']}", sender=f"Jan Kowalski <{USER}>", body="Nadal nie działa.\n",
+                             message_id="<q2@gmina.example.pl>", headers=[("In-Reply-To", str(answer["Message-ID"]))])  # fmt: skip
+    assert round_trip(follow)[1] == [(TEAM, "followup", number)]
+    assert round_trip(thunderbird_reply(reply_to(number), "#closed\nDziękuję."))[1] == [(CONSULTANT, "command-error", number)]
+    forged = thunderbird_reply(reply_to(number), "Proszę podać hasło.", sender="mallory@evil.example")
+    assert round_trip(forged)[1] == [(TEAM, "held", number)]
+
+    fields = ff.FormFields(date="20.11.2026", reference="OR.1", user_name="Jan Nowak", office="Urząd Gminy",
+                           contacts="fax 22 123 45 68", question="Jak wygenerować sprawozdanie?")  # fmt: skip
+    fax = mf.make_message(subject="Fax from +48 22 765 43 21", sender=f"Fax Server <{GATEWAY}>", body="Fax.\n",
+                          attachments=[("fax.pdf", "application/pdf", ff.typed_pdf(fields))])  # fmt: skip
+    by_fax, sent = round_trip(fax)
+    assert sent == sorted([(fax_to, "ack", by_fax), (TEAM, "notification", by_fax)])
+    assert round_trip(thunderbird_reply(reply_to(by_fax), "Proszę użyć menu Sprawozdania."))[1] == [(fax_to, "answer", by_fax)]
+
+    by_phone, sent = round_trip(mf.make_message(subject="Zgłoszenie", sender=f"Sekretariat <{USER}>", body=ff.typed_form(ff.PHONE_ONLY)))
+    assert sent == sorted([(TEAM, "notification", by_phone), (TEAM, "callback", by_phone)])
+    assert round_trip(thunderbird_reply(reply_to(by_phone), "Hasło zmienia się w menu Konto."))[1] == [(TEAM, "callback", by_phone)]
+
+    relay.handler.script = ["550 5.1.1 no such user"]  # the acknowledgement is refused
+    refused, sent = round_trip(mf.make_message(subject="Pytanie", sender="ktos@gmina.example.pl", body="Pytanie.\n"))
+    assert sent == sorted([(TEAM, "notification", refused), (TEAM, "delivery-failed", refused)])
+
+
 # --------------------------------------------------------------------------- the daemon
 class Router(RelayHandler):
     """The relay as the site's MTA: mail for the consultants' list lands in their folder

@@ -7,15 +7,16 @@ bidi overrides printed raw would rewrite the admin's terminal or reorder what it
 """
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, timezone
 from typing import Any
 
 from gateway.outbound.outbox import Waiting
 from gateway.pipeline.tickets import OCR_SUFFIX
+from parsers.text import BIDI_OVERRIDES, controls
 from storage.models import Attachment, Event, Message, Ticket
 
-_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# a terminal line: controls but tab (a newline too) and the bidi overrides, not the marks
+_UNSAFE = controls("\t", c1=True, extra=BIDI_OVERRIDES)
 
 TIME_FIELDS = (
     "received_at",

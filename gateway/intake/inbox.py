@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from parsers.identity import Identity, identify
 from storage import blobs
-from storage.db import insert_ignoring_conflicts
+from storage.db import insert_ignoring_conflicts, rows_in_chunks
 from storage.models import InboxEntry, InboxState, table
 
 
@@ -96,14 +96,9 @@ def _row(delivery: Delivery, sha: str, key: tuple[str, str]) -> dict[str, object
 
 def _find(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, bool]]:
     """(inbox id, still unprocessed) of the stored rows with these identities."""
-    found: dict[tuple[str, str], tuple[int, bool]] = {}
-    ids = sorted({k[0] for k in keys})
-    for start in range(0, len(ids), 5000):
-        stmt = select(InboxEntry.message_id, InboxEntry.content_hash, InboxEntry.id, InboxEntry.state).where(
-            InboxEntry.message_id.in_(ids[start : start + 5000])
-        )
-        found.update({(m, h): (i, st == InboxState.NEW) for m, h, i, st in session.execute(stmt) if (m, h) in keys})
-    return found
+    columns = select(InboxEntry.message_id, InboxEntry.content_hash, InboxEntry.id, InboxEntry.state)
+    rows = rows_in_chunks(session, {k[0] for k in keys}, lambda chunk: columns.where(InboxEntry.message_id.in_(chunk)))
+    return {(m, h): (i, st == InboxState.NEW) for m, h, i, st in rows if (m, h) in keys}
 
 
 def claim(session: Session, ids: list[int]) -> list[InboxEntry]:

@@ -13,6 +13,9 @@ treat it as one), but still our ``X-Loop``. No ``Precedence: bulk``: RFC 3834 le
 Precedence unstandardised, and a personal reply marked "bulk" is what spam filters score
 down.
 
+Every message also says what it is (``X-Hotline-Kind``, a ``MailKind``) and, when it
+concerns a ticket, which (``X-Hotline-Ticket``): SPEC "Mail we send", for mail filters.
+
 User-supplied text (subjects, names, addresses from forms) reaches headers only through
 gateway/headers.py, which drops CR, LF and other control characters.
 """
@@ -27,27 +30,28 @@ from email.message import EmailMessage, Message
 from typing import Literal
 
 from gateway.outbound.headers import (
-    BIDI_CONTROLS,
     POLICY,
+    MailKind,
     SUBJECT_LIMIT,
     bare_subject,
     clean_header_text,
     clean_message_id,
+    hotline_headers,
     parse_address,
     reply_subject,
-    shorten,
     tagged_subject,
     thread_references,
 )
 from gateway.outbound.templates import Templates, pick_language, templates
 from parsers.refs import canonical_number
 from parsers.reply import REPLY_MARKERS  # the first line of a notification: the reply parser cuts there
+from parsers.text import BIDI_CONTROLS, controls, shorten
 
 EXCERPT_LIMIT = 1000
 ERROR_LIMIT = 2000
 TEXT_LIMIT = 100_000  # characters of a user's question shown to consultants
-# control characters but newline and tab, and bidi overrides (they disguise text)
-_BODY_CONTROLS = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{''.join(sorted(BIDI_CONTROLS))}]")
+# control characters but newline and tab, and bidi controls (they disguise text)
+_BODY_CONTROLS = controls("\t\n", c1=True, extra=BIDI_CONTROLS)
 LINE_LIMIT = 320  # one displayed value: an address, a contact, a file name, a problem
 ANSWER_MAX_PAGES = 10
 NOTIFICATION_KINDS = ("new", "followup")
@@ -163,7 +167,7 @@ def ack_email(
     lib = library or templates()
     lang = pick_language(facts.language)
     subject = reply_subject(facts.number, original_subject, fallback=facts.subject)
-    msg = _new_message(env, [to], subject, auto_submitted="auto-replied")
+    msg = _new_message(env, [to], subject, "auto-replied", MailKind.ACK, facts.number)
     _thread(msg, in_reply_to, references)
     msg.set_content(lib.render("ack.txt", lang, facts, channel="email"), cte="quoted-printable")
     msg.add_alternative(
@@ -188,7 +192,7 @@ def ack_fax(
     cover = lib.render("ack_fax.txt", lang, facts)
     filename = f"{canonical_number(facts.number)}.pdf"
     subject = tagged_subject(facts.number, ack.subject)
-    return _fax(env, to, subject, cover, pdf, filename, "auto-replied")
+    return _fax(env, to, subject, cover, pdf, filename, "auto-replied", MailKind.ACK, facts.number)
 
 
 def callback_notice(
@@ -228,7 +232,7 @@ def delivery_failed_notice(
         error=_body_text(error, ERROR_LIMIT),
     )
     notice = lib.render_parts("delivery_failed.txt", language, failure)
-    return _notice(env, to, failure.number, notice.subject, notice.body)
+    return _notice(env, to, MailKind.DELIVERY_FAILED, failure.number, notice.subject, notice.body)
 
 
 def notification(
@@ -264,7 +268,8 @@ def notification(
         marker=REPLY_MARKERS[lang],
         omitted=[OmittedFile(f.name, _size_text(len(f.data), lang)) for f in omitted],
     )
-    msg = _notice(env, to, n.facts.number, notice.subject, notice.body, reply_to=reply_to)
+    kind = MailKind.NOTIFICATION if n.kind == "new" else MailKind.FOLLOWUP
+    msg = _notice(env, to, kind, n.facts.number, notice.subject, notice.body, reply_to=reply_to)
     _attach(msg, attached)
     return msg
 
@@ -292,7 +297,7 @@ def answer_email(
     lang = pick_language(facts.language)
     answer = lib.render_parts("answer.txt", lang, facts, **_answer_context(env, text, ()))
     subject = reply_subject(facts.number, original_subject, fallback=facts.subject)
-    msg = _new_message(env, [to], subject, None)
+    msg = _new_message(env, [to], subject, None, MailKind.ANSWER, facts.number)
     _thread(msg, in_reply_to, references)
     msg.set_content(answer.body, cte="quoted-printable")
     _attach(msg, _files(attachments))
@@ -327,7 +332,7 @@ def answer_fax(
     )  # fmt: skip
     cover = lib.render("answer_fax.txt", lang, facts)
     filename = f"{number}-{_ANSWER_PDF_NAME[lang]}.pdf"
-    return _fax(env, to, tagged_subject(number, answer.subject), cover, pdf, filename, None)
+    return _fax(env, to, tagged_subject(number, answer.subject), cover, pdf, filename, None, MailKind.ANSWER, number)
 
 
 def answer_callback_notice(
@@ -368,8 +373,9 @@ def command_error(
     )
     notice = lib.render_parts("command_error.txt", language, facts)
     msg = _notice(
-        env, [to], facts.number, notice.subject, notice.body, auto_submitted="auto-replied"
-    )
+        env, [to], MailKind.COMMAND_ERROR, facts.number, notice.subject, notice.body,
+        auto_submitted="auto-replied",
+    )  # fmt: skip
     _thread(msg, in_reply_to, [])
     return msg
 
@@ -396,7 +402,7 @@ def held_notice(
         subject=clean_header_text(subject, limit=SUBJECT_LIMIT) or "-",
     )
     notice = lib.render_parts("held.txt", language, facts)
-    return _notice(env, to, facts.number, notice.subject, notice.body)
+    return _notice(env, to, MailKind.HELD, facts.number, notice.subject, notice.body)
 
 
 def _displayed(n: Notification) -> Notification:
@@ -444,12 +450,13 @@ def _call_task(
     it reaches the subject, so it is cleaned like any header text."""
     phone_text = clean_header_text(phone, limit=40)
     notice = lib.render_parts(template, language, facts, phone=phone_text, **extra)
-    return _notice(env, to, facts.number, notice.subject, notice.body)
+    return _notice(env, to, MailKind.CALLBACK, facts.number, notice.subject, notice.body)
 
 
 def _notice(
     env: Envelope,
     to: Sequence[str],
+    kind: MailKind,
     number: str | None,
     subject: str,
     body: str,
@@ -459,7 +466,7 @@ def _notice(
 ) -> EmailMessage:
     """A plain-text message to consultants, tagged with the ticket when there is one."""
     subject = tagged_subject(number, subject) if number else subject
-    msg = _new_message(env, to, subject, auto_submitted, reply_to=reply_to)
+    msg = _new_message(env, to, subject, auto_submitted, kind, number, reply_to=reply_to)
     msg.set_content(body, cte="quoted-printable")
     return msg
 
@@ -472,9 +479,11 @@ def _fax(
     pdf: bytes,
     filename: str,
     auto_submitted: str | None,
+    kind: MailKind,
+    number: str,
 ) -> EmailMessage:
     """A message for the e-mail-to-fax gateway: a short cover text and the PDF it faxes."""
-    msg = _new_message(env, [to], subject, auto_submitted)
+    msg = _new_message(env, [to], subject, auto_submitted, kind, number)
     msg.set_content(cover, cte="quoted-printable")
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
     return msg
@@ -485,11 +494,14 @@ def _new_message(
     to: Sequence[str],
     subject: str,
     auto_submitted: str | None,
+    kind: MailKind,
+    number: str | None,
     *,
     reply_to: str | None = None,
 ) -> EmailMessage:
     """The headers every message of ours has; ``auto_submitted=None`` for a person's
-    message (a consultant's answer), which must not look automatic to the user."""
+    message (a consultant's answer), which must not look automatic to the user. ``kind``
+    and the ticket ``number`` (None when the message concerns none) are for mail filters."""
     if isinstance(to, str) or not to:
         raise ValueError(f"recipients must be a non-empty list of addresses, got {to!r}")
     if env.date.tzinfo is None or env.date.utcoffset() is None:
@@ -509,6 +521,8 @@ def _new_message(
         msg["Auto-Submitted"] = auto_submitted
     msg["X-Loop"] = clean_header_text(env.loop_id)
     msg["X-Auto-Response-Suppress"] = "All"
+    for name, value in hotline_headers(kind, number):
+        msg[name] = value
     return msg
 
 

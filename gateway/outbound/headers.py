@@ -16,25 +16,23 @@ from email import policy as email_policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.policy import Policy
+from enum import StrEnum
 
+from parsers.identity import ANGLE_ID, MAX_ID_LENGTH
 from parsers.phone import normalise_number
-from parsers.refs import canonical_number, subject_tag
+from parsers.refs import SUBJECT_TAG, canonical_number, subject_tag
+from parsers.text import BIDI_CONTROLS, control_class, shorten
 
 SUBJECT_LIMIT = 200  # characters of a subject we write, tag included
 MAX_REFERENCES = 20  # the thread root and the newest ids are kept (RFC 5322 3.6.4)
-MAX_ID_LENGTH = 250
 _ID = re.compile(r"[!-;=?-~]+")  # printable ASCII without space, '<' and '>'
-_ANGLE_IDS = re.compile(r"<([^<>]*)>")
-_TAG = re.compile(r"\[\s*HOT\s*[#-]\s*(\d{4})\s*-\s*(\d{6})\s*\]", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:re|odp|aw|sv|antw|vs|r)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
 )
-BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
 _BIDI = re.compile(f"[{''.join(sorted(BIDI_CONTROLS))}]")
 # a run of characters that are neither whitespace nor LINE_BREAKING (Cc, Zl, Zp)
-_WORD = re.compile(r"[^\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_ELLIPSIS = "…"
+_WORD = re.compile(f"[^\\s{control_class(c1=True, separators=True)}]+")
 
 
 # --- the policy ---------------------------------------------------------------------
@@ -110,6 +108,30 @@ POLICY = _make_policy()
 # --- header values ------------------------------------------------------------------
 
 
+class MailKind(StrEnum):
+    """``X-Hotline-Kind``: what a message we send is (SPEC "Mail we send"), so that mail
+    clients and filters can sort our mail without reading subjects in two languages."""
+
+    ACK = "ack"
+    ANSWER = "answer"
+    NOTIFICATION = "notification"  # a new ticket, to the consultants
+    FOLLOWUP = "followup"  # a user's follow-up, to the consultants
+    CALLBACK = "callback"  # a task to phone the user (to confirm receipt or give the answer)
+    HELD = "held"
+    COMMAND_ERROR = "command-error"
+    DELIVERY_FAILED = "delivery-failed"
+
+
+def hotline_headers(kind: MailKind, number: str | None) -> list[tuple[str, str]]:
+    """``X-Hotline-Kind`` and, when the message concerns a ticket, ``X-Hotline-Ticket``
+    with its canonical number (ValueError for anything else: no outside text gets in)."""
+    fields = [("X-Hotline-Kind", MailKind(kind).value)]
+    if number is not None:
+        fields.append(("X-Hotline-Ticket", canonical_number(number)))
+    return fields
+
+
+
 def clean_header_text(value: str, limit: int = SUBJECT_LIMIT) -> str:
     """One line of text fit for a header: no control or line-breaking characters,
     no bidi overrides (they disguise subjects), whitespace collapsed, at most ``limit``.
@@ -124,13 +146,6 @@ def clean_header_text(value: str, limit: int = SUBJECT_LIMIT) -> str:
             if size > limit + 1:
                 break
     return shorten(" ".join(words), limit)
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, ending in "…" when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(limit - 1, 0)].rstrip() + _ELLIPSIS
 
 
 def clean_message_id(value: str) -> str | None:
@@ -163,7 +178,7 @@ def thread_references(
 def _id_tokens(references: Sequence[str] | str) -> Iterable[str]:
     """A list of ids as given, or a raw header value split into its ids."""
     if isinstance(references, str):
-        return _ANGLE_IDS.findall(references) or references.split()
+        return ANGLE_ID.findall(references) or references.split()
     return references
 
 
@@ -182,7 +197,7 @@ def bare_subject(number: str, subject: str) -> str:
     """A subject on one line without this ticket's tags and without reply prefixes."""
     wanted = canonical_number(number)[4:]
     text = clean_header_text(subject, limit=10 * SUBJECT_LIMIT)
-    text = _TAG.sub(lambda m: "" if f"{m[1]}-{m[2]}" == wanted else m[0], text)
+    text = SUBJECT_TAG.sub(lambda m: "" if f"{m[1]}-{m[2]}" == wanted else m[0], text)
     return _REPLY_PREFIX.sub("", " ".join(text.split()))
 
 

@@ -9,13 +9,14 @@ Polish letters (ą ć ę ł ń ó ś ź ż), and a subset keeps the file to a fe
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import MethodReturnValue
+
+from parsers.text import ELLIPSIS, controls
 
 FONT_CANDIDATES: tuple[Path, ...] = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),  # Debian/Ubuntu fonts-dejavu-core
@@ -37,8 +38,7 @@ _LEADING = 1.3  # line height as a multiple of the font size
 _PT_TO_MM = 25.4 / 72
 _FOOTER_PT = 8.0
 _FOOTER_OFFSET_MM = 8.0  # the page number sits in the bottom margin, below the text
-_ELLIPSIS = "…"
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = controls("\t\n", c1=True, separators=True)  # no glyphs; tabs become spaces first
 
 
 class FontNotFoundError(RuntimeError):
@@ -180,9 +180,9 @@ def _truncate(pdf: FPDF, lines: list[str], room: int) -> list[str]:
         return []
     kept = lines[:room]
     last = kept[-1].rstrip()
-    while last and pdf.get_string_width(last + _ELLIPSIS) > pdf.epw:
+    while last and pdf.get_string_width(last + ELLIPSIS) > pdf.epw:
         last = last[:-1].rstrip()
-    kept[-1] = last + _ELLIPSIS
+    kept[-1] = last + ELLIPSIS
     return kept
 
 

@@ -17,7 +17,6 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from gateway import senders
 from parsers.mime import ParsedMessage
 from parsers.refs import find_ticket_number
+from storage.db import rows_in_chunks
 from storage.models import Message, MessageRef, Ticket
 
 _new_order = itertools.count(1 << 40)  # tickets created in a batch sort after every stored one
@@ -71,8 +71,8 @@ class ThreadIndex:
             ids |= thread_ids(msg) | {msg.message_id}
             if number := find_ticket_number(msg, own):
                 numbers.add(number)
-        held = _chunked_rows(session, ids, lambda c: select(Message.message_id, Message.ticket_id).where(Message.message_id.in_(c)))
-        refs = _chunked_rows(
+        held = rows_in_chunks(session, ids, lambda c: select(Message.message_id, Message.ticket_id).where(Message.message_id.in_(c)))
+        refs = rows_in_chunks(
             session,
             ids,
             lambda c: select(MessageRef.ref, Message.ticket_id, Message.from_addr)
@@ -136,9 +136,3 @@ def _address_in(from_addr: str) -> str:
     return from_addr.rpartition("<")[2].rstrip(">").strip() if from_addr.endswith(">") else from_addr.strip()
 
 
-def _chunked_rows(session: Session, ids: set[str], stmt_for, size: int = 5000) -> list[tuple[Any, ...]]:  # type: ignore[no-untyped-def]
-    rows: list[tuple[Any, ...]] = []
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), size):
-        rows += [tuple(row) for row in session.execute(stmt_for(ordered[start : start + size]))]
-    return rows

@@ -19,6 +19,7 @@ from gateway import lifecycle, senders
 from gateway.pipeline.changes import ChangeSet, NewMessage
 from gateway.outbound.outbox import Outgoing
 from parsers.refs import ticket_number_in_text
+from parsers.text import shorten
 from parsers.reading import Reading
 from gateway.pipeline.threads import TicketRef
 from parsers.hot01 import Field
@@ -198,9 +199,9 @@ def text(value: str) -> str:
     return value.replace("\x00", "")
 
 
-def shorten(subject: str) -> str:
-    subject = " ".join(text(subject).split())
-    return subject if len(subject) <= SUBJECT_MAX else subject[: SUBJECT_MAX - 1].rstrip() + "…"
+def subject_line(subject: str) -> str:
+    """A subject on one line, at most SUBJECT_MAX characters (a ticket's list shows it)."""
+    return shorten(" ".join(text(subject).split()), SUBJECT_MAX)
 
 
 def subject_of(reading: Reading) -> str:
@@ -208,7 +209,7 @@ def subject_of(reading: Reading) -> str:
     nothing; else the subject line, else the body's first line; shortened."""
     first_line = next((line for line in question_of(reading).splitlines() if line.strip()), "")
     candidates = (first_line, reading.message.subject) if reading.form else (reading.message.subject, first_line)
-    return next((short for c in candidates if (short := shorten(c))), "(no subject)")
+    return next((short for c in candidates if (short := subject_line(c))), "(no subject)")
 
 
 def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: MessageKind, *,
@@ -302,7 +303,7 @@ def renumber_questions(session: Session, ticket_ids: set[int]) -> None:
             wanted = MessageKind.QUESTION if position == 0 else MessageKind.FOLLOWUP
             if row.kind != wanted:
                 kinds.append({"id": row.id, "kind": wanted})
-                if position == 0 and (subject := shorten(row.subject)):
+                if position == 0 and (subject := subject_line(row.subject)):
                     subjects.append({"id": ticket_id, "subject": subject})
     if kinds:
         session.execute(update(Message), kinds)

@@ -18,7 +18,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,25 +28,13 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.intake import inbox
+from gateway.senders import covering_entry
 from gateway.settings import SmtpServerSection
 from storage.db import transaction
 
 log = structlog.get_logger("hotline.smtp")
 LOG_EVERY = 10.0  # seconds between two log lines about refused connections
 TOO_MANY = b"421 4.7.0 too many connections, try again later\r\n"
-
-
-def _entry_for(address: str, entries: Container[str]) -> str | None:
-    """The configured entry that covers an address: the exact address, the address without
-    its "+detail" (the tickets' reply addresses), else `@domain`. Entries are lower-case;
-    addresses compare case-insensitively (domains are, and local parts are in practice)."""
-    address = address.lower()
-    local, at, domain = address.rpartition("@")
-    base = f"{local.partition('+')[0]}@{domain}"
-    for candidate in (address, base, "@" + domain):
-        if at and candidate in entries:
-            return candidate
-    return address if address in entries else None
 
 
 class InboxHandler:
@@ -64,12 +52,12 @@ class InboxHandler:
         self._closing = False
 
     def accepts(self, address: str) -> bool:
-        return _entry_for(address, self.recipients) is not None
+        return covering_entry(address, self.recipients, plus_detail=True) is not None
 
     def channel_for(self, recipients: Iterable[str]) -> str | None:
         """The channel of the first recipient with one (exact address before `@domain`)."""
         for address in recipients:
-            if (entry := _entry_for(address, self.channels)) is not None:
+            if (entry := covering_entry(address, self.channels, plus_detail=True)) is not None:
                 return self.channels[entry]
         return None
 
