@@ -246,7 +246,7 @@ def test_a_follow_up_after_the_answer_reopens_and_tells_the_consultants(hotline:
                              headers=[("In-Reply-To", str(answer["Message-ID"]))])  # fmt: skip
     line = ingest(hotline, tmp_path, follow)
     assert (line["action"], line["ticket"]) == ("appended", number)
-    assert show(hotline, number)["status"] == "pending"  # reopened
+    assert show(hotline, number)["status"] == "acknowledged"  # reopened: needs a consultant, SLA clocks running
     flush(hotline)
     latest = to(relay, TEAM)[-1]
     assert "Nadal nie działa." in body(latest) and str(latest["Reply-To"]) == str(notice["Reply-To"])
