@@ -125,7 +125,7 @@ def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, terms: T
         "severity": terms.severity,
         "plan": terms.sla.plan,
         "sla_terms": terms.sla.json(),
-        "sla_next_at": terms.effective_received_at,  # the SLA job computes its stages from there
+        "sla_next_at": arrival.received_at,  # the SLA job computes its stages at once (a 24x7 clock runs now)
     }
     changes.tickets.append((ticket, row))
     add_message(changes, ticket, arrival, MessageKind.QUESTION)
