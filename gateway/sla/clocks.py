@@ -166,16 +166,16 @@ def runs(terms: Terms, severity: int, line: Timeline, calendars: Mapping[str, Wo
     start = cal.effective_receipt(line.received_at)
     out = []
     for clock in Clock:
-        minutes = terms.targets[key].get(clock)
-        if minutes is None:  # rule 3: the end of the next working day, as working time from the start
-            minutes = cal.working_minutes_between(start, cal.ack_deadline(line.received_at))
+        target = terms.targets[key].get(clock)
+        # rule 3 (None): the end of the next working day, as working time from the start
+        minutes = float(target) if target is not None else cal.working_minutes_between(start, cal.ack_deadline(line.received_at))
         begins, cycle = start, 0
         if clock == Clock.RESOLUTION and line.reopened_at is not None:
             begins, cycle = cal.effective_receipt(line.reopened_at), line.cycle
         done = _done(clock, line)
         pauses = tuple((a, b if b is not None or done is None else max(a, done)) for a, b in line.pauses
                        if b is None or b > begins)  # fmt: skip
-        out.append(Run(clock, cycle, cal, begins, float(minutes), pauses, done))
+        out.append(Run(clock, cycle, cal, begins, minutes, pauses, done))
     return out
 
 
