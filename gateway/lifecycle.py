@@ -6,7 +6,7 @@ changes it returns (the pipeline's ChangeSet, the outbox worker's transaction).
     any ──a consultant's answer──▶ answered          (first_answer_at: the first one)
     any ──#pending──▶ pending (waiting for the user)
     any ──#close──▶ closed (closed_at)
-    answered / closed ──the user writes again──▶ pending (closed_at cleared)
+    answered / closed / pending ──the user writes again──▶ acknowledged (closed_at cleared)
     any ──its thread found in an older ticket──▶ closed (merged into it)
 
 Pure: plain values in, plain values out, so each transition has a table test.
@@ -61,10 +61,13 @@ def closed(life: Life, at: datetime) -> Changes:
 
 
 def reopened(life: Life) -> Changes:
-    """The user wrote again: an answered or closed ticket needs a consultant again."""
-    if life.status not in (TicketStatus.ANSWERED, TicketStatus.CLOSED):
+    """The user wrote again: an answered, closed or waiting ticket needs a consultant again.
+    It is `acknowledged`, not `pending`: pending means waiting for the user, and it pauses
+    the SLA clocks (gateway/sla/clocks.py); a reopened ticket's clocks must run (a closed
+    one's resolution clock starts a new cycle)."""
+    if life.status not in (TicketStatus.ANSWERED, TicketStatus.CLOSED, TicketStatus.PENDING):
         return {}
-    return {"status": TicketStatus.PENDING, "closed_at": None}
+    return {"status": TicketStatus.ACKNOWLEDGED, "closed_at": None}
 
 
 def merged(life: Life) -> Changes:

@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 from sqlalchemy.engine import make_url
 
 from gateway.senders import covering_entry
-from gateway.worktime import WorkCalendar
+from gateway.worktime import WorkCalendar, parse_working_time
 from parsers.callerid import DEFAULT_PATTERNS
 from parsers.phone import POLISH_GEOGRAPHIC_AND_MOBILE
 
@@ -369,6 +369,87 @@ class LoggingSection(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+SEVERITIES = ("1", "2", "3", "4")  # 1 critical .. 4 question
+RULE3 = "rule3"  # an ack target: SPEC rule 3's deadline instead of an amount of working time
+
+
+def _working_time(value: str, info: ValidationInfo) -> str:
+    if not (info.field_name == "ack" and value == RULE3):
+        parse_working_time(value)
+    return value
+
+
+class ClockTargets(Section):
+    """One severity's targets, working time of the plan's calendar ("4h", "90m")."""
+
+    ack: str = RULE3
+    response: str
+    resolution: str
+
+    _check = field_validator("ack", "response", "resolution")(_working_time)
+
+    def minutes(self) -> dict[str, int | None]:
+        """Per clock: working minutes, or None for rule 3 (the deadline the calendar gives)."""
+        return {clock: None if value == RULE3 else parse_working_time(value)
+                for clock, value in (("ack", self.ack), ("response", self.response), ("resolution", self.resolution))}  # fmt: skip
+
+
+DEFAULT_TARGETS = {
+    "1": ClockTargets(response="4h", resolution="16h"),
+    "2": ClockTargets(response="8h", resolution="40h"),
+    "3": ClockTargets(response="16h", resolution="80h"),
+    "4": ClockTargets(response="16h", resolution="160h"),
+}
+
+
+class PlanSection(Section):
+    """A support plan: whom it covers (`match`: addresses, "@domain"s, office names from the
+    HOT-01 form) and its targets per severity, counted in its calendar."""
+
+    calendar: str = "default"  # "default" is [calendar]; else a [calendars.NAME]
+    match: list[str] = []
+    default_severity: int = Field(4, ge=1, le=4)
+    severity_calendars: dict[str, str] = {}  # e.g. { "1" = "24x7" }
+    targets: dict[str, ClockTargets] = DEFAULT_TARGETS
+
+    @field_validator("targets", "severity_calendars")
+    @classmethod
+    def _severities(cls, values: dict[str, object], info: ValidationInfo) -> dict[str, object]:
+        if bad := sorted(set(values) - set(SEVERITIES)):
+            raise ValueError(f"{bad} are not severities 1 to 4")
+        if info.field_name == "targets" and (missing := [s for s in SEVERITIES if s not in values]):
+            raise ValueError(f"severity {', '.join(missing)} has no targets")
+        return values
+
+    def calendar_for(self, severity: int) -> str:
+        return self.severity_calendars.get(str(severity), self.calendar)
+
+
+class SlaSection(Section):
+    default_plan: str = "standard"
+    remind_at: list[float] = [0.5, 0.8]  # fractions of each clock's target
+    escalate_to: list[str] = []  # told at breach, besides the assignee or the team
+    check_seconds: float = Field(30.0, gt=0)  # how often the daemon looks for stages come due
+    plans: dict[str, PlanSection] = {"standard": PlanSection()}  # in order of rank
+
+    @field_validator("remind_at")
+    @classmethod
+    def _fractions(cls, fractions: list[float]) -> list[float]:
+        if bad := [f for f in fractions if not 0 < f < 1]:
+            raise ValueError(f"{bad}: each fraction must lie between 0 and 1 (both excluded)")
+        return sorted(set(fractions))
+
+    def problems(self, calendars: dict[str, CalendarSection]) -> list[str]:
+        """What only the whole file can tell: plans naming calendars and plans that exist."""
+        found = [] if self.default_plan in self.plans else [
+            f"sla.default_plan: no plan {self.default_plan!r} in [sla.plans] (there are: {', '.join(self.plans)})"]
+        for name, plan in self.plans.items():
+            named = [("calendar", plan.calendar)] + [(f"severity_calendars.{k}", v) for k, v in plan.severity_calendars.items()]
+            found += [f"sla.plans.{name}.{key}: no calendar {value!r} (give [calendars.{value}], or \"default\")"
+                      for key, value in named if value != "default" and value not in calendars]  # fmt: skip
+        return found
+
+
 class Settings(Section):
     storage: StorageSection = StorageSection()
     calendar: CalendarSection = CalendarSection()
@@ -383,12 +464,18 @@ class Settings(Section):
     daemon: DaemonSection = DaemonSection()
     metrics: MetricsSection | None = None
     logging: LoggingSection = LoggingSection()
+    sla: SlaSection = SlaSection()
     source: Annotated[Path, Field(exclude=True)] = DEFAULT_PATH
 
     @cached_property
     def work_calendar(self) -> WorkCalendar:
         """The default calendar: receipt times and acknowledgement deadlines follow it."""
         return self.calendar.work_calendar("default")
+
+    @cached_property
+    def work_calendars(self) -> dict[str, WorkCalendar]:
+        """Every calendar by the name plans give it: "default" is [calendar]."""
+        return {"default": self.work_calendar, **{n: c.work_calendar(n) for n, c in self.calendars.items()}}
 
     @cached_property
     def reply_secret(self) -> str | None:
@@ -429,9 +516,12 @@ def load(path: Path) -> Settings:
         # the sections holding default paths are validated even when absent, so that their
         # defaults are resolved like written values
         data = {"storage": {}, "outbound": {}, **data, "source": path}
-        return Settings.model_validate(data, context={"state_directory": state_directory(path)})
+        settings = Settings.model_validate(data, context={"state_directory": state_directory(path)})
     except ValidationError as exc:
         raise ConfigError(path, [_describe(e) for e in exc.errors()]) from exc
+    if problems := settings.sla.problems(settings.calendars):
+        raise ConfigError(path, problems)
+    return settings
 
 
 def check_secrets(settings: Settings) -> list[str]:

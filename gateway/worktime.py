@@ -30,6 +30,7 @@ MONDAY_TO_FRIDAY: frozenset[int] = frozenset(range(5))
 MIDNIGHT = time(0, 0)  # as an end of working hours: 24:00, the end of the day
 MAX_SEARCH_DAYS = 3660  # no calendar goes ten years without a working day; beyond: a config error
 _HHMM = re.compile(r"^(\d{2}):(\d{2})$")
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*$")
 _DAY_NAMES = {
     **{n: i for i, n in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
     **{n: i for i, n in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))},
@@ -213,6 +214,18 @@ class WorkCalendar:
 
 
 # ---- helpers: parsing config values, holidays, instants ----
+
+
+def parse_working_time(value: str) -> int:
+    """An amount of working time as the config writes it ("4h", "90m", "1h30m") in minutes;
+    ValueError otherwise (zero is refused: a target of nothing is always breached)."""
+    m = _DURATION.match(value) if isinstance(value, str) else None
+    if m is None or not (m[1] or m[2]):
+        raise ValueError(f'{value!r} is not working time such as "4h", "90m" or "1h30m"')
+    minutes = int(m[1] or 0) * 60 + int(m[2] or 0)
+    if minutes == 0:
+        raise ValueError(f"{value!r}: working time must be more than zero")
+    return minutes
 
 
 def _days(first: date) -> Iterator[date]:

@@ -51,6 +51,8 @@ class OutboxKind(StrEnum):
     ACK = "ack"
     ANSWER = "answer"
     NOTICE = "notice"  # to the consultants: call-back tasks, failed deliveries, new tickets
+    REMINDER = "reminder"  # SLA: a stage of a running clock, to the assignee or the team
+    ESCALATION = "escalation"  # SLA: a breach, to escalate_to as well
 
 
 class PromiseStep(StrEnum):

@@ -104,6 +104,7 @@ class TicketCounter(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_sla_next", "sla_next_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     status: Mapped[str] = mapped_column(String(12), default=TicketStatus.NEW)
@@ -128,6 +129,10 @@ class Ticket(Base):
     first_answer_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    plan: Mapped[str | None] = mapped_column(String(100))
+    sla_terms: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the plan as it stood at receipt (gateway/sla)
+    sla_sent: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # clock -> [cycle, stage]: the last reminder queued
+    sla_next_at: Mapped[datetime | None]  # when the SLA job must look again (NULL: nothing can come due)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="ticket", order_by="Message.id", foreign_keys="Message.ticket_id"

@@ -157,7 +157,7 @@ def test_a_fax_question_is_answered_by_fax(hotline: Hotline, tmp_path: Path, rel
     again = ff.render_text_page(f"Dotyczy zgłoszenia {number}\nSprawozdanie nadal się nie generuje.")
     follow_up = mf.make_message(subject="Fax from +48 22 123 45 68", sender=f"Fax Server <{GATEWAY}>", body="Fax.\n",
                                 attachments=[("fax.tif", "image/tiff", ff.to_g4_tiff([again]))])  # fmt: skip
-    assert (ingest(hotline, tmp_path, follow_up)["action"], show(hotline, number)["status"]) == ("appended", "pending")
+    assert (ingest(hotline, tmp_path, follow_up)["action"], show(hotline, number)["status"]) == ("appended", "acknowledged")
     (reopened,) = events(hotline, "reopened")  # the user's fax naming the ticket reopened it
     assert reopened.data["previous"] == "answered"
 
@@ -246,7 +246,7 @@ def test_a_follow_up_after_the_answer_reopens_and_tells_the_consultants(hotline:
                              headers=[("In-Reply-To", str(answer["Message-ID"]))])  # fmt: skip
     line = ingest(hotline, tmp_path, follow)
     assert (line["action"], line["ticket"]) == ("appended", number)
-    assert show(hotline, number)["status"] == "pending"  # reopened
+    assert show(hotline, number)["status"] == "acknowledged"  # reopened: needs a consultant, SLA clocks running
     flush(hotline)
     latest = to(relay, TEAM)[-1]
     assert "Nadal nie działa." in body(latest) and str(latest["Reply-To"]) == str(notice["Reply-To"])
@@ -507,7 +507,7 @@ def test_a_stranger_naming_a_ticket_neither_reopens_it_nor_passes_as_its_user(ho
     own = mf.make_message(subject=f"Re: [HOT#{number[4:]}] Błąd eksportu", sender=f"Jan Kowalski <{USER}>",
                           body="Nadal nie działa.\n", message_id="<q3@gmina.example.pl>")  # fmt: skip
     assert ingest(hotline, tmp_path, own)["action"] == "appended"
-    assert show(hotline, number)["status"] == "pending"  # the user's own follow-up reopens it
+    assert show(hotline, number)["status"] == "acknowledged"  # the user's own follow-up reopens it
     assert len(events(hotline, "reopened")) == 1
 
 

@@ -14,7 +14,8 @@ from tests.support import REPO
 FLOORS: tuple[tuple[str, ...], ...] = (
     ("parsers",),
     ("storage",),
-    ("gateway.settings", "gateway.worktime", "gateway.tokens", "gateway.senders", "gateway.logs", "gateway.lifecycle"),
+    ("gateway.settings", "gateway.worktime", "gateway.tokens", "gateway.senders", "gateway.logs", "gateway.lifecycle",
+     "gateway.sla"),
     ("gateway.outbound",),
     ("gateway.pipeline",),
     ("gateway.intake",),

@@ -37,8 +37,10 @@ def test_answered(life: Life, commanded: bool, expected: dict[str, object]) -> N
 
 
 @pytest.mark.parametrize("status", list(S))
-def test_reopened_only_when_answered_or_closed(status: S) -> None:
-    expected = {"status": S.PENDING, "closed_at": None} if status in (S.ANSWERED, S.CLOSED) else {}
+def test_reopened_only_when_answered_closed_or_waiting(status: S) -> None:
+    """Reopened to acknowledged, never pending: pending pauses the SLA clocks."""
+    reopens = (S.ANSWERED, S.CLOSED, S.PENDING)
+    expected = {"status": S.ACKNOWLEDGED, "closed_at": None} if status in reopens else {}
     assert lifecycle.reopened(Life(status, closed_at=T0)) == expected
 
 

@@ -75,6 +75,11 @@ def build_parser() -> ArgParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(command_function="cmd_outbox")
 
+    p = sub.add_parser("sla", help="open tickets in queue order with their SLA clocks; --flush sends what is due")
+    p.add_argument("--flush", action="store_true", help="queue every reminder and escalation due now, send the outbox")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(command_function="cmd_sla")
+
     sub.add_parser("check-config", help="validate the config").set_defaults(command_function="cmd_check_config")
     d = sub.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True, parser_class=ArgParser

@@ -92,11 +92,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_tickets_list(args: argparse.Namespace) -> int:
     from gateway.pipeline import tickets
 
-    factory = open_store(load_settings(args))
+    settings = load_settings(args)
+    factory = open_store(settings)
     with factory() as session:
         for ticket, question in tickets.listing(session, args.status):
             if args.json:
-                print(json.dumps(views.ticket_json(ticket, question), ensure_ascii=False))
+                runs = tickets.sla_runs(session, settings.work_calendars, ticket)
+                print(json.dumps(views.ticket_json(ticket, question, runs=runs), ensure_ascii=False))
             else:
                 print(views.ticket_line(ticket))
     return 0
@@ -105,13 +107,15 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
 def cmd_tickets_show(args: argparse.Namespace) -> int:
     from gateway.pipeline import tickets
 
-    factory = open_store(load_settings(args))
+    settings = load_settings(args)
+    factory = open_store(settings)
     with factory() as session:
         ticket = tickets.by_number(session, args.number.strip())
         if ticket is None:
             raise CommandError(f"no ticket {args.number!r}", EX_USAGE)
         question = tickets.question_text(session, ticket)
-        data = views.ticket_json(ticket, question, list(ticket.messages), tickets.events_of(session, ticket))
+        runs = tickets.sla_runs(session, settings.work_calendars, ticket)
+        data = views.ticket_json(ticket, question, list(ticket.messages), tickets.events_of(session, ticket), runs)
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
     else:
@@ -119,22 +123,31 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_outbox(args: argparse.Namespace) -> int:
+def flush_outbox(factory: sessionmaker[Session], settings: config.Settings, show: bool = True) -> bool:
+    """Send what is due now, a line per message; True when something was deferred or failed."""
     from gateway.outbound import delivery
-    from gateway.outbound import outbox
     from gateway.outbound.transport import open_transport
+
+    failed = False
+    while results := delivery.send_due(factory, settings, open_transport(settings.outbound)):
+        for r in results:
+            if show:
+                print(f"#{r.outbox_id} {r.outcome} to {r.to}" + (f": {r.error}" if r.error else ""))
+            failed |= r.outcome != "sent"
+        if any(r.outcome != "sent" for r in results):
+            break  # what was deferred is not due again now
+    return failed
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from gateway.outbound import outbox
 
     settings = load_settings(args)
     factory = open_store(settings)
     failed = False
     try:
         if args.flush:
-            while results := delivery.send_due(factory, settings, open_transport(settings.outbound)):
-                for r in results:
-                    print(f"#{r.outbox_id} {r.outcome} to {r.to}" + (f": {r.error}" if r.error else ""))
-                    failed |= r.outcome != "sent"
-                if any(r.outcome != "sent" for r in results):
-                    break  # what was deferred is not due again now
+            failed = flush_outbox(factory, settings)
         with factory() as session:
             rows = outbox.waiting(session, everything=args.all)
     except OperationalError as exc:
@@ -143,6 +156,27 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         print(json.dumps(views.outbox_json(row), ensure_ascii=False) if args.json else views.outbox_text(row))
     if not rows and not args.json:
         print("nothing waits to go out")
+    return EX_FAIL if failed else 0
+
+
+def cmd_sla(args: argparse.Namespace) -> int:
+    """The queue with its clocks; --flush first queues the stages due (each once) and sends."""
+    from gateway.service import sla
+
+    settings = load_settings(args)
+    factory = open_store(settings)
+    failed = False
+    try:
+        if args.flush:
+            for q in sla.run_due(factory, settings, views.now()):
+                if not args.json:
+                    print(f"queued {q.ticket} {q.clock} cycle {q.cycle} stage {q.stage} to {', '.join(q.to)}")
+            failed = flush_outbox(factory, settings, show=not args.json)
+        with factory() as session:
+            for item in sla.queue_order(session, settings, views.now()):
+                print(json.dumps(views.queue_json(item), ensure_ascii=False) if args.json else views.queue_text(item))
+    except OperationalError as exc:
+        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
     return EX_FAIL if failed else 0
 
 

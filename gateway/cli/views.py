@@ -12,6 +12,8 @@ from typing import Any
 
 from gateway.outbound.outbox import Waiting
 from gateway.pipeline.tickets import OCR_SUFFIX
+from gateway.service.sla import Queue, working_time
+from gateway.sla.clocks import ClockResult, Run, explain
 from parsers.text import BIDI_OVERRIDES, controls
 from storage.models import Attachment, Event, Message, Ticket
 
@@ -36,10 +38,15 @@ def iso(value: datetime | date | None) -> str | None:
     return value.isoformat()
 
 
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def ticket_json(ticket: Ticket, question: str, messages: list[Message] | None = None,
-                events: list[Event] | None = None) -> dict[str, Any]:  # fmt: skip
+                events: list[Event] | None = None, runs: list[Run] | None = None) -> dict[str, Any]:  # fmt: skip
     """The contract's keys; `tickets show` adds the messages with their attachments, the
-    events, and the review reasons gathered from them (why `needs_review` is set)."""
+    events, and the review reasons gathered from them (why `needs_review` is set). `sla`
+    is each clock now (null for a ticket stored before plans were recorded)."""
     data: dict[str, Any] = {
         "number": ticket.number,
         "status": ticket.status,
@@ -58,12 +65,46 @@ def ticket_json(ticket: Ticket, question: str, messages: list[Message] | None = 
         "question": question,
     }
     data.update({name: iso(getattr(ticket, name)) for name in TIME_FIELDS})
+    data["plan"] = ticket.plan
+    at = now()
+    data["sla"] = {r.clock.value: clock_json(r, r.result(at)) for r in runs} if runs else None
     if messages is not None:
         data["messages"] = [message_json(m) for m in messages]
     if events is not None:
         data["review_reasons"] = [r for e in events if e.kind == "needs_review" for r in e.data.get("reasons", [])]
         data["events"] = [event_json(e) for e in events]
     return data
+
+
+def clock_json(run: Run, result: ClockResult) -> dict[str, Any]:
+    """The contract's five keys, and what explains them: working time left, cycle, calendar."""
+    return {"due_at": iso(result.due_at), "done_at": iso(result.done_at), "state": result.state.value,
+            "paused_minutes": result.paused_minutes, "late_minutes": result.late_minutes,
+            "left_minutes": result.left_minutes, "cycle": result.cycle, "calendar": result.calendar,
+            "started_at": iso(result.started_at), "target_minutes": result.target_minutes,
+            "explained": explain(run, result)}  # fmt: skip
+
+
+def queue_json(item: Queue) -> dict[str, Any]:
+    t = item.ticket
+    return {"number": t.number, "severity": t.severity, "plan": t.plan, "status": t.status,
+            "received_at": iso(t.received_at), "subject": t.subject,
+            "sla": {r.clock.value: clock_json(r, res) for r, res in item.clocks}}  # fmt: skip
+
+
+def queue_text(item: Queue) -> str:
+    """One line per ticket: severity, plan, number, then each clock's state and time."""
+    t = item.ticket
+    parts = []
+    for _, res in item.clocks:
+        if res.state == "running":
+            what = f"{working_time(res.left_minutes or 0)} left"
+        elif res.state == "breached":
+            what = f"{working_time(res.late_minutes)} late"
+        else:
+            what = res.state
+        parts.append(f"{res.clock.value} {res.state} due {iso(res.due_at)} ({what})")
+    return f"S{t.severity} {t.plan or '-':<10} {t.number} {t.status:<12} {shown(t.subject)}\n    " + "; ".join(parts)
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -108,6 +149,9 @@ def ticket_text(data: dict[str, Any]) -> str:
         if key not in _NOT_FIELDS and value not in (None, [], ""):
             lines.append(f"  {key + ':':<23}{shown(', '.join(value) if isinstance(value, list) else value)}")
     lines += [f"  review reason:         {shown(reason)}" for reason in data.get("review_reasons", [])]
+    for clock, c in (data.get("sla") or {}).items():
+        lines.append(f"  SLA {clock + ':':<19}{c['state']}, due {c['due_at']}"
+                     + (f", done {c['done_at']}" if c["done_at"] else "") + f" ({c['explained']})")  # fmt: skip
     for m in data.get("messages", []):
         lines += ["", f"--- {m['at']}  {m['direction']} {m['kind']} ({m['channel']})  from {shown(m['from'])}"]
         lines += [f"    {shown(line)}" for line in m["text"].splitlines()]
@@ -119,7 +163,7 @@ def ticket_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-_NOT_FIELDS = ("number", "status", "subject", "messages", "question", "events", "review_reasons")
+_NOT_FIELDS = ("number", "status", "subject", "messages", "question", "events", "review_reasons", "sla")
 
 
 def _pairs(data: dict[str, Any]) -> str:

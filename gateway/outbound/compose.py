@@ -140,6 +140,24 @@ class HeldMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Reminder:
+    """An SLA reminder (a stage such as "0.5") or escalation (the "breach" stage) of one
+    clock; the consultant can answer straight from it (its Reply-To is the ticket's)."""
+
+    facts: AckFacts  # the ticket
+    clock: Literal["ack", "response", "resolution"]
+    stage: str  # "0.5", "0.8", "breach"
+    due_at: datetime  # aware UTC, shown in facts.timezone
+    left: str  # working time left ("2h 30m"), or "" at breach
+    late: str  # working time late, or ""
+    question: str
+
+    @property
+    def escalation(self) -> bool:
+        return self.stage == "breach"
+
+
+@dataclass(frozen=True, slots=True)
 class _File:
     """An attachment ready for ``add_attachment``: a safe name and a valid content type."""
 
@@ -403,6 +421,27 @@ def held_notice(
     )
     notice = lib.render_parts("held.txt", language, facts)
     return _notice(env, to, MailKind.HELD, facts.number, notice.subject, notice.body)
+
+
+def reminder(
+    r: Reminder,
+    env: Envelope,
+    to: Sequence[str],
+    reply_to: str | None,
+    *,
+    language: str = "pl",
+    library: Templates | None = None,
+) -> EmailMessage:
+    """An SLA reminder or escalation, in the consultants' language; X-Hotline-Clock and
+    X-Hotline-Stage let mail clients file them apart."""
+    lib = library or templates()
+    shown = replace(r, question=_body_text(r.question, EXCERPT_LIMIT))
+    notice = lib.render_parts("reminder.txt", language, shown)
+    kind = MailKind.ESCALATION if r.escalation else MailKind.REMINDER
+    msg = _notice(env, to, kind, r.facts.number, notice.subject, notice.body, reply_to=reply_to)
+    msg["X-Hotline-Clock"] = r.clock
+    msg["X-Hotline-Stage"] = clean_header_text(r.stage, limit=20)
+    return msg
 
 
 def _displayed(n: Notification) -> Notification:

@@ -120,6 +120,8 @@ class MailKind(StrEnum):
     HELD = "held"
     COMMAND_ERROR = "command-error"
     DELIVERY_FAILED = "delivery-failed"
+    REMINDER = "reminder"  # an SLA clock's stage came due (with X-Hotline-Clock and X-Hotline-Stage)
+    ESCALATION = "escalation"  # an SLA clock breached
 
 
 def hotline_headers(kind: MailKind, number: str | None) -> list[tuple[str, str]]:

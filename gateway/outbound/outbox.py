@@ -64,7 +64,8 @@ class Outgoing:
 
 
 MESSAGE_KINDS = {OutboxKind.ACK: MessageKind.ACK, OutboxKind.ANSWER: MessageKind.ANSWER,
-                 OutboxKind.NOTICE: MessageKind.NOTIFICATION}  # fmt: skip
+                 OutboxKind.NOTICE: MessageKind.NOTIFICATION, OutboxKind.REMINDER: MessageKind.NOTIFICATION,
+                 OutboxKind.ESCALATION: MessageKind.NOTIFICATION}  # fmt: skip
 
 
 def queue(session: Session, items: list[tuple[int | None, Outgoing, int | None]], now: datetime) -> None:

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from gateway import tokens
 from gateway.outbound import compose
 from gateway.outbound import headers
-from gateway.outbound.compose import AckFacts, Envelope, Notification
+from gateway.outbound.compose import AckFacts, Envelope, Notification, Reminder
 from gateway.outbound.outbox import Outgoing
 from gateway.settings import Settings
 from gateway.outbound.templates import Templates, templates
@@ -151,3 +151,23 @@ def held_notice(settings: Settings, number: str | None, held: ParsedMessage, rea
     sender = held.sender.addr if held.sender and held.sender.addr else ""
     return _for_consultants(settings, number, f"held:{inbox_id}", now, lambda env, to: compose.held_notice(
         env, to, number, reason, sender, held.subject, language=settings.templates.language, library=library(settings)))  # fmt: skip
+
+
+def sla_reminder(settings: Settings, reminder: Reminder, assignee: str | None, cycle: int,
+                 now: datetime) -> Outgoing | None:  # fmt: skip
+    """A reminder to the assignee, else the team; an escalation to `[sla] escalate_to` as
+    well. Keyed by (ticket, clock, cycle, stage): queued once, whoever runs the job. None
+    when nobody is configured to be told."""
+    to = [assignee] if assignee else list(settings.consultants.notify)
+    if reminder.escalation:
+        to += [a for a in settings.sla.escalate_to if a not in to]
+    if not to:
+        return None
+    number = reminder.facts.number
+    secret = settings.reply_secret
+    reply_to = tokens.reply_address(settings.outbound.address, number, secret) if secret else None
+    message = compose.reminder(reminder, envelope(settings, number, now), to, reply_to,
+                               language=settings.templates.language, library=library(settings))  # fmt: skip
+    kind = OutboxKind.ESCALATION if reminder.escalation else OutboxKind.REMINDER
+    key = f"sla:{number}:{reminder.clock}:{cycle}:{reminder.stage}"
+    return Outgoing(kind, "email", settings.outbound.address, tuple(to), message, key, now)

@@ -65,7 +65,7 @@ def _apply(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, commands:
     assert work.ticket is not None
     for command in commands.commands:
         if command.name == "severity":
-            ctx.changes.update(work.ticket, severity=int(command.argument or 4))
+            _severity(ctx, work, arrival, stored, int(command.argument or 4))
         elif command.name == "assign":
             ctx.changes.update(work.ticket, assignee=command.argument)
         elif command.name == "close":
@@ -77,6 +77,19 @@ def _apply(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, commands:
         if command.name != "note":
             ctx.changes.event(work.ticket, _consultant(arrival), command.name, arrival.received_at,
                               argument=command.argument)  # fmt: skip
+
+
+def _severity(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, severity: int) -> None:
+    """A new severity: the clocks keep their start and elapsed time, and get that severity's
+    targets; the event says where the due times moved."""
+    assert work.ticket is not None
+    ctx.changes.update(work.ticket, severity=severity)
+    runs = tickets.sla_runs(ctx.session, ctx.settings.work_calendars, stored, severity)
+    if runs:
+        now = arrival.received_at
+        due = {r.clock.value: r.result(now).due_at.isoformat() for r in runs}
+        ctx.changes.event(work.ticket, _consultant(arrival), "sla_recomputed", now, previous_severity=stored.severity,
+                          severity=severity, due_at=due, reason="severity changed: same start, elapsed time kept")  # fmt: skip
 
 
 def _answer(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: str, names: list[str]) -> None:

@@ -78,9 +78,10 @@ class ChangeSet:
     def apply(self, session: Session) -> None:
         self._insert_tickets(session)
         self._insert_messages(session)
+        now = datetime.now(timezone.utc)
         for ticket, values in self.status.items():
             if ticket.id is not None:
-                session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
+                session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values, **_sla_look(values, now)))
         self._merge(session)
         self._outbox(session)
         if self.owed:
@@ -150,3 +151,9 @@ class ChangeSet:
             session.execute(update(Ticket).where(Ticket.id == other.id).values(merged_into_id=target.id, **ended))
             self.threads_grown.add(target)
 
+
+
+def _sla_look(values: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A new status or severity may bring an SLA stage nearer (a resumed clock, a reopened
+    cycle, a higher severity): the SLA job looks at the ticket again at once."""
+    return {"sla_next_at": now} if {"status", "severity"} & values.keys() else {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway.pipeline import screening, tickets
+from gateway.sla import plans
 from gateway.pipeline.work import Action, Context, Work, arrival_of, decided
 from gateway.settings import Settings
 from storage.models import MessageKind
@@ -36,14 +37,20 @@ def route(ctx: Context, work: Work) -> Work:
 
 
 def terms(settings: Settings, work: Work) -> tickets.Terms:
-    """The times the contract counts from (SPEC.md rules 2 and 3) and the ticket's language."""
+    """The times the contract counts from (SPEC.md rules 2 and 3), the ticket's language, and
+    its SLA plan with that plan's default severity."""
     received, calendar = work.entry.received_at, settings.work_calendar
     effective = calendar.effective_receipt(received)
     msg = work.reading.message
     addresses = [a.addr for a in (*msg.reply_to, *((msg.sender,) if msg.sender else ())) if a.addr]
+    form = work.reading.form if work.reading.form is not None and work.reading.form.is_form else None
+    office = form.office.value if form is not None and form.office is not None else None
+    sla = plans.terms_for(settings.sla, [*addresses, *(form.return_emails if form else ())], office)
     return tickets.Terms(
         year=received.astimezone(calendar.tz).year,
         effective_received_at=effective,
         ack_due_at=calendar.ack_deadline(effective),
         language=settings.templates.language_for(addresses),
+        sla=sla,
+        severity=plans.default_severity(settings.sla, sla.plan),
     )

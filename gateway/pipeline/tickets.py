@@ -16,6 +16,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway import lifecycle, senders
+from gateway.sla import clocks
+from gateway.sla.plans import Terms as SlaTerms
+from gateway.worktime import WorkCalendar
 from gateway.pipeline.changes import ChangeSet, NewMessage
 from gateway.outbound.outbox import Outgoing
 from parsers.refs import ticket_number_in_text
@@ -59,6 +62,8 @@ class Terms:
     effective_received_at: datetime
     ack_due_at: datetime
     language: str
+    sla: SlaTerms  # the plan and its targets as they stand now: recorded, never re-read
+    severity: int  # the plan's default
 
 
 class Numbers:
@@ -118,6 +123,10 @@ def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, terms: T
         "effective_received_at": terms.effective_received_at,
         "ack_due_at": terms.ack_due_at,
         "language": terms.language,
+        "severity": terms.severity,
+        "plan": terms.sla.plan,
+        "sla_terms": terms.sla.json(),
+        "sla_next_at": arrival.received_at,  # the SLA job computes its stages at once (a 24x7 clock runs now)
     }
     changes.tickets.append((ticket, row))
     add_message(changes, ticket, arrival, MessageKind.QUESTION)
@@ -329,6 +338,17 @@ def by_number(session: Session, number: str) -> Ticket | None:
 def events_of(session: Session, ticket: Ticket) -> list[Event]:
     """The ticket's audit trail, oldest first (a merged ticket's history stays its own)."""
     return list(session.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)))
+
+
+def sla_runs(session: Session, calendars: dict[str, WorkCalendar], ticket: Ticket,
+             severity: int | None = None) -> list[clocks.Run]:  # fmt: skip
+    """The ticket's SLA clocks (at its severity, or another one asked about); none for a
+    ticket stored before plans were recorded."""
+    if ticket.sla_terms is None:
+        return []
+    events = [(e.kind, e.at, e.data) for e in events_of(session, ticket)]
+    line = clocks.timeline(ticket.received_at, ticket.acked_at, ticket.first_answer_at, ticket.closed_at, events)
+    return clocks.runs(SlaTerms.from_json(ticket.sla_terms), severity or ticket.severity, line, calendars)
 
 
 def first_question(session: Session, ticket: Ticket) -> Message | None:

@@ -36,6 +36,7 @@ from gateway.outbound import delivery
 from gateway.service import metrics
 from gateway.pipeline import promises
 from gateway.service import sdnotify
+from gateway.service import sla
 from gateway.intake.workers import Parser, Stopped
 from gateway.pipeline.work import Outcome
 from gateway.settings import ConfigError, Settings, SmtpServerSection, load
@@ -114,6 +115,8 @@ class Daemon:
         for name, round_ in (("sweep", self.sweep), ("outbox", self.send_outbox), ("promises", self.keep_promises)):
             self.scheduler.add_job(self.rounds, "interval", args=(name, round_), seconds=cfg.daemon.sweep_seconds,
                                    id=name, max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
+        self.scheduler.add_job(self.rounds, "interval", args=("sla", self.sla_reminders), seconds=cfg.sla.check_seconds,
+                               id="sla", max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.add_job(self.refresh_metrics, "interval", seconds=5, id="metrics", next_run_time=_now())
         self.scheduler.start()
         self._wait_for_sources()
@@ -251,6 +254,19 @@ class Daemon:
         if kept := any(t.kept for t in tried):
             self.wake("outbox")
         return kept
+
+    def sla_reminders(self) -> bool:
+        """SLA reminders and escalations that came due (gateway/service/sla.py); True when
+        one was queued, and the outbox is woken to send it."""
+        try:
+            queued = sla.run_due(self.factory, self.settings, _now())
+        except Exception:
+            self.metrics.errors.labels("sla").inc()
+            log.exception("SLA round failed; will retry")
+            return False
+        if queued:
+            self.wake("outbox")
+        return bool(queued)
 
     def wake_sweep(self) -> None:
         self.wake("sweep")
