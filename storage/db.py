@@ -72,7 +72,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_on_begin(conn: Any) -> None:
     # IMMEDIATE takes the write lock up front: no deadlock when two processes upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A snapshot reader (`snapshot`) takes none: WAL gives it a consistent view.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_SNAPSHOT) else "BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
@@ -144,6 +145,26 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session, session.begin():
         yield session
 
+
+
+_SNAPSHOT = "hotline_snapshot"
+
+
+@contextmanager
+def snapshot(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A long read-only transaction over one consistent state that never holds writers up
+    (the register export): REPEATABLE READ READ ONLY on PostgreSQL, a deferred transaction
+    (a WAL read snapshot, no write lock) on SQLite."""
+    with factory() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            options: dict[str, Any] = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        else:
+            options = {_SNAPSHOT: True}
+        session.connection(execution_options=options)
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 IN_CHUNK = 5000  # values in one IN (...): far below SQLite's 32,766 bound parameters and PostgreSQL's 65,535

@@ -21,6 +21,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("gateway.intake",),
     ("gateway.sources",),
     ("gateway.service",),
+    ("gateway.register.export", "gateway.register.html"),
     ("gateway.cli",),
 )
 # parsers and storage are both at the bottom, and neither knows the other

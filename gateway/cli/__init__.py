@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from importlib import import_module
 from importlib.metadata import version
 from typing import NoReturn
@@ -40,6 +40,13 @@ def received_at(value: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def local_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def build_parser() -> ArgParser:
@@ -79,6 +86,17 @@ def build_parser() -> ArgParser:
     p.add_argument("--flush", action="store_true", help="queue every reminder and escalation due now, send the outbox")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(command_function="cmd_sla")
+
+    r = sub.add_parser("register", help="the auditors' register and the reply log").add_subparsers(
+        dest="register_command", required=True, parser_class=ArgParser
+    )
+    p = r.add_parser("export", help="one row per ticket asked in a period, with the SLA results and totals")
+    p.add_argument("--from", dest="first", required=True, type=local_date, metavar="DATE", help="first local date (YYYY-MM-DD), included")
+    p.add_argument("--to", dest="last", required=True, type=local_date, metavar="DATE", help="last local date (YYYY-MM-DD), included")
+    p.add_argument("--format", required=True, choices=["csv", "json", "html"])
+    p.add_argument("--out", metavar="FILE", help="write here (whole or not at all) instead of stdout")
+    p.add_argument("--language", choices=["pl", "en"], help="headings of the HTML page (default: [templates] language)")
+    p.set_defaults(command_function="cmd_register_export")
 
     sub.add_parser("check-config", help="validate the config").set_defaults(command_function="cmd_check_config")
     d = sub.add_parser("db", help="database maintenance").add_subparsers(

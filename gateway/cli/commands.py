@@ -4,9 +4,16 @@ usage error cost nothing but argparse."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -227,3 +234,55 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ListenError as exc:
         raise CommandError(f"{settings.source}: {exc}", EX_USAGE) from exc
 
+
+
+def cmd_register_export(args: argparse.Namespace) -> int:
+    """The register of a period, read from one snapshot of the store, to stdout or --out."""
+    import gateway.register.export as export
+    from gateway.register.html import write_html
+
+    settings = load_settings(args)
+    try:
+        span = export.period(settings.work_calendar, args.first, args.last)
+    except export.PeriodError as exc:
+        raise CommandError(str(exc), EX_USAGE) from exc
+    factory = open_store(settings)
+    try:
+        with output(args.out) as out, db.snapshot(factory) as session:
+            made_at = views.now()
+            totals = export.Totals(settings.work_calendar)
+            rows = export.counted(export.rows(session, settings, span, made_at), totals)
+            if args.format == "csv":
+                export.write_csv(out, rows)
+            elif args.format == "json":
+                export.write_json(out, rows, totals, export.current_checkpoint(session))
+            else:
+                write_html(out, rows, totals, export.current_checkpoint(session), span, made_at,
+                                args.language or settings.templates.language)  # fmt: skip
+    except OperationalError as exc:
+        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+    return 0
+
+
+@contextmanager
+def output(path: str | None) -> Iterator[TextIO]:
+    """stdout (UTF-8, whatever the locale), or `path` written whole or not at all: a
+    temporary file beside it, renamed when the block ends, removed when it raises."""
+    if path is None:
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(encoding="utf-8")
+        yield sys.stdout
+        return
+    target = Path(path)
+    try:
+        handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=target.parent,
+                                             prefix=f".{target.name}.", delete=False)  # fmt: skip
+    except OSError as exc:
+        raise CommandError(f"--out {path}: {exc.strerror}", EX_USAGE) from exc
+    try:
+        with handle:
+            yield handle
+    except BaseException:
+        os.unlink(handle.name)
+        raise
+    os.replace(handle.name, target)

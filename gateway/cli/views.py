@@ -7,7 +7,7 @@ bidi overrides printed raw would rewrite the admin's terminal or reorder what it
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from gateway.outbound.outbox import Waiting
@@ -15,7 +15,7 @@ from gateway.pipeline.tickets import OCR_SUFFIX
 from gateway.service.sla import Queue, working_time
 from gateway.sla.clocks import ClockResult, Run, explain
 from parsers.text import BIDI_OVERRIDES, controls
-from storage.models import Attachment, Event, Message, Ticket
+from storage.models import Attachment, Event, Message, Ticket, iso
 
 # a terminal line: controls but tab (a newline too) and the bidi overrides, not the marks
 _UNSAFE = controls("\t", c1=True, extra=BIDI_OVERRIDES)
@@ -28,14 +28,6 @@ TIME_FIELDS = (
     "first_answer_at",
     "closed_at",
 )
-
-
-def iso(value: datetime | date | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-    return value.isoformat()
 
 
 def now() -> datetime:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -346,7 +346,15 @@ def sla_runs(session: Session, calendars: dict[str, WorkCalendar], ticket: Ticke
     ticket stored before plans were recorded."""
     if ticket.sla_terms is None:
         return []
-    events = [(e.kind, e.at, e.data) for e in events_of(session, ticket)]
+    return runs_of(ticket, [(e.kind, e.at, e.data) for e in events_of(session, ticket)], calendars, severity)
+
+
+def runs_of(ticket: Ticket, events: Iterable[tuple[str, datetime, Mapping[str, Any]]],
+            calendars: Mapping[str, WorkCalendar], severity: int | None = None) -> list[clocks.Run]:  # fmt: skip
+    """The clocks from events already read (kind, at, data; oldest first): the register
+    reads a thousand tickets' events in one query, not one query per ticket."""
+    if ticket.sla_terms is None:
+        return []
     line = clocks.timeline(ticket.received_at, ticket.acked_at, ticket.first_answer_at, ticket.closed_at, events)
     return clocks.runs(SlaTerms.from_json(ticket.sla_terms), severity or ticket.severity, line, calendars)
 

@@ -53,6 +53,9 @@ class Timeline:
     reopened_at: datetime | None = None
 
 
+TIMELINE_EVENTS = ("pending", "followup", "reopened", "close")  # the kinds `timeline` reads; others it skips
+
+
 def timeline(received_at: datetime, acked_at: datetime | None, first_answer_at: datetime | None,
              closed_at: datetime | None, events: Iterable[tuple[str, datetime, Mapping[str, Any]]]) -> Timeline:  # fmt: skip
     """Pauses and cycles from the ticket's events (kind, at, data), oldest first: `pending`

@@ -1,0 +1,1 @@
+"""The auditors' register (export) and the reply log."""
