@@ -149,8 +149,7 @@ def rows(session: Session, settings: Settings, span: Period, now: datetime) -> I
         .execution_options(yield_per=PARTITION)
     )
     for part in session.scalars(stmt).partitions():
-        yield from _partition(session, settings, list(part), now)
-        session.expunge_all()  # the identity map would otherwise keep every ticket read
+        yield from _partition(session, settings, list(part), now)  # the identity map holds tickets weakly
 
 
 def _partition(session: Session, settings: Settings, batch: list[Ticket], now: datetime) -> Iterator[Row]:
