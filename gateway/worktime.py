@@ -57,6 +57,9 @@ class WorkCalendar:
     _holiday_cache: dict[int, frozenset[date]] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
+    _period_cache: dict[date, Period | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         """Reject calendars the arithmetic cannot serve, also when built without from_config."""
@@ -129,10 +132,11 @@ class WorkCalendar:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def period(self, d: date) -> Period | None:
-        """Working hours of local day d as UTC instants [start, end), None on a non-working day."""
-        if not self.is_working_day(d):
-            return None
-        return self._local(d, self.start), self._day_end(d)
+        """Working hours of local day d as UTC instants [start, end), None on a non-working day;
+        computed once per day (the register reckons a million clocks over the same days)."""
+        if d not in self._period_cache:
+            self._period_cache[d] = (self._local(d, self.start), self._day_end(d)) if self.is_working_day(d) else None
+        return self._period_cache[d]
 
     # ---- instants ----
 
