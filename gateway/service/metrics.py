@@ -149,7 +149,7 @@ def read_sla(session: Session) -> tuple[dict[int, int], dict[str, int]]:
         select(Ticket.severity, func.count()).where(Ticket.merged_into_id.is_(None), Ticket.status != TicketStatus.CLOSED)
         .group_by(Ticket.severity)).tuples().all())  # fmt: skip
     clock = Event.data["clock"].as_string()
-    breaches = dict(session.execute(select(clock, func.count()).where(Event.kind == "escalation")
+    breaches: dict[str, int] = dict(session.execute(select(clock, func.count()).where(Event.kind == "escalation")
                                     .group_by(clock)).tuples().all())  # fmt: skip
     return severities, breaches
 
