@@ -28,7 +28,7 @@ from gateway.pipeline.threads import TicketRef
 from parsers.hot01 import Field
 from parsers.mime import Attachment, ParsedMessage
 from storage.db import insert_ignoring_conflicts, rows_in_chunks
-from storage.models import Direction, Event, Message, MessageKind, Ticket, TicketCounter, table
+from storage.models import Direction, Event, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
 
 SUBJECT_MAX = 200
 REVIEW_CONFIDENCE = 0.5  # a form field read with less is a guess
@@ -262,11 +262,13 @@ def format_address(msg: ParsedMessage) -> str:
     return f"{msg.sender.name} <{msg.sender.addr}>" if msg.sender.name else msg.sender.addr
 
 
-def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, foreign: str | None = None) -> None:
+def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, foreign: str | None = None,
+                    resolution_due: datetime | None = None) -> None:  # fmt: skip
     """A user's message on an existing thread; an answered or closed ticket needs a consultant again.
 
     A `foreign` one (gateway/screening.py: not from the ticket's user) is kept and marked,
-    and the ticket flagged; it never reopens the ticket nor competes to be its question."""
+    and the ticket flagged; it never reopens the ticket nor competes to be its question.
+    `resolution_due`: the new cycle's deadline when it reopens a closed ticket (reopened_due)."""
     add_message(changes, ticket, arrival, MessageKind.FOLLOWUP)
     if foreign is not None:
         changes.update(ticket, needs_review=True)
@@ -275,7 +277,8 @@ def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, for
         return
     changes.threads_grown.add(ticket)
     if again := lifecycle.reopened(lifecycle.Life(ticket.status)):
-        changes.event(ticket, arrival.actor, "reopened", arrival.received_at, previous=ticket.status)
+        due = {"resolution_due_at": resolution_due.isoformat()} if resolution_due is not None else {}
+        changes.event(ticket, arrival.actor, "reopened", arrival.received_at, previous=ticket.status, **due)
         changes.update(ticket, **again)
     changes.event(ticket, arrival.actor, "followup", arrival.received_at, inbox_id=arrival.inbox_id)
 
@@ -365,6 +368,15 @@ def sla_runs(session: Session, calendars: dict[str, WorkCalendar], ticket: Ticke
         events = timeline_events(session, [ticket.id])[ticket.id]
     line = clocks.timeline(ticket.received_at, ticket.acked_at, ticket.first_answer_at, ticket.closed_at, events)
     return clocks.runs(SlaTerms.from_json(ticket.sla_terms), severity or ticket.severity, line, calendars)
+
+
+def reopened_due(session: Session, calendars: dict[str, WorkCalendar], ref: TicketRef, at: datetime) -> datetime | None:
+    """The resolution due time a user's message at `at` would set by reopening a closed
+    stored ticket; None when it reopens nothing new (open, not stored, or no plan recorded)."""
+    ticket = session.get(Ticket, ref.id) if ref.id is not None and ref.status == TicketStatus.CLOSED else None
+    if ticket is None or ticket.sla_terms is None:
+        return None
+    return clocks.new_cycle_due(SlaTerms.from_json(ticket.sla_terms), ticket.severity, ticket.received_at, at, calendars)
 
 
 def first_question(session: Session, ticket: Ticket) -> Message | None:
