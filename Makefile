@@ -40,6 +40,7 @@ bench: deps venv
 	$(PY) bench/ocr_bench.py
 	$(PY) bench/queue_bench.py
 	$(PY) bench/startup_bench.py
+	$(PY) bench/sla_bench.py
 	$(PY) bench/register_bench.py
 
 clean:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import pwd
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +13,8 @@ import psycopg
 import pytest
 
 from storage import db
-from tests.support import Hotline, free_port, make_tls_cert, write_config
+from tests.support import Hotline, make_tls_cert, postgres_cluster, write_config
 from tests.dovecot import dovecot, dovecot_tls  # noqa: F401  (pytest fixtures)
-
-def pg_bindir() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    assert found, "PostgreSQL server is not installed: `make test` installs the postgresql package"
-    return found[-1].parent
-
 
 @dataclass(frozen=True)
 class PgServer:
@@ -38,30 +29,15 @@ class PgServer:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    """A throw-away cluster; postgres refuses to run as root, so it runs as the postgres user
-    (in its own folder: pytest's temporary folders are private to root)."""
-    bindir, root = pg_bindir(), Path(tempfile.mkdtemp(prefix="hotline-pg-"))
-    data, port = root / "data", free_port()
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(root, user.pw_uid, user.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True)  # noqa: E731
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c full_page_writes=off"
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start")
-    server = PgServer(port)
-    try:
+    """A throw-away cluster (tests/support.py) with a migrated template database."""
+    with postgres_cluster() as port:
+        server = PgServer(port)
         with server.admin() as conn:
             conn.execute("CREATE DATABASE template_hotline")
         engine = db.make_engine(server.url("template_hotline"))
         db.upgrade(engine)
         engine.dispose()  # a template must have no sessions open
         yield server
-    finally:
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

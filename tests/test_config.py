@@ -143,3 +143,29 @@ def test_smtp_tls_needs_both_files_that_exist(tmp_path: Path) -> None:
     result = Hotline(path)("check-config")
     assert result.code == 2
     assert f"{path}: smtp_server: give both tls_cert and tls_key, or neither" in result.err
+
+
+SLA_TARGETS = '"1" = { response = "1h", resolution = "8h" }\n"2" = { response = "2h", resolution = "16h" }\n'
+
+
+@pytest.mark.parametrize(("section", "key", "says"), [
+    ('[sla.plans.gold]\ncalendar = "24x5"\n', "sla.plans.gold.calendar", "no calendar '24x5'"),
+    ('[sla.plans.gold]\nseverity_calendars = { "1" = "night" }\n', "sla.plans.gold.severity_calendars.1",
+     "no calendar 'night'"),
+    (f'[sla.plans.gold]\n[sla.plans.gold.targets]\n{SLA_TARGETS}"3" = {{ response = "4h", resolution = "40h" }}\n',
+     "sla.plans.gold.targets", "severity 4 has no targets"),
+    (f'[sla.plans.gold]\n[sla.plans.gold.targets]\n{SLA_TARGETS}"3" = {{ response = "4h" }}\n'
+     '"4" = { response = "4h", resolution = "40h" }\n', "sla.plans.gold.targets.3.resolution", "required"),
+    ('remind_at = [0.5, 1.2]\n[sla.plans.gold]\n', "sla.remind_at", "between 0 and 1"),
+    ('remind_at = [0, 0.8]\n[sla.plans.gold]\n', "sla.remind_at", "between 0 and 1"),
+    ('[sla]\ndefault_plan = "gold"\n', "sla.default_plan", "no plan 'gold'"),
+])  # fmt: skip
+def test_sla_config_errors_name_the_key(tmp_path: Path, section: str, key: str, says: str) -> None:
+    """Each mistake in [sla] is one line naming the file and the key, and check-config exits 2."""
+    path = tmp_path / "sla.toml"
+    gold = "" if "default_plan" in section else '[sla]\ndefault_plan = "gold"\n'  # a plan of one's own replaces "standard"
+    path.write_text(f'[storage]\nurl = "sqlite:///{tmp_path / "h.db"}"\n{gold}{section}', encoding="utf-8")
+    result = Hotline(path).process("check-config")
+    assert result.code == 2, result.out
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith(f"{path}: {key}: ") and says in line, line

@@ -201,6 +201,23 @@ def test_pending_stops_the_clocks_and_the_users_reply_restarts_them(clocked: Clo
     assert clocked.reminders() == [("reminder", "resolution", "0.5")]
 
 
+def test_a_reopening_writes_its_new_resolution_deadline_into_the_event(clocked: Clocked) -> None:
+    """Closed Monday; the user writes again Wednesday 10:00 Warsaw: a new 16h cycle runs
+    Wednesday 10-16, Thursday 8-16 and Friday 8-10, so it is due Friday 10:00 (09:00Z)."""
+    number = clocked.ingest("2027-01-11 07:00:00", question())
+    clocked.flush("2027-01-11 07:01:00")
+    clocked.ingest("2027-01-11 08:00:00", consultant_reply(number, "#close\nProszę zaktualizować program."))
+    answer = next(m for m in clocked.mail() if str(m["To"]).endswith(USER))
+    again = mf.make_message(subject=f"Re: {answer['Subject']}", sender=f"Jan Kowalski <{USER}>", body="Nadal błąd 42.\n",
+                            message_id="<q3@gmina.example.pl>", headers=[("In-Reply-To", str(answer["Message-ID"]))])  # fmt: skip
+    clocked.ingest("2027-01-13 09:00:00", again)
+    state = clocked.show("2027-01-13 09:00:00", number)
+    (reopened,) = [e for e in state["events"] if e["kind"] == "reopened"]
+    assert reopened["data"]["previous"] == "closed"
+    assert reopened["data"]["resolution_due_at"] == "2027-01-15T09:00:00+00:00"
+    assert state["sla"]["resolution"]["due_at"] == "2027-01-15T09:00:00Z"  # the clocks agree with the event
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_two_concurrent_flushes_on_postgresql_send_each_reminder_once(clocked: Clocked) -> None:
     numbers = [clocked.ingest("2027-01-11 07:00:00", question(message_id=f"<q{i}@gmina.example.pl>"))

@@ -102,12 +102,15 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     factory = open_store(settings)
     with factory() as session:
-        for ticket, question in tickets.listing(session, args.status):
-            if args.json:
-                runs = tickets.sla_runs(session, settings.work_calendars, ticket)
-                print(json.dumps(views.ticket_json(ticket, question, runs=runs), ensure_ascii=False))
-            else:
+        listed = list(tickets.listing(session, args.status))
+        if not args.json:
+            for ticket, _ in listed:
                 print(views.ticket_line(ticket))
+            return 0
+        trails = tickets.timeline_events(session, [ticket.id for ticket, _ in listed])  # one query, not one per ticket
+        for ticket, question in listed:
+            runs = tickets.sla_runs(session, settings.work_calendars, ticket, events=trails[ticket.id])
+            print(json.dumps(views.ticket_json(ticket, question, runs=runs), ensure_ascii=False))
     return 0
 
 

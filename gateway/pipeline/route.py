@@ -29,7 +29,8 @@ def route(ctx: Context, work: Work) -> Work:
         return decided(ctx, work, action, work.ticket, work.verdict.reason)
     if work.ticket is not None:
         foreign = screening.foreign_sender(ctx.session, work.ticket, work.reading)
-        tickets.append_followup(ctx.changes, work.ticket, arrival, foreign)
+        due = None if foreign else tickets.reopened_due(ctx.session, ctx.settings.work_calendars, work.ticket, arrival.received_at)
+        tickets.append_followup(ctx.changes, work.ticket, arrival, foreign, due)
         reason = f"follow-up by {work.via}" + (f"; {foreign}: not reopened, flagged for review" if foreign else "")
         return replace(decided(ctx, work, "appended", work.ticket, reason), foreign=foreign)
     ticket, row = tickets.open_ticket(ctx.numbers, ctx.changes, arrival, terms(ctx.settings, work))

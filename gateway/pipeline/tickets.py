@@ -27,8 +27,8 @@ from parsers.reading import Reading
 from gateway.pipeline.threads import TicketRef
 from parsers.hot01 import Field
 from parsers.mime import Attachment, ParsedMessage
-from storage.db import insert_ignoring_conflicts
-from storage.models import Direction, Event, Message, MessageKind, Ticket, TicketCounter, table
+from storage.db import insert_ignoring_conflicts, rows_in_chunks
+from storage.models import Direction, Event, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
 
 SUBJECT_MAX = 200
 REVIEW_CONFIDENCE = 0.5  # a form field read with less is a guess
@@ -262,11 +262,13 @@ def format_address(msg: ParsedMessage) -> str:
     return f"{msg.sender.name} <{msg.sender.addr}>" if msg.sender.name else msg.sender.addr
 
 
-def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, foreign: str | None = None) -> None:
+def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, foreign: str | None = None,
+                    resolution_due: datetime | None = None) -> None:  # fmt: skip
     """A user's message on an existing thread; an answered or closed ticket needs a consultant again.
 
     A `foreign` one (gateway/screening.py: not from the ticket's user) is kept and marked,
-    and the ticket flagged; it never reopens the ticket nor competes to be its question."""
+    and the ticket flagged; it never reopens the ticket nor competes to be its question.
+    `resolution_due`: the new cycle's deadline when it reopens a closed ticket (reopened_due)."""
     add_message(changes, ticket, arrival, MessageKind.FOLLOWUP)
     if foreign is not None:
         changes.update(ticket, needs_review=True)
@@ -275,7 +277,8 @@ def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, for
         return
     changes.threads_grown.add(ticket)
     if again := lifecycle.reopened(lifecycle.Life(ticket.status)):
-        changes.event(ticket, arrival.actor, "reopened", arrival.received_at, previous=ticket.status)
+        due = {"resolution_due_at": resolution_due.isoformat()} if resolution_due is not None else {}
+        changes.event(ticket, arrival.actor, "reopened", arrival.received_at, previous=ticket.status, **due)
         changes.update(ticket, **again)
     changes.event(ticket, arrival.actor, "followup", arrival.received_at, inbox_id=arrival.inbox_id)
 
@@ -340,23 +343,49 @@ def events_of(session: Session, ticket: Ticket) -> list[Event]:
     return list(session.scalars(select(Event).where(Event.ticket_id == ticket.id).order_by(Event.id)))
 
 
-def sla_runs(session: Session, calendars: dict[str, WorkCalendar], ticket: Ticket,
-             severity: int | None = None) -> list[clocks.Run]:  # fmt: skip
+TimelineEvent = tuple[str, datetime, dict[str, Any]]  # (kind, at, data): what the SLA clocks read
+
+
+def timeline_events(session: Session, ticket_ids: Iterable[int]) -> dict[int, list[TimelineEvent]]:
+    """The events of many tickets, oldest first, read at once (one query per IN_CHUNK
+    tickets): a listing of thousands must not ask once per ticket."""
+    trails: dict[int, list[TimelineEvent]] = {i: [] for i in ticket_ids}
+    rows = rows_in_chunks(session, trails, lambda chunk: select(Event.ticket_id, Event.kind, Event.at, Event.data)
+                          .where(Event.ticket_id.in_(chunk), Event.kind.in_(clocks.TIMELINE_EVENTS))
+                          .order_by(Event.ticket_id, Event.id))  # fmt: skip
+    for ticket_id, kind, at, data in rows:
+        trails[ticket_id].append((kind, at, data))
+    return trails
+
+
+def sla_runs(session: Session, calendars: dict[str, WorkCalendar], ticket: Ticket, severity: int | None = None,
+             events: list[TimelineEvent] | None = None) -> list[clocks.Run]:  # fmt: skip
     """The ticket's SLA clocks (at its severity, or another one asked about); none for a
-    ticket stored before plans were recorded."""
+    ticket stored before plans were recorded. `events`: its timeline_events when the caller
+    read those of many tickets at once."""
     if ticket.sla_terms is None:
         return []
-    return runs_of(ticket, [(e.kind, e.at, e.data) for e in events_of(session, ticket)], calendars, severity)
+    if events is None:
+        events = timeline_events(session, [ticket.id])[ticket.id]
+    return runs_of(ticket, events, calendars, severity)
 
 
 def runs_of(ticket: Ticket, events: Iterable[tuple[str, datetime, Mapping[str, Any]]],
             calendars: Mapping[str, WorkCalendar], severity: int | None = None) -> list[clocks.Run]:  # fmt: skip
-    """The clocks from events already read (kind, at, data; oldest first): the register
-    reads a thousand tickets' events in one query, not one query per ticket."""
+    """The clocks from events already read (kind, at, data; oldest first)."""
     if ticket.sla_terms is None:
         return []
     line = clocks.timeline(ticket.received_at, ticket.acked_at, ticket.first_answer_at, ticket.closed_at, events)
     return clocks.runs(SlaTerms.from_json(ticket.sla_terms), severity or ticket.severity, line, calendars)
+
+
+def reopened_due(session: Session, calendars: dict[str, WorkCalendar], ref: TicketRef, at: datetime) -> datetime | None:
+    """The resolution due time a user's message at `at` would set by reopening a closed
+    stored ticket; None when it reopens nothing new (open, not stored, or no plan recorded)."""
+    ticket = session.get(Ticket, ref.id) if ref.id is not None and ref.status == TicketStatus.CLOSED else None
+    if ticket is None or ticket.sla_terms is None:
+        return None
+    return clocks.new_cycle_due(SlaTerms.from_json(ticket.sla_terms), ticket.severity, ticket.received_at, at, calendars)
 
 
 def first_question(session: Session, ticket: Ticket) -> Message | None:

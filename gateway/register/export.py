@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from gateway.pipeline import tickets
 from gateway.settings import Settings
-from gateway.sla.clocks import TIMELINE_EVENTS, Clock, ClockResult, ClockState
+from gateway.sla.clocks import Clock, ClockResult, ClockState
 from gateway.worktime import WorkCalendar
-from storage.models import Event, Message, MessageKind, Ticket, TicketStatus, iso
+from storage.models import Message, MessageKind, Ticket, TicketStatus, iso
 
 Format = Literal["csv", "json", "html"]
 Status = Literal["finished", "waiting"]
@@ -160,10 +160,7 @@ def _partition(session: Session, settings: Settings, batch: list[Ticket], now: d
     for ticket_id, text in session.execute(select(Message.ticket_id, Message.text).where(
             Message.ticket_id.in_(ids), Message.kind == MessageKind.ANSWER).order_by(Message.id)).tuples():  # fmt: skip
         answers[ticket_id].append(text)
-    events: dict[int, list[tuple[str, datetime, Mapping[str, Any]]]] = defaultdict(list)
-    for ticket_id, kind, at, data in session.execute(select(Event.ticket_id, Event.kind, Event.at, Event.data).where(
-            Event.ticket_id.in_(ids), Event.kind.in_(TIMELINE_EVENTS)).order_by(Event.id)).tuples():  # fmt: skip
-        events[ticket_id].append((kind, at, data))
+    events = tickets.timeline_events(session, ids)
     log_index = last_log_index(session, ids)
     for t in batch:
         runs = tickets.runs_of(t, events[t.id], settings.work_calendars)

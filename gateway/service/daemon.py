@@ -74,7 +74,7 @@ class Daemon:
                                  settings.fax.ocr_seconds_per_page + settings.daemon.sweep_seconds)  # fmt: skip
         self.running: set[str] = set()  # jobs in a round now, guarded by `idle`
         self.idle = threading.Condition()
-        self.woken = {name: threading.Event() for name in ("sweep", "outbox", "promises")}
+        self.woken = {name: threading.Event() for name in ("sweep", "outbox", "promises", "sla")}
 
     # -- lifecycle --------------------------------------------------------------------
 

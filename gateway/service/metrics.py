@@ -4,7 +4,8 @@
 store is reachable, every IMAP account is connected and no promise is at risk (no
 acknowledgement or notification owed, no outbox row overdue), 503 otherwise. The counts
 of what went wrong (failed outbox rows, quarantined messages, OCR timeouts) come from the
-store, so they include what `hotline ingest` did outside the daemon.
+store, so they include what `hotline ingest` did outside the daemon; so do the open tickets
+per severity and the SLA breaches per clock (each escalation the SLA job recorded).
 """
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.settings import SEVERITIES
+from gateway.sla.clocks import Clock
+
 from storage.models import (
     Event,
     InboxEntry,
@@ -31,6 +35,7 @@ from storage.models import (
     PendingStep,
     PromiseStep,
     Ticket,
+    TicketStatus,
 )
 
 OVERDUE_AFTER = timedelta(minutes=15)  # a due outbox row not sent for this long: the worker is stuck
@@ -87,6 +92,10 @@ class Metrics:
                                  registry=self.registry)  # fmt: skip
         self.ocr_timeouts = Gauge("hotline_ocr_timeouts", "Tickets flagged because an OCR page timed out",
                                   registry=self.registry)  # fmt: skip
+        self.open_tickets = Gauge("hotline_open_tickets", "Open tickets (not closed, not merged), by severity",
+                                  ["severity"], registry=self.registry)  # fmt: skip
+        self.sla_breaches = Gauge("hotline_sla_breaches", "SLA breaches escalated, by clock", ["clock"],
+                                  registry=self.registry)  # fmt: skip
         self.problems: Problems | None = None
 
     def refresh(self, factory: sessionmaker[Session]) -> Problems:
@@ -97,6 +106,7 @@ class Metrics:
                 select(func.count(), func.min(InboxEntry.received_at)).where(InboxEntry.state == InboxState.NEW)
             ).one()
             problems = read_problems(session, now)
+            severities, breaches = read_sla(session)
         self.backlog_count = count
         self.backlog.set(count)
         if oldest is not None and oldest.tzinfo is None:
@@ -108,6 +118,10 @@ class Metrics:
         self.outbox_problems.labels("overdue").set(problems.outbox_overdue)
         self.quarantined.set(problems.quarantined)
         self.ocr_timeouts.set(problems.ocr_timeouts)
+        for severity in SEVERITIES:
+            self.open_tickets.labels(severity).set(severities.get(int(severity), 0))
+        for clock in Clock:
+            self.sla_breaches.labels(clock.value).set(breaches.get(clock.value, 0))
         self.problems = problems
         return problems
 
@@ -126,6 +140,18 @@ def read_problems(session: Session, now: datetime) -> Problems:
     ocr = session.scalar(select(func.count()).where(Event.kind == "needs_review",
                                                     cast(Event.data, Text).like(f"%{OCR_TIMEOUT_MARK}%"))) or 0  # fmt: skip
     return Problems(owed, oldest_due, failed, overdue, quarantined, ocr)
+
+
+def read_sla(session: Session) -> tuple[dict[int, int], dict[str, int]]:
+    """Open tickets per severity, and breaches per clock as the escalation events the SLA job
+    wrote (one per ticket, clock and cycle): counted in the store, so two daemons agree."""
+    severities = dict(session.execute(
+        select(Ticket.severity, func.count()).where(Ticket.merged_into_id.is_(None), Ticket.status != TicketStatus.CLOSED)
+        .group_by(Ticket.severity)).tuples().all())  # fmt: skip
+    clock = Event.data["clock"].as_string()
+    breaches: dict[str, int] = dict(session.execute(select(clock, func.count()).where(Event.kind == "escalation")
+                                    .group_by(clock)).tuples().all())  # fmt: skip
+    return severities, breaches
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -147,6 +147,7 @@ def queue_order(session: Session, settings: Settings, now: datetime) -> Iterator
         select(Ticket).where(Ticket.merged_into_id.is_(None), Ticket.status != TicketStatus.CLOSED)
     ).all()
     ranked = sorted(rows, key=lambda t: (t.severity, (t.sla_terms or {}).get("rank", 1 << 30), t.received_at, t.id))
+    trails = tickets.timeline_events(session, [t.id for t in ranked])  # one query, not one per ticket
     for ticket in ranked:
-        runs = tickets.sla_runs(session, settings.work_calendars, ticket)
+        runs = tickets.sla_runs(session, settings.work_calendars, ticket, events=trails[ticket.id])
         yield Queue(ticket, [(r, r.result(now)) for r in runs])

@@ -182,6 +182,14 @@ def runs(terms: Terms, severity: int, line: Timeline, calendars: Mapping[str, Wo
     return out
 
 
+def new_cycle_due(terms: Terms, severity: int, received_at: datetime, reopened_at: datetime,
+                  calendars: Mapping[str, WorkCalendar]) -> datetime | None:  # fmt: skip
+    """The resolution due time of the cycle a reopening begins (the whole target again, from
+    the reopening): written into the `reopened` event, so the new deadline is explained."""
+    line = Timeline(received_at, cycle=1, reopened_at=reopened_at)
+    return next(r.due_at for r in runs(terms, severity, line, calendars) if r.clock == Clock.RESOLUTION)
+
+
 def _done(clock: Clock, line: Timeline) -> datetime | None:
     if clock == Clock.ACK:
         return line.acked_at or line.first_closed_at
