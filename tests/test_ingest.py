@@ -29,6 +29,7 @@ TICKET_KEYS = {
     "number", "status", "channel", "subject", "severity", "needs_review", "user_name", "office",
     "reference", "form_date", "return_emails", "return_faxes", "return_phones", "question",
     "received_at", "effective_received_at", "ack_due_at", "acked_at", "first_answer_at", "closed_at",
+    "plan", "sla",
 }  # fmt: skip
 MESSAGE_KEYS = {"direction", "kind", "channel", "from", "to", "subject", "text", "at"}
 
@@ -188,7 +189,7 @@ def test_follow_up_reopens_closed_ticket(hotline: Hotline, tmp_path: Path, store
         s.execute(update(Ticket).values(status="closed"))
     reply = mf.make_message(subject="Re: Pytanie", message_id="<c2@u>", headers=[("In-Reply-To", "<c1@u>")])
     assert ingest_one(hotline, tmp_path, reply)["action"] == "appended"
-    assert show(hotline, number)["status"] == "pending"
+    assert show(hotline, number)["status"] == "acknowledged"  # open again: its SLA clocks run (not paused)
     with store() as s:
         assert "reopened" in s.scalars(select(Event.kind)).all()
 
