@@ -76,3 +76,13 @@ def test_sighup_applies_logging_and_names_what_needs_a_restart(
     daemon.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
     wait_for(lambda: "config reload refused" in daemon.log())
     assert daemon.proc.poll() is None  # a bad config never stops a running daemon
+
+
+def test_every_job_in_the_table_is_a_method_of_the_daemon() -> None:
+    """The job table (gateway/service/jobs.py) names methods: a typo, or a job in rounds
+    the daemon cannot wake, would only show when the daemon runs it."""
+    from gateway.service.daemon import Daemon
+    from gateway.service.jobs import JOBS
+
+    assert len({job.name for job in JOBS}) == len(JOBS)
+    assert all(callable(getattr(Daemon, job.method, None)) for job in JOBS)

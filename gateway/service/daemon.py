@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import logs
 from gateway.outbound import delivery
 from gateway.service import metrics
+from gateway.service.jobs import JOBS
 from gateway.pipeline import promises
 from gateway.service import sdnotify
 from gateway.service import sla
@@ -74,7 +75,7 @@ class Daemon:
                                  settings.fax.ocr_seconds_per_page + settings.daemon.sweep_seconds)  # fmt: skip
         self.running: set[str] = set()  # jobs in a round now, guarded by `idle`
         self.idle = threading.Condition()
-        self.woken = {name: threading.Event() for name in ("sweep", "outbox", "promises", "sla")}
+        self.woken = {job.name: threading.Event() for job in JOBS if job.rounds}
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -112,12 +113,11 @@ class Daemon:
             thread = threading.Thread(target=source.run, args=(self.stop,), name=source.name, daemon=True)
             thread.start()
             self.threads.append(thread)
-        for name, round_ in (("sweep", self.sweep), ("outbox", self.send_outbox), ("promises", self.keep_promises)):
-            self.scheduler.add_job(self.rounds, "interval", args=(name, round_), seconds=cfg.daemon.sweep_seconds,
-                                   id=name, max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
-        self.scheduler.add_job(self.rounds, "interval", args=("sla", self.sla_reminders), seconds=cfg.sla.check_seconds,
-                               id="sla", max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
-        self.scheduler.add_job(self.refresh_metrics, "interval", seconds=5, id="metrics", next_run_time=_now())
+        for job in JOBS:
+            work = getattr(self, job.method)
+            func, args = (self.rounds, (job.name, work)) if job.rounds else (work, ())
+            self.scheduler.add_job(func, "interval", args=args, seconds=job.every(cfg), id=job.name,
+                                   max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.start()
         self._wait_for_sources()
         log.info(

@@ -1,0 +1,29 @@
+"""The daemon's jobs, in one table: what each is called, which method of the daemon does
+it, and how often APScheduler runs it. New jobs (the register's daily checkpoint, ...)
+are a line here.
+
+A job in rounds (`rounds=True`) loops while its round finds work (the round returns True)
+and is woken for one more round when work arrives, instead of being started twice."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    method: str  # the daemon's method: one round (rounds=True) or the whole job
+    every: Callable[[Settings], float]  # seconds between runs
+    rounds: bool = True
+
+
+JOBS: tuple[Job, ...] = (
+    Job("sweep", "sweep", lambda s: s.daemon.sweep_seconds),  # route what the sources stored
+    Job("outbox", "send_outbox", lambda s: s.daemon.sweep_seconds),  # send what is due
+    Job("promises", "keep_promises", lambda s: s.daemon.sweep_seconds),  # owed acks and notifications
+    Job("sla", "sla_reminders", lambda s: s.sla.check_seconds),  # reminders and escalations
+    Job("metrics", "refresh_metrics", lambda _s: 5.0, rounds=False),  # gauges and systemd's status line
+)
