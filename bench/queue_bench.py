@@ -5,7 +5,7 @@ the e-mails, and then the fax, are tickets.
     .venv/bin/python bench/queue_bench.py [--pages 10] [--mails 100] [--workers 2]
 
 Prints one JSON object: seconds until all e-mails were routed, until the fax was, and the
-pages read per second. Before the sweep routed e-mail ahead of OCR (gateway/sweep.py),
+pages read per second. Before the sweep routed e-mail ahead of OCR (gateway/intake/sweep.py),
 the e-mails waited for the whole fax.
 """
 from __future__ import annotations

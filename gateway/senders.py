@@ -2,9 +2,9 @@
 
 An office's mail comes from its own domain (`@gmina.example.pl`), so two addresses there
 are the same organisation; an address at a public mail provider speaks only for itself,
-since everyone has one there. Threading (gateway/threads.py: siblings of a mailing join
+since everyone has one there. Threading (gateway/pipeline/threads.py: siblings of a mailing join
 only when they come from one sender), the acknowledgement's Reply-To rule and its
-per-domain limit (gateway/acknowledge.py) all ask this one question. Config lists that
+per-domain limit (gateway/pipeline/acknowledge.py) all ask this one question. Config lists that
 name "an address or @domain" (consultants, languages, the SMTP listener's recipients) are
 read here too, by ``covering_entry``.
 """

@@ -68,7 +68,7 @@ class _Marker:
 
 # --- quoted history -------------------------------------------------------------------
 
-# The first line of every notification (gateway/compose.py puts it there, rule 5).
+# The first line of every notification (gateway/outbound/compose.py puts it there, rule 5).
 REPLY_MARKERS = {
     "pl": "===== Odpowiedź wpisz NAD tą linią =====",
     "en": "===== Write your answer ABOVE this line =====",

@@ -4,7 +4,7 @@ Store first, as the SMTP listener does: each batch's raw bytes are committed bef
 anything reads them, so a document slower than the MTA's pipe timeout, or one that gets
 the process killed, is already stored (the daemon's sweep routes it later, and a retry
 is a duplicate). Worker processes read batch k+1 while batch k is routed. The daemon
-routes with gateway/sweep.py; both route through `route` below.
+routes with gateway/intake/sweep.py; both route through `route` below.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ Every message also says what it is (``X-Hotline-Kind``, a ``MailKind``) and, whe
 concerns a ticket, which (``X-Hotline-Ticket``): SPEC "Mail we send", for mail filters.
 
 User-supplied text (subjects, names, addresses from forms) reaches headers only through
-gateway/headers.py, which drops CR, LF and other control characters.
+gateway/outbound/headers.py, which drops CR, LF and other control characters.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Our outgoing messages, built from the config and a ticket's facts, ready for the outbox.
 
-gateway/compose.py writes the messages (templates, headers, PDF); this module decides
+gateway/outbound/compose.py writes the messages (templates, headers, PDF); this module decides
 the parts the config owns: our envelope, the e-mail-to-fax gateway's address, who the
 consultants are, and when a message may leave.
 """

@@ -52,7 +52,7 @@ class ChangeSet:
     inbox: list[tuple[int, dict[str, Any], TicketRef | None]] = field(default_factory=list)
     outgoing: list[tuple[TicketRef | None, Outgoing]] = field(default_factory=list)
     bounced: list[tuple[TicketRef | None, list[str], str, datetime]] = field(default_factory=list)
-    owed: list[tuple[TicketRef, dict[str, Any]]] = field(default_factory=list)  # failed steps (gateway/promises.py)
+    owed: list[tuple[TicketRef, dict[str, Any]]] = field(default_factory=list)  # failed steps (gateway/pipeline/promises.py)
 
     def mark(self) -> tuple[int, ...]:
         """A point to roll back to when routing one message fails halfway."""

@@ -42,7 +42,7 @@ def never_fatal(step: Step) -> Step:
     """For the steps after `route` (acknowledge, notify): what they add follows from a
     ticket that stands, so a failure in them (a bug, a template error) must not quarantine
     the question. What the step had added is undone, and the step is owed: stored with the
-    ticket and tried again later (gateway/promises.py) until it succeeds."""
+    ticket and tried again later (gateway/pipeline/promises.py) until it succeeds."""
 
     @functools.wraps(step)
     def guarded(ctx: Context, work: Work) -> Work:

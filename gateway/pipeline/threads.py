@@ -132,7 +132,7 @@ def _sender(msg: ParsedMessage) -> str:
 
 
 def _address_in(from_addr: str) -> str:
-    """The address of a stored From ("Name <addr>" or a bare address, gateway/tickets.py)."""
+    """The address of a stored From ("Name <addr>" or a bare address, gateway/pipeline/tickets.py)."""
     return from_addr.rpartition("<")[2].rstrip(">").strip() if from_addr.endswith(">") else from_addr.strip()
 
 

@@ -266,7 +266,7 @@ def append_followup(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, for
                     resolution_due: datetime | None = None) -> None:  # fmt: skip
     """A user's message on an existing thread; an answered or closed ticket needs a consultant again.
 
-    A `foreign` one (gateway/screening.py: not from the ticket's user) is kept and marked,
+    A `foreign` one (gateway/pipeline/screening.py: not from the ticket's user) is kept and marked,
     and the ticket flagged; it never reopens the ticket nor competes to be its question.
     `resolution_due`: the new cycle's deadline when it reopens a closed ticket (reopened_due)."""
     add_message(changes, ticket, arrival, MessageKind.FOLLOWUP)

@@ -207,7 +207,7 @@ class Daemon:
                 self.idle.notify_all()
 
     def sweep(self) -> bool:
-        """Route what the sources stored (gateway/sweep.py); True when something was routed."""
+        """Route what the sources stored (gateway/intake/sweep.py); True when something was routed."""
         try:
             routed = self.sweeper.sweep()
         except Stopped:
@@ -241,7 +241,7 @@ class Daemon:
         self.last_progress = time.monotonic()
 
     def keep_promises(self) -> bool:
-        """Acknowledgements and notifications owed after a failure (gateway/promises.py);
+        """Acknowledgements and notifications owed after a failure (gateway/pipeline/promises.py);
         True when one was kept."""
         try:
             tried = promises.keep_due(self.factory, self.settings, self.parser.map)

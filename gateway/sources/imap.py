@@ -5,7 +5,7 @@ The order is Postfix's: raw bytes committed to the inbox first, the server told 
 A crash in between leaves the message on the server; the full re-scan after every
 (re)connect finds it again and the inbox de-duplicates it, so it becomes one ticket.
 Like the SMTP listener, the source only stores: the daemon's sweep reads and routes
-(gateway/sweep.py), so a slow fax never holds up the mailbox, and what the pipeline
+(gateway/intake/sweep.py), so a slow fax never holds up the mailbox, and what the pipeline
 quarantines is shown by `/health`, the metrics and the inbox, not by a mail folder.
 """
 from __future__ import annotations
