@@ -93,7 +93,7 @@ def build_parser() -> ArgParser:
     p = r.add_parser("export", help="one row per ticket asked in a period, with the SLA results and totals")
     p.add_argument("--from", dest="first", required=True, type=local_date, metavar="DATE", help="first local date (YYYY-MM-DD), included")
     p.add_argument("--to", dest="last", required=True, type=local_date, metavar="DATE", help="last local date (YYYY-MM-DD), included")
-    p.add_argument("--format", required=True, choices=["csv", "json", "html"])
+    p.add_argument("--format", required=True, choices=["csv", "json", "html"], help="CSV (a spreadsheet), JSON or a printable HTML page")
     p.add_argument("--out", metavar="FILE", help="write here (whole or not at all) instead of stdout")
     p.add_argument("--language", choices=["pl", "en"], help="headings of the HTML page (default: [templates] language)")
     p.set_defaults(command_function="cmd_register_export")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -284,7 +284,7 @@ def output(path: str | None) -> Iterator[TextIO]:
         raise CommandError(f"--out {path}: {exc.strerror}", EX_USAGE) from exc
     try:
         with handle:
-            yield handle
+            yield cast(TextIO, handle)  # a text-mode NamedTemporaryFile is a TextIO in all but name
     except BaseException:
         os.unlink(handle.name)
         raise
