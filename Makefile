@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CONFIG ?= config/hotline.example.toml
 # Debian packages the daemon and its test suite use; installed when missing (as root).
-DEB_PACKAGES := python3-venv postgresql dovecot-imapd systemd openssl tesseract-ocr tesseract-ocr-pol tesseract-ocr-eng fonts-dejavu-core fonts-liberation jbig2dec faketime chromium chromium-driver
+DEB_PACKAGES := python3-venv postgresql dovecot-imapd systemd openssl tesseract-ocr tesseract-ocr-pol tesseract-ocr-eng fonts-dejavu-core fonts-liberation jbig2dec faketime chromium chromium-driver strace
 
 .PHONY: run test bench deps venv clean
 

@@ -34,13 +34,13 @@ def daemon(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[DaemonProces
 
 def traced(pid: int, out: Path) -> subprocess.Popen[bytes]:
     """strace attached to every thread of `pid`, once it is attached."""
+    assert STRACE is not None, "strace is missing: `make test` installs it (Debian package strace)"
     tracer = subprocess.Popen([str(STRACE), "-f", "-qq", "-yy", "-s", "64", "-o", str(out), "-p", str(pid),
                                "-e", "trace=fsync,fdatasync,write,sendto,sendmsg"])  # fmt: skip
     wait_for(lambda: f"TracerPid:\t{tracer.pid}" in Path(f"/proc/{pid}/status").read_text(), timeout=10)
     return tracer
 
 
-@pytest.mark.skipif(STRACE is None, reason="strace is not installed")
 def test_each_250_follows_an_fsync_of_the_wal(daemon: tuple[DaemonProcess, int], tmp_path: Path) -> None:
     process, port = daemon
     assert process.proc is not None
