@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import math
-import shutil
 import subprocess
 from email.message import EmailMessage
 from pathlib import Path
@@ -172,7 +171,6 @@ def test_a_formula_is_not_run_by_a_spreadsheet_and_bad_periods_are_one_line_erro
     assert missing.code == 2 and "--out" in missing.err and len(missing.err.strip().splitlines()) == 1
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_html_register_prints_in_a_real_browser(hotline: Hotline, tmp_path: Path) -> None:
     numbers = scenario(hotline, tmp_path)

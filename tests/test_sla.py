@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import mailbox
 import os
-import shutil
 import subprocess
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -22,7 +21,6 @@ from gateway import tokens
 from tests import mailfactory as mf
 from tests.support import HOTLINE, consultants_config, write_config
 
-pytestmark = pytest.mark.skipif(shutil.which("faketime") is None, reason="needs libfaketime (Debian: faketime)")
 
 PLANS = """
 [calendars.24x7]
