@@ -8,7 +8,7 @@ from functools import cached_property
 import tomllib
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)  # fmt: skip
@@ -19,6 +19,9 @@ from gateway.senders import covering_entry
 from gateway.worktime import WorkCalendar, parse_working_time
 from parsers.callerid import DEFAULT_PATTERNS
 from parsers.phone import POLISH_GEOGRAPHIC_AND_MOBILE
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 DEFAULT_PATH = Path("hotline.toml")
 # systemd/hotline.service's TimeoutStopSec (a test keeps the two equal): a grace time at or
@@ -356,6 +359,15 @@ class DaemonSection(Section):
     workers: int | None = Field(None, ge=1)  # processes that parse and OCR; default: one per CPU
 
 
+class RegisterSection(Section):
+    """The reply log (gateway/register): its file, signing key, checkpoint origin and auditors."""
+
+    log: StatePath = Field("var/replylog.jsonl", validate_default=True)  # the append-only mirror
+    key_file: SecretFile = Field("register-key", validate_default=True)  # Ed25519 private key (PEM), a credential
+    origin: str = Field("hotline.example.org/replylog", min_length=1, pattern=r"^[^\s+]+$")
+    checkpoint_to: list[str] = []  # auditors mailed a daily checkpoint
+
+
 class MetricsSection(Section):
     listen: Listen = "127.0.0.1:9466"  # Prometheus /metrics and /health; keep it on loopback
 
@@ -465,6 +477,7 @@ class Settings(Section):
     metrics: MetricsSection | None = None
     logging: LoggingSection = LoggingSection()
     sla: SlaSection = SlaSection()
+    register_: RegisterSection = Field(RegisterSection(), alias="register")  # `register` is ABCMeta's
     source: Annotated[Path, Field(exclude=True)] = DEFAULT_PATH
 
     @cached_property
@@ -483,6 +496,16 @@ class Settings(Section):
         None without consultants."""
         consultants = self.consultants
         return consultants.token_secret() if consultants.addresses or consultants.notify else None
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The reply log's Ed25519 key, read when needed (cryptography loads only then); the
+        error names the key and the config file."""
+        from gateway.register.checkpoint import load_key
+
+        try:
+            return load_key(self.register_.key_file)
+        except ValueError as exc:
+            raise ConfigError(self.source, [f"register.key_file: {exc}"]) from None
 
     @cached_property
     def own_domain(self) -> str:
@@ -515,7 +538,7 @@ def load(path: Path) -> Settings:
     try:
         # the sections holding default paths are validated even when absent, so that their
         # defaults are resolved like written values
-        data = {"storage": {}, "outbound": {}, **data, "source": path}
+        data = {"storage": {}, "outbound": {}, "register": {}, **data, "source": path}
         settings = Settings.model_validate(data, context={"state_directory": state_directory(path)})
     except ValidationError as exc:
         raise ConfigError(path, [_describe(e) for e in exc.errors()]) from exc

@@ -58,3 +58,15 @@ class OutboxKind(StrEnum):
 class PromiseStep(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     NOTIFY = "notify"
+
+
+class LogKind(StrEnum):
+    """What a reply-log entry records (SPEC "Register and reply log")."""
+
+    QUESTION = "question"  # a question received: the sha256 of its raw bytes
+    FOLLOWUP = "followup"  # a user's follow-up received, likewise
+    ACK = "ack"  # an acknowledgement sent: the sha256 of the message as sent
+    ANSWER = "answer"  # an answer sent, likewise
+    CLOSE = "close"
+    REOPEN = "reopen"
+    SEVERITY = "severity"

@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway import lifecycle
 from gateway.outbound import outbox
 from gateway.outbound.outbox import Outgoing
 from gateway.pipeline.threads import TicketRef
+from gateway.register import log
+from gateway.register.log import Record
 from parsers.mime import Attachment as ParsedAttachment
 from storage import blobs
 from storage.models import (
@@ -26,10 +28,16 @@ from storage.models import (
     InboxEntry,
     Message,
     MessageRef,
+    Direction,
+    LogKind,
+    MessageKind,
     PendingStep,
     Ticket,
+    TicketStatus,
     table,
 )
+
+RECEIVED = {MessageKind.QUESTION: LogKind.QUESTION, MessageKind.FOLLOWUP: LogKind.FOLLOWUP}
 
 
 @dataclass
@@ -53,6 +61,7 @@ class ChangeSet:
     outgoing: list[tuple[TicketRef | None, Outgoing]] = field(default_factory=list)
     bounced: list[tuple[TicketRef | None, list[str], str, datetime]] = field(default_factory=list)
     owed: list[tuple[TicketRef, dict[str, Any]]] = field(default_factory=list)  # failed steps (gateway/promises.py)
+    logged: list[tuple[TicketRef, LogKind, datetime, dict[str, Any]]] = field(default_factory=list)  # reply log
 
     def mark(self) -> tuple[int, ...]:
         """A point to roll back to when routing one message fails halfway."""
@@ -63,14 +72,28 @@ class ChangeSet:
             del rows[length:]
 
     def _undoable(self) -> tuple[list[Any], ...]:
-        return (self.tickets, self.messages, self.events, self.merges, self.outgoing, self.bounced, self.owed)
+        return (self.tickets, self.messages, self.events, self.merges, self.outgoing, self.bounced, self.owed,
+                self.logged)
 
     def update(self, ticket: TicketRef, **values: Any) -> None:
         """Change a stored ticket's columns (merged with earlier changes in this batch); the
         batch sees a new status at once. Status and times come from gateway/lifecycle.py."""
         self.status.setdefault(ticket, {}).update(values)
+        self._log_update(ticket, values)
         if "status" in values:
             ticket.status = values["status"]
+
+    def _log_update(self, ticket: TicketRef, values: dict[str, Any]) -> None:
+        """What the reply log must hold of a change: a close, a reopen (back to acknowledged
+        from a later state), a new severity."""
+        now = datetime.now(timezone.utc)
+        new, old = values.get("status"), ticket.status
+        if new == TicketStatus.CLOSED and old != TicketStatus.CLOSED:
+            self.logged.append((ticket, LogKind.CLOSE, values.get("closed_at") or now, {}))
+        elif new == TicketStatus.ACKNOWLEDGED and old not in (TicketStatus.NEW, TicketStatus.ACKNOWLEDGED):
+            self.logged.append((ticket, LogKind.REOPEN, now, {"from": old}))
+        if "severity" in values:
+            self.logged.append((ticket, LogKind.SEVERITY, now, {"severity": values["severity"]}))
 
     def event(self, ticket: TicketRef | None, actor: str, kind: str, at: datetime, **data: Any) -> None:
         self.events.append((ticket, {"actor": actor, "kind": kind, "at": at, "data": data}))
@@ -92,6 +115,7 @@ class ChangeSet:
         if self.inbox:
             rows = [{"id": i, **v, "ticket_id": None if t is None else t.live().id} for i, v, t in self.inbox]
             session.execute(update(InboxEntry), rows)  # by primary key, one statement
+        self._log(session)
 
     def grown(self) -> set[int]:
         """Stored ids of the tickets whose thread gained messages: their question may have changed."""
@@ -133,6 +157,7 @@ class ChangeSet:
         if attachments:
             blobs.put(session, data)
             session.execute(insert(table(Attachment)), attachments)
+        self._log_received(session)
         sends = [(m.ticket.id, m.sends, pk) for m, pk in zip(self.messages, ids) if m.sends is not None]
         outbox.queue(session, sends, datetime.now(timezone.utc))
 
@@ -149,8 +174,22 @@ class ChangeSet:
             session.execute(update(Message).where(Message.ticket_id == other.id).values(ticket_id=target.live().id))
             ended = lifecycle.merged(lifecycle.Life(other.status))
             session.execute(update(Ticket).where(Ticket.id == other.id).values(merged_into_id=target.id, **ended))
+            if other.status != TicketStatus.CLOSED:
+                self.logged.append((other, LogKind.CLOSE, datetime.now(timezone.utc), {"merged_into": target.number}))
             self.threads_grown.add(target)
 
+
+    def _log_received(self, session: Session) -> None:
+        """Each question and follow-up received, with the sha256 of its raw bytes as stored."""
+        received = [m for m in self.messages if m.row["direction"] == Direction.IN and m.row["kind"] in RECEIVED]
+        inbox_ids = {m.row["inbox_id"] for m in received}
+        raw = dict(session.execute(select(InboxEntry.id, InboxEntry.raw_sha256).where(InboxEntry.id.in_(inbox_ids))).all())
+        self.logged += [(m.ticket.live(), RECEIVED[m.row["kind"]], m.row["at"],
+                         {"sha256": raw[m.row["inbox_id"]], "message_id": m.row["message_id"]}) for m in received]  # fmt: skip
+
+    def _log(self, session: Session) -> None:
+        """The reply log's entries, last: `log.append` takes the log head's lock, held to the commit."""
+        log.append(session, [Record(t.id, t.number, kind, at, facts) for t, kind, at, facts in self.logged])
 
 
 def _sla_look(values: dict[str, Any], now: datetime) -> dict[str, Any]:
