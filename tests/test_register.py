@@ -5,14 +5,21 @@ log file or rewriting the log; a checkpoint a user received catches a cut or rew
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import hashlib
 import json
+import mailbox
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import create_engine, text
+
+from gateway.register.merkle import Frontier, leaf_data, leaf_hash  # the attacker's tools, not the verifier's
 
 from tests import mailfactory as mf
 from tests.support import Hotline, a_coming_friday, consultants_config, ingest_raw, write_config
@@ -38,11 +45,12 @@ def question(n: int) -> bytes:
 
 @pytest.fixture
 def logged(db_url: str, tmp_path: Path) -> Hotline:
-    """Three questions received and acknowledged: six entries at least."""
+    """Three questions received and acknowledged, one after the other: six entries; each
+    acknowledgement carries the checkpoint of the log as it stood (0, 2 and 4 entries)."""
     hotline = register_config(tmp_path, db_url, make_key(tmp_path / "register-key"))
     for n in range(3):
         assert ingest_raw(hotline, tmp_path, question(n), "--received-at", RECEIVED_AT)["action"] == "created"
-    assert hotline("outbox", "--flush").code == 0
+        assert hotline("outbox", "--flush").code == 0
     return hotline
 
 
@@ -106,3 +114,120 @@ def test_verify_names_the_entry_of_each_tampering_with_the_file(logged: Hotline,
     code, err = verify(logged)
     assert code == 1 and expected in err, err
     assert err.count("\n") == 0  # one line
+
+
+def inclusion_holds(index: int, size: int, leaf: bytes, proof: list[bytes], root: bytes) -> bool:
+    """RFC 9162 2.1.3.2, written from the RFC and nothing of ours."""
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def signed_root(checkpoint: str, verifier_key: str) -> tuple[int, bytes]:
+    """The size and root of a C2SP signed note, after checking its Ed25519 signature."""
+    name, key_id, key = verifier_key.split("+")
+    public = base64.b64decode(key)
+    assert public[0] == 1 and name == ORIGIN
+    body, _, signatures = checkpoint.partition("\n\n")
+    stamp = base64.b64decode(signatures.removeprefix(f"\u2014 {name} ").strip())
+    assert stamp[:4].hex() == key_id
+    Ed25519PublicKey.from_public_bytes(public[1:]).verify(stamp[4:], (body + "\n").encode())  # raises if bad
+    origin, size, root = body.split("\n")[:3]
+    return int(size), base64.b64decode(root)
+
+
+def test_prove_gives_inclusion_proofs_anyone_checks_with_the_public_key(logged: Hotline, tmp_path: Path) -> None:
+    (ticket,) = [t["number"] for t in logged.json("tickets", "list", "--json")][1:2]
+    assert ingest_raw(logged, tmp_path, question(9), "--received-at", RECEIVED_AT)["action"] == "created"
+    result = logged.process("register", "prove", ticket)
+    assert result.code == 0, result.err
+    proof = json.loads(result.out)
+    size, root = signed_root(proof["checkpoint"], proof["verifier_key"])
+    assert size == len(log_lines(logged)) and [e["entry"]["kind"] for e in proof["entries"]] == ["question", "ack"]
+    for item in proof["entries"]:
+        canonical = json.dumps(item["entry"], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        leaf = hashlib.sha256(b"\x00" + canonical).digest()
+        path = [bytes.fromhex(h) for h in item["proof"]]
+        assert item["entry"]["ticket"] == ticket
+        assert inclusion_holds(item["index"], size, leaf, path, root)
+        assert not inclusion_holds(item["index"] ^ 1, size, leaf, path, root)  # the verifier can say no
+    assert logged.process("register", "prove", "HOT-2000-000001").code == 1
+
+
+def users_mail(hotline: Hotline, to: str, tmp: Path) -> tuple[Path, str]:
+    """The acknowledgement a user received, saved as the user would keep it (its text), and
+    the checkpoint its X-Hotline-Checkpoint header carries."""
+    maildir = mailbox.Maildir(hotline.config.parent / "outbox", create=False)
+    (msg,) = [m for m in (email.message_from_bytes(bytes(m), policy=email.policy.default) for m in maildir)
+              if to in str(m["To"])]  # fmt: skip
+    text = msg.get_body(("plain",)).get_content()
+    kept = tmp / f"kept-{to}.txt"
+    kept.write_text(text, encoding="utf-8")
+    return kept, base64.b64decode(str(msg["X-Hotline-Checkpoint"])).decode()
+
+
+def test_each_acknowledgement_carries_the_checkpoint_the_log_had(logged: Hotline, tmp_path: Path) -> None:
+    for n, size in enumerate((0, 2, 4)):
+        kept, header = users_mail(logged, f"jan{n}@gmina.example.pl", tmp_path)
+        assert header.split("\n")[:2] == [ORIGIN, str(size)] and header in kept.read_text(encoding="utf-8")
+        assert verify(logged, kept) == (0, "")
+
+
+def attacker(url: str, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    """Someone with the database rewrites the log consistently: entries, leaf hashes, head."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text('SELECT * FROM reply_log ORDER BY "index"'))]
+        rows = change([{**r, "entry": r["entry"] if isinstance(r["entry"], dict) else json.loads(r["entry"])}
+                       for r in rows])  # fmt: skip
+        frontier = Frontier()
+        conn.execute(text("DELETE FROM reply_log"))
+        for i, row in enumerate(rows):
+            leaf = leaf_hash(leaf_data(row["entry"]))
+            frontier = frontier.append(leaf)
+            conn.execute(text('INSERT INTO reply_log ("index", ticket_id, kind, at, entry, leaf_hash) '
+                              "VALUES (:i, :t, :k, :a, :e, :h)"),
+                         {"i": i, "t": row["ticket_id"], "k": row["kind"], "a": row["at"],
+                          "e": json.dumps(row["entry"]), "h": leaf.hex()})  # fmt: skip
+        conn.execute(text("UPDATE reply_log_head SET size = :s, frontier = :f"),
+                     {"s": frontier.size, "f": json.dumps([r.hex() for r in frontier.roots])})  # fmt: skip
+    engine.dispose()
+
+
+def remake_file(hotline: Hotline, tmp: Path) -> None:
+    """The attacker deletes the file; the next question's commit writes it again from the database."""
+    (hotline.config.parent / "replylog.jsonl").unlink()
+    assert ingest_raw(hotline, tmp, question(7), "--received-at", RECEIVED_AT)["action"] == "created"
+
+
+def test_a_users_checkpoint_catches_a_log_cut_short(logged: Hotline, db_url: str, tmp_path: Path) -> None:
+    kept, _ = users_mail(logged, "jan2@gmina.example.pl", tmp_path)  # size 4
+    attacker(db_url, lambda rows: rows[:3])  # the second answer and all after it: never happened
+    remake_file(logged, tmp_path)
+    assert verify(logged) == (0, "")  # consistent in itself: only a witness can tell
+    code, err = verify(logged, kept)
+    assert code == 1 and "checkpoint of size 4" in err and ("truncated" in err or "rewritten" in err), err
+
+
+@pytest.mark.parametrize("new_key", [False, True])
+def test_a_users_checkpoint_catches_a_log_rewritten_from_scratch(logged: Hotline, db_url: str, tmp_path: Path,
+                                                                 new_key: bool) -> None:  # fmt: skip
+    kept, _ = users_mail(logged, "jan2@gmina.example.pl", tmp_path)
+    attacker(db_url, lambda rows: [rows[0], {**rows[1], "entry": {**rows[1]["entry"], "to": "someone@else"}},
+                                   *rows[2:]])  # fmt: skip
+    if new_key:
+        make_key(tmp_path / "other-key").replace(tmp_path / "register-key")
+    remake_file(logged, tmp_path)
+    assert verify(logged) == (0, "")
+    code, err = verify(logged, kept)
+    expected = "signature" if new_key else "does not extend the checkpoint of size 4"
+    assert code == 1 and expected in err, err

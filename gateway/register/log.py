@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
+
+import structlog
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from gateway.register.checkpoint import Checkpoint, sign
+from gateway.register.checkpoint import Checkpoint, load_key, sign
 from gateway.register.merkle import Frontier, leaf_data, leaf_hash
 from storage.kinds import LogKind
 from storage.models import LogEntry, LogHead, Ticket, table
@@ -83,6 +86,18 @@ def signed_head(session: Session, origin: str, key: Ed25519PrivateKey) -> str:
     """The latest checkpoint, signed: what users receive and `register checkpoint` prints."""
     tree = head(session)
     return sign(Checkpoint(origin, tree.size, tree.root()), key)
+
+
+def witness(session: Session, origin: str, key_file: str) -> str | None:
+    """The checkpoint the mail composed now carries; None without a key file (no signed
+    log configured). A key that cannot be used is logged, and the mail goes without."""
+    if not Path(key_file).exists():
+        return None
+    try:
+        return signed_head(session, origin, load_key(key_file))
+    except ValueError as exc:
+        structlog.get_logger("hotline.register").error("no checkpoint in outgoing mail", error=str(exc))
+        return None
 
 
 def lines(session: Session, after: int = -1, batch: int = 10_000) -> Iterator[Line]:
