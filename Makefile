@@ -24,12 +24,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-run: deps venv config/var/token-secret
+run: deps venv config/var/token-secret config/var/register-key
 	$(VENV)/bin/hotline --config $(CONFIG) db upgrade
 	exec $(VENV)/bin/hotline --config $(CONFIG) run
 
 config/var/token-secret:  # the reply-token key of the embedded config (paths are relative to it), made once
 	mkdir -p config/var && (umask 077 && head -c 32 /dev/urandom | base64 > $@)
+
+config/var/register-key:  # the reply log's signing key of the embedded config, made once
+	mkdir -p config/var && (umask 077 && openssl genpkey -algorithm ed25519 -out $@)
 
 test: deps venv
 	$(VENV)/bin/pytest -q

@@ -231,3 +231,14 @@ def test_a_users_checkpoint_catches_a_log_rewritten_from_scratch(logged: Hotline
     code, err = verify(logged, kept)
     expected = "signature" if new_key else "does not extend the checkpoint of size 4"
     assert code == 1 and expected in err, err
+
+
+def test_a_key_that_is_not_ed25519_is_a_config_error_naming_the_key(sqlite_url: str, tmp_path: Path) -> None:
+    rsa = tmp_path / "rsa-key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:1024", "-out", str(rsa)],
+                   check=True, timeout=60)  # fmt: skip
+    hotline = register_config(tmp_path, sqlite_url, rsa)
+    for args in (("check-config",), ("register", "checkpoint")):
+        result = hotline.process(*args)
+        (line,) = [line for line in result.err.splitlines() if "register.key_file" in line]
+        assert result.code == 2 and "not an Ed25519" in line and line.startswith(str(hotline.config)), result.err

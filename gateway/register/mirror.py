@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.register.log import Line, lines
@@ -48,7 +49,7 @@ def after_commit(factory: sessionmaker[Session], path: str) -> None:
     try:
         with factory() as session:
             sync(session, Path(path))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SQLAlchemyError) as exc:
         log.error("reply log file not synced", path=path, error=str(exc))
 
 
