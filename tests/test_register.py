@@ -241,4 +241,4 @@ def test_a_key_that_is_not_ed25519_is_a_config_error_naming_the_key(sqlite_url: 
     for args in (("check-config",), ("register", "checkpoint")):
         result = hotline.process(*args)
         (line,) = [line for line in result.err.splitlines() if "register.key_file" in line]
-        assert result.code == 2 and "not an Ed25519" in line and line.startswith(str(hotline.config)), result.err
+        assert result.code == 2 and "not an Ed25519" in line and f"{hotline.config}: register.key_file" in line, result.err
