@@ -22,6 +22,8 @@ from sqlalchemy import create_engine, text
 from gateway.register.merkle import Frontier, leaf_data, leaf_hash  # the attacker's tools, not the verifier's
 
 from tests import mailfactory as mf
+from tests.relay import Relay, relay  # noqa: F401  (fixture)
+from tests.test_consultants import NEW_TEXT, USER, commands_reply, team_config, to
 from tests.support import Hotline, a_coming_friday, consultants_config, ingest_raw, write_config
 
 ORIGIN = "hotline.test/replylog"
@@ -242,3 +244,27 @@ def test_a_key_that_is_not_ed25519_is_a_config_error_naming_the_key(sqlite_url: 
         result = hotline.process(*args)
         (line,) = [line for line in result.err.splitlines() if "register.key_file" in line]
         assert result.code == 2 and "not an Ed25519" in line and f"{hotline.config}: register.key_file" in line, result.err
+
+
+def test_an_answer_with_close_and_severity_then_a_follow_up_enter_the_log_in_order(
+    db_url: str, tmp_path: Path, relay: Relay  # noqa: F811
+) -> None:
+    """Through a real relay: the answer's entry holds the sha256 of the bytes the user got,
+    and its text carries a checkpoint the log extends."""
+    key = make_key(tmp_path / "register-key")
+    extra = f'[register]\nlog = "{tmp_path / "replylog.jsonl"}"\nkey_file = "{key}"\norigin = "{ORIGIN}"\n'
+    hotline = Hotline(write_config(tmp_path / "c.toml", db_url, extra + team_config(tmp_path), outbound=relay.config()))
+    number, line = commands_reply(hotline, tmp_path, relay, f"#severity 2\n#close\n\n{NEW_TEXT}")
+    assert line["action"] == "answered"
+    ingest_raw(hotline, tmp_path, mf.make_message(subject=f"Re: [{number}] Błąd", sender=f"Jan <{USER}>",
+                                                  body="Jednak nie działa.\n", message_id="<f1@gmina.example.pl>",
+                                                  headers=[("In-Reply-To", "<q1@gmina.example.pl>")]))  # fmt: skip
+    entries = [json.loads(line)["entry"] for line in log_lines(hotline)]
+    assert [e["kind"] for e in entries] == ["question", "ack", "severity", "close", "answer", "followup", "reopen"]
+    assert {e["ticket"] for e in entries} == {number} and entries[2]["severity"] == 2
+    ack, answer = to(relay, USER)
+    for sent, entry in ((ack, entries[1]), (answer, entries[4])):
+        assert entry["sha256"] == hashlib.sha256(sent.as_bytes(policy=email.policy.SMTP)).hexdigest()
+    kept = tmp_path / "answer.txt"
+    kept.write_text(answer.get_body(("plain",)).get_content(), encoding="utf-8")
+    assert verify(hotline, kept) == (0, "")

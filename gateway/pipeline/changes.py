@@ -75,6 +75,15 @@ class ChangeSet:
         return (self.tickets, self.messages, self.events, self.merges, self.outgoing, self.bounced, self.owed,
                 self.logged)
 
+    def add(self, message: NewMessage) -> None:
+        """A message for the ticket; one received from the user enters the reply log where it
+        arrived among the batch's changes (its follow-up before the reopening it causes)."""
+        self.messages.append(message)
+        row = message.row
+        if row["direction"] == Direction.IN and row["kind"] in RECEIVED:
+            facts = {"inbox_id": row["inbox_id"], "message_id": row["message_id"]}  # inbox_id: see _log
+            self.logged.append((message.ticket, RECEIVED[row["kind"]], row["at"], facts))
+
     def update(self, ticket: TicketRef, **values: Any) -> None:
         """Change a stored ticket's columns (merged with earlier changes in this batch); the
         batch sees a new status at once. Status and times come from gateway/lifecycle.py."""
@@ -157,7 +166,6 @@ class ChangeSet:
         if attachments:
             blobs.put(session, data)
             session.execute(insert(table(Attachment)), attachments)
-        self._log_received(session)
         sends = [(m.ticket.id, m.sends, pk) for m, pk in zip(self.messages, ids) if m.sends is not None]
         outbox.queue(session, sends, datetime.now(timezone.utc))
 
@@ -179,17 +187,19 @@ class ChangeSet:
             self.threads_grown.add(target)
 
 
-    def _log_received(self, session: Session) -> None:
-        """Each question and follow-up received, with the sha256 of its raw bytes as stored."""
-        received = [m for m in self.messages if m.row["direction"] == Direction.IN and m.row["kind"] in RECEIVED]
-        inbox_ids = {m.row["inbox_id"] for m in received}
-        raw = dict(session.execute(select(InboxEntry.id, InboxEntry.raw_sha256).where(InboxEntry.id.in_(inbox_ids))).all())
-        self.logged += [(m.ticket.live(), RECEIVED[m.row["kind"]], m.row["at"],
-                         {"sha256": raw[m.row["inbox_id"]], "message_id": m.row["message_id"]}) for m in received]  # fmt: skip
-
     def _log(self, session: Session) -> None:
-        """The reply log's entries, last: `log.append` takes the log head's lock, held to the commit."""
-        log.append(session, [Record(t.id, t.number, kind, at, facts) for t, kind, at, facts in self.logged])
+        """The reply log's entries, last: `log.append` takes the log head's lock, held to the
+        commit. A message received is logged with the sha256 of its raw bytes as stored, on
+        the ticket it ended in (a merge moves it)."""
+        inbox_ids = {facts["inbox_id"] for _, kind, _, facts in self.logged if kind in RECEIVED.values()}
+        stmt = select(InboxEntry.id, InboxEntry.raw_sha256).where(InboxEntry.id.in_(inbox_ids))
+        raw = dict(session.execute(stmt).all()) if inbox_ids else {}
+        records = []
+        for ticket, kind, at, facts in self.logged:
+            if kind in RECEIVED.values():
+                ticket, facts = ticket.live(), {"sha256": raw[facts["inbox_id"]], "message_id": facts["message_id"]}
+            records.append(Record(ticket.id, ticket.number, kind, at, facts))
+        log.append(session, records)
 
 
 def _sla_look(values: dict[str, Any], now: datetime) -> dict[str, Any]:

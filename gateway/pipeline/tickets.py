@@ -243,7 +243,7 @@ def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: M
         "headers": {"fields": [list(f) for f in msg.headers], "defects": list(msg.defects), "verdict": arrival.verdict},
     }
     refs = [] if outbound else [r for r in dict.fromkeys((*msg.in_reply_to, *msg.references)) if r]
-    changes.messages.append(NewMessage(ticket, row, refs, (*msg.attachments, *ocr_texts(reading)), sends))
+    changes.add(NewMessage(ticket, row, refs, (*msg.attachments, *ocr_texts(reading)), sends))
 
 
 def ocr_texts(reading: Reading) -> list[Attachment]:
