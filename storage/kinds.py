@@ -53,6 +53,7 @@ class OutboxKind(StrEnum):
     NOTICE = "notice"  # to the consultants: call-back tasks, failed deliveries, new tickets
     REMINDER = "reminder"  # SLA: a stage of a running clock, to the assignee or the team
     ESCALATION = "escalation"  # SLA: a breach, to escalate_to as well
+    CHECKPOINT = "checkpoint"  # the reply log's daily checkpoint, to [register] checkpoint_to
 
 
 class PromiseStep(StrEnum):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import email
+import email.message
 import email.policy
 import hashlib
 import json
@@ -24,7 +25,8 @@ from gateway.register.merkle import Frontier, leaf_data, leaf_hash  # the attack
 from tests import mailfactory as mf
 from tests.relay import Relay, relay  # noqa: F401  (fixture)
 from tests.test_consultants import NEW_TEXT, USER, commands_reply, team_config, to
-from tests.support import Hotline, a_coming_friday, consultants_config, ingest_raw, write_config
+from tests.support import (DaemonProcess, Hotline, a_coming_friday, consultants_config, ingest_raw, store_backlog,
+                           wait_for, write_config)
 
 ORIGIN = "hotline.test/replylog"
 RECEIVED_AT = f"{a_coming_friday().isoformat()}T10:00:00+01:00"
@@ -267,4 +269,55 @@ def test_an_answer_with_close_and_severity_then_a_follow_up_enter_the_log_in_ord
         assert entry["sha256"] == hashlib.sha256(sent.as_bytes(policy=email.policy.SMTP)).hexdigest()
     kept = tmp_path / "answer.txt"
     kept.write_text(answer.get_body(("plain",)).get_content(), encoding="utf-8")
+    assert verify(hotline, kept) == (0, "")
+
+
+def maildir_of(tmp: Path, kind: str) -> list[email.message.EmailMessage]:
+    folder = tmp / "outbox"
+    if not folder.exists():
+        return []
+    found = (email.message_from_bytes(bytes(m), policy=email.policy.default) for m in mailbox.Maildir(folder))
+    return [m for m in found if m["X-Hotline-Kind"] == kind]  # type: ignore[misc]
+
+
+FAKETIME_LIBRARY = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+@pytest.mark.skipif(not Path(FAKETIME_LIBRARY).exists(), reason="needs libfaketime (Debian: faketime)")
+def test_a_daemon_killed_while_acks_flow_logs_each_sent_message_once(db_url: str, tmp_path: Path) -> None:
+    """SIGKILL in the middle of routing and sending a backlog; a second start finishes it,
+    six minutes later by libfaketime's clock (the dead daemon's claims hold for five).
+    Every sent acknowledgement has one entry with the sha256 of its bytes, every question
+    one; the file is whole again and verifies; the auditor got one daily checkpoint."""
+    key = make_key(tmp_path / "register-key")
+    extra = (f'[register]\nlog = "{tmp_path / "replylog.jsonl"}"\nkey_file = "{key}"\norigin = "{ORIGIN}"\n'
+             'checkpoint_to = ["auditor@example.org"]\n[daemon]\nsweep_seconds = 0.2\nworkers = 1\n')  # fmt: skip
+    hotline = Hotline(write_config(tmp_path / "c.toml", db_url, extra))
+    store_backlog(db_url, [question(n) for n in range(40)])
+    for attempt in range(2):
+        later = {"LD_PRELOAD": FAKETIME_LIBRARY, "FAKETIME": "+6m"} if attempt else {}
+        daemon = DaemonProcess(hotline.config, tmp_path, env=later)
+        try:
+            daemon.start()
+            if attempt == 0:
+                wait_for(lambda: len(maildir_of(tmp_path, "ack")) >= 3, timeout=60, step=0.02)
+                daemon.kill()
+            else:
+                wait_for(lambda: len(maildir_of(tmp_path, "ack")) >= 40, timeout=120, step=0.5)
+                wait_for(lambda: not hotline.json("outbox", "--json"), timeout=30, step=0.5)  # nothing waits
+                assert daemon.terminate() == 0
+        finally:
+            daemon.close()
+    rows = {r["id"]: r for r in hotline.json("outbox", "--all", "--json") if r["kind"] == "ack"}
+    assert len(rows) == 40 and {r["state"] for r in rows.values()} == {"sent"}
+    entries = [json.loads(line)["entry"] for line in log_lines(hotline)]
+    acks = [e for e in entries if e["kind"] == "ack"]
+    assert sorted(e["outbox_id"] for e in acks) == sorted(rows)  # each sent ack exactly once
+    sent = {hashlib.sha256(m.as_bytes(policy=email.policy.SMTP)).hexdigest() for m in maildir_of(tmp_path, "ack")}
+    assert {e["sha256"] for e in acks} == sent  # what left (a re-send after the kill is the same bytes)
+    questions = [e["message_id"] for e in entries if e["kind"] == "question"]
+    assert sorted(questions) == sorted(f"q{n}@gmina.example.pl" for n in range(40))
+    (daily,) = maildir_of(tmp_path, "checkpoint")
+    kept = tmp_path / "auditor.txt"
+    kept.write_text(daily.get_body(("plain",)).get_content(), encoding="utf-8")
     assert verify(hotline, kept) == (0, "")

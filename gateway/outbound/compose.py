@@ -540,6 +540,22 @@ _WITNESS = {
 }  # fmt: skip
 
 
+_DAILY = {
+    "pl": ("Punkt kontrolny rejestru odpowiedzi z dnia {day}",
+           "Rejestr odpowiedzi liczy {size} wpisów. Prosimy zachować ten punkt kontrolny: "
+           "hotline register verify --checkpoint PLIK wykaże każde późniejsze skrócenie lub przepisanie rejestru."),
+    "en": ("Reply log checkpoint of {day}",
+           "The reply log holds {size} entries. Please keep this checkpoint: "
+           "hotline register verify --checkpoint FILE shows any later cut or rewrite of the log."),
+}  # fmt: skip
+
+
+def daily_checkpoint(env: Envelope, to: Sequence[str], checkpoint: str, size: int, day: str, language: str) -> EmailMessage:
+    """The day's signed checkpoint for the auditors: one more witness, kept outside our reach."""
+    subject, text = _DAILY[pick_language(language)]
+    return _notice(env, to, MailKind.CHECKPOINT, None, subject.format(day=day), f"{text.format(size=size)}\n\n{checkpoint}")
+
+
 def _witnessed(text: str, facts: AckFacts, lang: str) -> str:
     """The text with the latest checkpoint at its end, after a signature separator (replies
     quoting us leave it out), so that the user's copy is a witness of the log."""

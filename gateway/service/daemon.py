@@ -36,7 +36,8 @@ from gateway.outbound import delivery
 from gateway.service import metrics
 from gateway.pipeline import promises
 from gateway.service import sdnotify
-from gateway.service import sla
+from gateway.service import register, sla
+from gateway.register import mirror
 from gateway.intake.workers import Parser, Stopped
 from gateway.pipeline.work import Outcome
 from gateway.settings import ConfigError, Settings, SmtpServerSection, load
@@ -50,6 +51,7 @@ READY_WAIT_SECONDS = 30.0  # how long READY=1 waits for IMAP accounts that are d
 RELOADABLE = {"logging"}
 FINISH_SHARE = 0.75  # of the grace time: in-flight work may finish; after it, reading is abandoned
 T = TypeVar("T")
+CHECKPOINT_SECONDS = 3600.0  # how often the daily checkpoint is looked for (queued once a day)
 
 
 class Daemon:
@@ -112,12 +114,15 @@ class Daemon:
             thread = threading.Thread(target=source.run, args=(self.stop,), name=source.name, daemon=True)
             thread.start()
             self.threads.append(thread)
+        mirror.after_commit(self.factory, cfg.register_.log)  # a crash may have left the file behind
         for name, round_ in (("sweep", self.sweep), ("outbox", self.send_outbox), ("promises", self.keep_promises)):
             self.scheduler.add_job(self.rounds, "interval", args=(name, round_), seconds=cfg.daemon.sweep_seconds,
                                    id=name, max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.add_job(self.rounds, "interval", args=("sla", self.sla_reminders), seconds=cfg.sla.check_seconds,
                                id="sla", max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.add_job(self.refresh_metrics, "interval", seconds=5, id="metrics", next_run_time=_now())
+        self.scheduler.add_job(self.daily_checkpoint, "interval", seconds=CHECKPOINT_SECONDS, id="checkpoint",
+                               max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.start()
         self._wait_for_sources()
         log.info(
@@ -267,6 +272,15 @@ class Daemon:
         if queued:
             self.wake("outbox")
         return bool(queued)
+
+    def daily_checkpoint(self) -> None:
+        """The auditors' checkpoint of the day (gateway/service/register.py), once a day."""
+        try:
+            if register.mail_checkpoint(self.factory, self.settings, _now()):
+                self.wake("outbox")
+        except Exception:
+            self.metrics.errors.labels("checkpoint").inc()
+            log.exception("queueing the daily checkpoint failed; will retry")
 
     def wake_sweep(self) -> None:
         self.wake("sweep")
