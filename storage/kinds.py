@@ -71,3 +71,4 @@ class LogKind(StrEnum):
     CLOSE = "close"
     REOPEN = "reopen"
     SEVERITY = "severity"
+    SLA = "sla"  # a ticket's SLA clocks as they froze when it closed

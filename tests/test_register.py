@@ -138,7 +138,7 @@ def inclusion_holds(index: int, size: int, leaf: bytes, proof: list[bytes], root
 
 def signed_root(checkpoint: str, verifier_key: str) -> tuple[int, bytes]:
     """The size and root of a C2SP signed note, after checking its Ed25519 signature."""
-    name, key_id, key = verifier_key.split("+")
+    name, key_id, key = verifier_key.split("+", 2)  # base64 may hold "+" too
     public = base64.b64decode(key)
     assert public[0] == 1 and name == ORIGIN
     body, _, signatures = checkpoint.partition("\n\n")
@@ -262,10 +262,14 @@ def test_an_answer_with_close_and_severity_then_a_follow_up_enter_the_log_in_ord
                                                   body="Jednak nie działa.\n", message_id="<f1@gmina.example.pl>",
                                                   headers=[("In-Reply-To", "<q1@gmina.example.pl>")]))  # fmt: skip
     entries = [json.loads(line)["entry"] for line in log_lines(hotline)]
-    assert [e["kind"] for e in entries] == ["question", "ack", "severity", "close", "answer", "followup", "reopen"]
+    kinds = ["question", "ack", "severity", "close", "sla", "answer", "followup", "reopen"]
+    assert [e["kind"] for e in entries] == kinds
     assert {e["ticket"] for e in entries} == {number} and entries[2]["severity"] == 2
+    sla = entries[4]  # frozen at the close: the answer came at once, the ack too
+    assert (sla["severity"], sla["plan"], sla["at"]) == (2, "standard", entries[3]["at"])
+    assert {c: v["state"] for c, v in sla["clocks"].items()} == {"ack": "met", "response": "met", "resolution": "met"}
     ack, answer = to(relay, USER)
-    for sent, entry in ((ack, entries[1]), (answer, entries[4])):
+    for sent, entry in ((ack, entries[1]), (answer, entries[5])):
         assert entry["sha256"] == hashlib.sha256(sent.as_bytes(policy=email.policy.SMTP)).hexdigest()
     kept = tmp_path / "answer.txt"
     kept.write_text(answer.get_body(("plain",)).get_content(), encoding="utf-8")

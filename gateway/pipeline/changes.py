@@ -7,6 +7,7 @@ a round trip per row would cost a millisecond.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -124,7 +125,6 @@ class ChangeSet:
         if self.inbox:
             rows = [{"id": i, **v, "ticket_id": None if t is None else t.live().id} for i, v, t in self.inbox]
             session.execute(update(InboxEntry), rows)  # by primary key, one statement
-        self._log(session)
 
     def grown(self) -> set[int]:
         """Stored ids of the tickets whose thread gained messages: their question may have changed."""
@@ -187,10 +187,15 @@ class ChangeSet:
             self.threads_grown.add(target)
 
 
-    def _log(self, session: Session) -> None:
-        """The reply log's entries, last: `log.append` takes the log head's lock, held to the
-        commit. A message received is logged with the sha256 of its raw bytes as stored, on
-        the ticket it ended in (a merge moves it)."""
+    def closed(self) -> list[TicketRef]:
+        """The stored tickets this batch closed (not by a merge): their SLA results freeze."""
+        return [t for t, kind, _, facts in self.logged if kind == LogKind.CLOSE and "merged_into" not in facts]
+
+    def log(self, session: Session, more: Sequence[Record] = ()) -> None:
+        """The reply log's entries (and `more`), after `apply` and last in the transaction:
+        `log.append` takes the log head's lock, held to the commit. A message received is
+        logged with the sha256 of its raw bytes as stored, on the ticket it ended in (a
+        merge moves it)."""
         inbox_ids = {facts["inbox_id"] for _, kind, _, facts in self.logged if kind in RECEIVED.values()}
         stmt = select(InboxEntry.id, InboxEntry.raw_sha256).where(InboxEntry.id.in_(inbox_ids))
         raw = dict(session.execute(stmt).all()) if inbox_ids else {}
@@ -199,7 +204,7 @@ class ChangeSet:
             if kind in RECEIVED.values():
                 ticket, facts = ticket.live(), {"sha256": raw[facts["inbox_id"]], "message_id": facts["message_id"]}
             records.append(Record(ticket.id, ticket.number, kind, at, facts))
-        log.append(session, records)
+        log.append(session, [*records, *more])
 
 
 def _sla_look(values: dict[str, Any], now: datetime) -> dict[str, Any]:

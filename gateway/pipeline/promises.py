@@ -89,6 +89,7 @@ def keep_one(factory: sessionmaker[Session], settings: Settings, pending_id: int
         changes.event(TicketRef(ticket.number, ticket.status, ticket.id), "hotline", "step_done", now, step=owed.step,
                       attempts=owed.attempts + 1, owed_since=owed.created_at.isoformat())  # fmt: skip
         changes.apply(session)
+        changes.log(session)
         owed.attempts, owed.done_at = owed.attempts + 1, now
     log.info("owed step kept", ticket=ticket.number, step=owed.step, attempts=owed.attempts)
     return Kept(ticket.number, owed.step, True, None)

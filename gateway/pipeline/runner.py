@@ -102,6 +102,7 @@ def process(session: Session, settings: Settings, entries: list[InboxEntry], par
     ctx.numbers.release()
     ctx.changes.apply(session)
     tickets.renumber_questions(session, ctx.changes.grown())
+    ctx.changes.log(session, tickets.sla_at_close(session, settings.work_calendars, ctx.changes.closed()))
     return outcomes
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from gateway.sla import clocks
 from gateway.sla.plans import Terms as SlaTerms
 from gateway.worktime import WorkCalendar
 from gateway.pipeline.changes import ChangeSet, NewMessage
+from gateway.register.log import Record
 from gateway.outbound.outbox import Outgoing
 from parsers.refs import ticket_number_in_text
 from parsers.text import shorten
@@ -28,7 +29,7 @@ from gateway.pipeline.threads import TicketRef
 from parsers.hot01 import Field
 from parsers.mime import Attachment, ParsedMessage
 from storage.db import insert_ignoring_conflicts
-from storage.models import Direction, Event, Message, MessageKind, Ticket, TicketCounter, table
+from storage.models import Direction, Event, LogKind, Message, MessageKind, Ticket, TicketCounter, table
 
 SUBJECT_MAX = 200
 REVIEW_CONFIDENCE = 0.5  # a form field read with less is a guess
@@ -349,6 +350,20 @@ def sla_runs(session: Session, calendars: dict[str, WorkCalendar], ticket: Ticke
     events = [(e.kind, e.at, e.data) for e in events_of(session, ticket)]
     line = clocks.timeline(ticket.received_at, ticket.acked_at, ticket.first_answer_at, ticket.closed_at, events)
     return clocks.runs(SlaTerms.from_json(ticket.sla_terms), severity or ticket.severity, line, calendars)
+
+
+def sla_at_close(session: Session, calendars: dict[str, WorkCalendar], closed: Iterable[TicketRef]) -> list[Record]:
+    """Reply-log entries of each closed ticket's SLA clocks, frozen at its closing (met or
+    breached, minutes late); none for a ticket without recorded plan terms."""
+    records = []
+    for ref in closed:
+        ticket = session.get(Ticket, ref.id, populate_existing=True)  # the batch updated it with Core statements
+        if ticket is None or ticket.closed_at is None or not (runs := sla_runs(session, calendars, ticket)):
+            continue
+        clocks_ = {r.clock.value: r.result(ticket.closed_at).frozen() for r in runs}
+        facts = {"plan": ticket.plan, "severity": ticket.severity, "clocks": clocks_}
+        records.append(Record(ticket.id, ticket.number, LogKind.SLA, ticket.closed_at, facts))
+    return records
 
 
 def first_question(session: Session, ticket: Ticket) -> Message | None:

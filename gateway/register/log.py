@@ -8,6 +8,7 @@ writers can deadlock on it.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -39,8 +40,15 @@ class Record:
     facts: dict[str, Any]
 
     def entry(self) -> dict[str, Any]:
-        at = self.at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-        return {**self.facts, "kind": str(self.kind), "ticket": self.ticket, "at": at}
+        """The entry as JSON values: times in UTC, ISO 8601 with Z."""
+        data = {**self.facts, "kind": str(self.kind), "ticket": self.ticket, "at": self.at}
+        return json.loads(json.dumps(data, default=_utc_iso))
+
+
+def _utc_iso(value: object) -> str:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{type(value).__name__} is no JSON value")
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
