@@ -43,6 +43,7 @@ bench: deps venv
 	$(PY) bench/ocr_bench.py
 	$(PY) bench/queue_bench.py
 	$(PY) bench/startup_bench.py
+	$(PY) bench/register_bench.py
 
 clean:
 	rm -rf $(VENV) config/var .pytest_cache

@@ -45,6 +45,8 @@ def _line_problem(position: int, mine: Line | None, theirs: Line | None) -> str 
         return f"entry {position}: altered in the log file (its leaf hash does not match its content)"
     if theirs is None:
         return f"entry {position}: in the log file, not in the database (inserted into the file)"
+    if theirs.entry == mine.entry and theirs.leaf_hash == mine.leaf_hash:
+        return None  # the same entry and hash: the hash just checked holds for both
     if _leaf(theirs) != theirs.leaf_hash:
         return f"entry {position}: altered in the database (its leaf hash does not match its content)"
     if theirs.leaf_hash != mine.leaf_hash:
