@@ -9,6 +9,7 @@ import email
 import email.message
 import email.policy
 import hashlib
+import io
 import json
 import mailbox
 import subprocess
@@ -18,12 +19,14 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pypdf import PdfReader
 from sqlalchemy import create_engine, text
 
 from gateway.register.merkle import Frontier, leaf_data, leaf_hash  # the attacker's tools, not the verifier's
 
 from tests import mailfactory as mf
 from tests.relay import Relay, relay  # noqa: F401  (fixture)
+from tests.test_acknowledge import GATEWAY, fax_mail, form
 from tests.test_consultants import NEW_TEXT, USER, commands_reply, team_config, to
 from tests.support import (DaemonProcess, Hotline, a_coming_friday, consultants_config, ingest_raw, store_backlog,
                            wait_for, write_config)
@@ -355,3 +358,23 @@ def test_two_daemons_on_one_store_append_each_entry_once_in_commit_order(db_url:
             daemon.close()
     each_once(hotline, tmp_path, 60)
     assert verify(hotline) == (0, "")
+
+
+def test_a_faxed_acknowledgement_carries_the_checkpoint_on_its_pdf(db_url: str, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    key = make_key(tmp_path / "register-key")
+    extra = (f'[register]\nlog = "{tmp_path / "replylog.jsonl"}"\nkey_file = "{key}"\norigin = "{ORIGIN}"\n'
+             f'[fax]\ngateway_senders = ["{GATEWAY}"]\nsend_in_working_hours = false\n')  # fmt: skip
+    hotline = Hotline(write_config(tmp_path / "c.toml", db_url, extra, outbound=relay.config()))
+    ingest_raw(hotline, tmp_path, question(0))
+    hotline("outbox", "--flush")
+    ingest_raw(hotline, tmp_path, fax_mail(form("fax 22 123 45 68")))
+    hotline("outbox", "--flush")
+    faxed = relay.received[-1].message
+    checkpoint = base64.b64decode(str(faxed["X-Hotline-Checkpoint"])).decode()
+    (pdf,) = [p for p in faxed.iter_attachments() if p.get_content_type() == "application/pdf"]
+    text = "".join(PdfReader(io.BytesIO(pdf.get_content())).pages[0].extract_text().split())
+    origin, size, root = checkpoint.split("\n")[:3]
+    assert (origin, size) == (ORIGIN, "2") and f"{origin}{size}{root}" in text  # the note, as printed
+    kept = tmp_path / "fax-checkpoint.txt"
+    kept.write_text(checkpoint, encoding="utf-8")
+    assert verify(hotline, kept) == (0, "")
