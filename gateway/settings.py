@@ -578,9 +578,9 @@ def warnings(settings: Settings) -> list[str]:
     found = []
     if not settings.imap and settings.smtp_server is None:
         found.append("no source: neither [[imap]] nor [smtp_server] is configured, only `hotline ingest` brings mail")
-    if not Path(settings.register_.key_file).exists():
-        found.append(f"register.key_file: no key at {settings.register_.key_file}: acknowledgements and answers "
-                     "carry no checkpoint, and register checkpoint, verify and prove cannot run")  # fmt: skip
+    if settings.register_.checkpoint_to and not Path(settings.register_.key_file).exists():
+        found.append(f"register.key_file: no key at {settings.register_.key_file}: no checkpoint can be signed, "
+                     "neither for checkpoint_to nor in acknowledgements and answers")  # fmt: skip
     smtp_recipients = settings.smtp_server.recipients if settings.smtp_server else []
     strict = [("outbound.from", parseaddr(settings.outbound.from_)[1])]
     strict += [(f"consultants.notify[{i}]", value) for i, value in enumerate(settings.consultants.notify)]
