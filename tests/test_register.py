@@ -294,10 +294,13 @@ def each_once(hotline: Hotline, tmp: Path, count: int) -> None:
 
 
 def maildir_of(tmp: Path, kind: str) -> list[email.message.EmailMessage]:
-    folder = tmp / "outbox"
-    if not folder.exists():
-        return []
-    found = (email.message_from_bytes(bytes(m), policy=email.policy.default) for m in mailbox.Maildir(folder))
+    """The messages of a kind delivered so far into the outbox Maildir (read while the daemon writes it)."""
+    found = []
+    for path in sorted((tmp / "outbox").glob("[nc][eu][wr]/*")):  # new/ and cur/, never tmp/
+        try:
+            found.append(email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
+        except FileNotFoundError:  # moved from new/ to cur/ meanwhile
+            continue
     return [m for m in found if m["X-Hotline-Kind"] == kind]  # type: ignore[misc]
 
 
