@@ -24,12 +24,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-run: deps venv config/var/token-secret
+run: deps venv config/var/token-secret config/var/register-key
 	$(VENV)/bin/hotline --config $(CONFIG) db upgrade
 	exec $(VENV)/bin/hotline --config $(CONFIG) run
 
 config/var/token-secret:  # the reply-token key of the embedded config (paths are relative to it), made once
 	mkdir -p config/var && (umask 077 && head -c 32 /dev/urandom | base64 > $@)
+
+config/var/register-key:  # the reply log's signing key of the embedded config, made once
+	mkdir -p config/var && (umask 077 && openssl genpkey -algorithm ed25519 -out $@)
 
 test: deps venv
 	$(VENV)/bin/pytest -q
@@ -42,6 +45,7 @@ bench: deps venv
 	$(PY) bench/startup_bench.py
 	$(PY) bench/sla_bench.py
 	$(PY) bench/register_bench.py
+	$(PY) bench/replylog_bench.py
 
 clean:
 	rm -rf $(VENV) config/var .pytest_cache

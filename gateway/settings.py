@@ -8,7 +8,7 @@ from functools import cached_property
 import tomllib
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)  # fmt: skip
@@ -19,6 +19,9 @@ from gateway.senders import covering_entry
 from gateway.worktime import WorkCalendar, parse_working_time
 from parsers.callerid import DEFAULT_PATTERNS
 from parsers.phone import POLISH_GEOGRAPHIC_AND_MOBILE
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 DEFAULT_PATH = Path("hotline.toml")
 # systemd/hotline.service's TimeoutStopSec (a test keeps the two equal): a grace time at or
@@ -346,7 +349,7 @@ class LimitsSection(Section):
     max_mime_depth: int = Field(20, ge=1)
     max_text_chars: int = Field(200_000, ge=1000)  # of a body's text kept and routed; the raw message keeps all
     max_batch_bytes: int = Field(32 * 1024 * 1024, ge=1024)  # raw bytes read and parsed at once by the router
-    max_attempts: int = Field(3, ge=1)  # routing attempts of one inbox row before it is quarantined (a poison message)
+    max_attempts: int = Field(5, ge=1)  # routing attempts of one inbox row before it is quarantined (a poison message)
 
 
 class DaemonSection(Section):
@@ -354,6 +357,15 @@ class DaemonSection(Section):
     grace_seconds: float = Field(20.0, gt=0, lt=UNIT_TIMEOUT_STOP_SECONDS)
     sweep_seconds: float = Field(2.0, gt=0)  # how often stored but unrouted messages are looked for
     workers: int | None = Field(None, ge=1)  # processes that parse and OCR; default: one per CPU
+
+
+class RegisterSection(Section):
+    """The reply log (gateway/register): its file, signing key, checkpoint origin and auditors."""
+
+    log: StatePath = Field("var/replylog.jsonl", validate_default=True)  # the append-only mirror
+    key_file: SecretFile = Field("register-key", validate_default=True)  # Ed25519 private key (PEM), a credential
+    origin: str = Field("hotline.example.org/replylog", min_length=1, pattern=r"^[^\s+]+$")
+    checkpoint_to: list[str] = []  # auditors mailed a daily checkpoint
 
 
 class MetricsSection(Section):
@@ -465,6 +477,7 @@ class Settings(Section):
     metrics: MetricsSection | None = None
     logging: LoggingSection = LoggingSection()
     sla: SlaSection = SlaSection()
+    register_: RegisterSection = Field(RegisterSection(), alias="register")  # `register` is ABCMeta's
     source: Annotated[Path, Field(exclude=True)] = DEFAULT_PATH
 
     @cached_property
@@ -483,6 +496,16 @@ class Settings(Section):
         None without consultants."""
         consultants = self.consultants
         return consultants.token_secret() if consultants.addresses or consultants.notify else None
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The reply log's Ed25519 key, read when needed (cryptography loads only then); the
+        error names the key and the config file."""
+        from gateway.register.checkpoint import load_key
+
+        try:
+            return load_key(self.register_.key_file)
+        except ValueError as exc:
+            raise ConfigError(self.source, [f"register.key_file: {exc}"]) from None
 
     @cached_property
     def own_domain(self) -> str:
@@ -515,7 +538,7 @@ def load(path: Path) -> Settings:
     try:
         # the sections holding default paths are validated even when absent, so that their
         # defaults are resolved like written values
-        data = {"storage": {}, "outbound": {}, **data, "source": path}
+        data = {"storage": {}, "outbound": {}, "register": {}, **data, "source": path}
         settings = Settings.model_validate(data, context={"state_directory": state_directory(path)})
     except ValidationError as exc:
         raise ConfigError(path, [_describe(e) for e in exc.errors()]) from exc
@@ -542,6 +565,11 @@ def check_secrets(settings: Settings) -> list[str]:
             settings.consultants.token_secret()
         except ValueError as exc:
             problems.append(f"consultants.{exc}")
+    if Path(settings.register_.key_file).exists():
+        try:
+            settings.signing_key()
+        except ConfigError as exc:
+            problems += exc.problems
     return problems
 
 
@@ -550,6 +578,9 @@ def warnings(settings: Settings) -> list[str]:
     found = []
     if not settings.imap and settings.smtp_server is None:
         found.append("no source: neither [[imap]] nor [smtp_server] is configured, only `hotline ingest` brings mail")
+    if settings.register_.checkpoint_to and not Path(settings.register_.key_file).exists():
+        found.append(f"register.key_file: no key at {settings.register_.key_file}: no checkpoint can be signed, "
+                     "neither for checkpoint_to nor in acknowledgements and answers")  # fmt: skip
     smtp_recipients = settings.smtp_server.recipients if settings.smtp_server else []
     strict = [("outbound.from", parseaddr(settings.outbound.from_)[1])]
     strict += [(f"consultants.notify[{i}]", value) for i, value in enumerate(settings.consultants.notify)]

@@ -53,8 +53,22 @@ class OutboxKind(StrEnum):
     NOTICE = "notice"  # to the consultants: call-back tasks, failed deliveries, new tickets
     REMINDER = "reminder"  # SLA: a stage of a running clock, to the assignee or the team
     ESCALATION = "escalation"  # SLA: a breach, to escalate_to as well
+    CHECKPOINT = "checkpoint"  # the reply log's daily checkpoint, to [register] checkpoint_to
 
 
 class PromiseStep(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     NOTIFY = "notify"
+
+
+class LogKind(StrEnum):
+    """What a reply-log entry records (SPEC "Register and reply log")."""
+
+    QUESTION = "question"  # a question received: the sha256 of its raw bytes
+    FOLLOWUP = "followup"  # a user's follow-up received, likewise
+    ACK = "ack"  # an acknowledgement sent: the sha256 of the message as sent
+    ANSWER = "answer"  # an answer sent, likewise
+    CLOSE = "close"
+    REOPEN = "reopen"
+    SEVERITY = "severity"
+    SLA = "sla"  # a ticket's SLA clocks as they froze when it closed

@@ -28,7 +28,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.kinds import (  # noqa: F401  (re-exported: the models' vocabulary)
-    Channel, Direction, InboxState, MessageKind, OutboxKind, OutboxState, PromiseStep, TicketStatus,
+    Channel, Direction, InboxState, LogKind, MessageKind, OutboxKind, OutboxState, PromiseStep, TicketStatus,
 )
 
 
@@ -263,6 +263,31 @@ class ImapState(Base):
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     last_sync_at: Mapped[datetime | None]
+
+
+class LogEntry(Base):
+    """One reply-log entry, a leaf of the Merkle tree (gateway/register): written in the
+    transaction of the change it records, never changed afterwards. `index` counts from 0
+    in commit order (the log head's row lock hands them out)."""
+
+    __tablename__ = "reply_log"
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    at: Mapped[datetime]
+    entry: Mapped[dict[str, Any]] = mapped_column(JSON)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogHead(Base):
+    """The one row that orders the reply log: its size and the Merkle frontier (hex subtree
+    roots, largest first), so a checkpoint costs no read of the log. Writers lock it last
+    in their transaction, so two daemons append in commit order and never deadlock."""
+
+    __tablename__ = "reply_log_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    frontier: Mapped[list[str]] = mapped_column(JSON)
 
 
 def table(model: type[Base]) -> Table:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,8 @@ def test_example_config_is_valid(tmp_path: Path) -> None:
     shutil.copy(REPO / "config" / "hotline.example.toml", example)
     (tmp_path / "var").mkdir()
     (tmp_path / "var" / "token-secret").write_text("0123456789abcdef0123456789abcdef\n")  # as `make run` makes it
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(tmp_path / "var" / "register-key")],
+                   check=True, timeout=30)  # fmt: skip
     result = Hotline(example)("check-config")
     assert result.code == 0, result.err
     assert result.out.startswith(f"{example}: OK") and result.err == ""

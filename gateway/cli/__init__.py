@@ -87,7 +87,7 @@ def build_parser() -> ArgParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(command_function="cmd_sla")
 
-    r = sub.add_parser("register", help="the auditors' register and the reply log").add_subparsers(
+    r = sub.add_parser("register", help="the auditors' register and the reply log: export, verify, checkpoint, prove").add_subparsers(
         dest="register_command", required=True, parser_class=ArgParser
     )
     p = r.add_parser("export", help="one row per ticket asked in a period, with the SLA results and totals")
@@ -97,6 +97,15 @@ def build_parser() -> ArgParser:
     p.add_argument("--out", metavar="FILE", help="write here (whole or not at all) instead of stdout")
     p.add_argument("--language", choices=["pl", "en"], help="headings of the HTML page (default: [templates] language)")
     p.set_defaults(command_function="cmd_register_export")
+    p = r.add_parser("verify", help="check the log file and the database, and each checkpoint given")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="FILE",
+                   help="a signed checkpoint kept earlier (e.g. from a user's mail); may be repeated")
+    p.set_defaults(command_function="cmd_register_verify")
+    r.add_parser("checkpoint", help="print the current signed checkpoint").set_defaults(
+        command_function="cmd_register_checkpoint")
+    p = r.add_parser("prove", help="a ticket's log entries with inclusion proofs against the latest checkpoint")
+    p.add_argument("number", help=NUMBER_HELP)
+    p.set_defaults(command_function="cmd_register_prove")
 
     sub.add_parser("check-config", help="validate the config").set_defaults(command_function="cmd_check_config")
     d = sub.add_parser("db", help="database maintenance").add_subparsers(

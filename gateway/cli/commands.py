@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TextIO, cast
+from typing import TYPE_CHECKING, TextIO, cast
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -22,6 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import logs, settings as config
 from gateway.cli import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandError, views
 from storage import db
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gateway.register.checkpoint import Checkpoint
 
 
 def load_settings(args: argparse.Namespace) -> config.Settings:
@@ -190,6 +195,71 @@ def cmd_sla(args: argparse.Namespace) -> int:
     return EX_FAIL if failed else 0
 
 
+def signing_key(settings: config.Settings) -> Ed25519PrivateKey:
+    try:
+        return settings.signing_key()
+    except config.ConfigError as exc:
+        raise CommandError(str(exc), EX_USAGE) from exc
+
+
+def cmd_register_checkpoint(args: argparse.Namespace) -> int:
+    from gateway.register import log
+
+    settings = load_settings(args)
+    key = signing_key(settings)
+    with open_store(settings)() as session:
+        print(log.signed_head(session, settings.register_.origin, key), end="")
+    return 0
+
+
+def cmd_register_verify(args: argparse.Namespace) -> int:
+    from gateway.register import log, mirror
+    from gateway.register.verify import first_problem
+
+    settings = load_settings(args)
+    checkpoints = [read_checkpoint(settings, path) for path in args.checkpoint]
+    with open_store(settings)() as session:
+        log.snapshot(session)
+        head = log.head(session)
+        try:
+            problem = first_problem(mirror.read(Path(settings.register_.log)), log.lines(session), head, checkpoints)
+        except mirror.LogFileError as exc:
+            problem = str(exc)
+    if problem:
+        raise CommandError(f"reply log: {problem}")
+    print(f"reply log verified: {head.size} entries, root {head.root().hex()}, "
+          f"{len(checkpoints)} checkpoint(s) consistent")  # fmt: skip
+    return 0
+
+
+def read_checkpoint(settings: config.Settings, path: str) -> Checkpoint:
+    from gateway.register import checkpoint
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path}: cannot read the checkpoint: {exc}", EX_USAGE) from exc
+    try:
+        origin = settings.register_.origin
+        return checkpoint.parse(checkpoint.find(text, origin), origin, signing_key(settings).public_key())
+    except checkpoint.CheckpointError as exc:
+        raise CommandError(f"{path}: {exc}") from exc
+
+
+def cmd_register_prove(args: argparse.Namespace) -> int:
+    from gateway.register import log, proofs
+
+    settings = load_settings(args)
+    key = signing_key(settings)
+    with open_store(settings)() as session:
+        log.snapshot(session)
+        proof = proofs.prove(session, args.number, settings.register_.origin, key)
+    if proof is None:
+        raise CommandError(f"no ticket {args.number}")
+    print(json.dumps(proof, ensure_ascii=False, indent=1))
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = config.config_path(args.config)
     try:
@@ -258,9 +328,9 @@ def cmd_register_export(args: argparse.Namespace) -> int:
             if args.format == "csv":
                 export.write_csv(out, rows)
             elif args.format == "json":
-                export.write_json(out, rows, totals, export.current_checkpoint(session))
+                export.write_json(out, rows, totals, export.current_checkpoint(session, settings))
             else:
-                write_html(out, rows, totals, export.current_checkpoint(session), span, made_at,
+                write_html(out, rows, totals, export.current_checkpoint(session, settings), span, made_at,
                                 args.language or settings.templates.language)  # fmt: skip
     except OperationalError as exc:
         raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc

@@ -22,6 +22,7 @@ from gateway.intake import inbox
 from gateway.intake.workers import Parsed, Parser
 from gateway.pipeline.work import Outcome, stored_action
 from gateway.pipeline.runner import process
+from gateway.register import mirror
 from parsers.reading import Rejected
 from gateway.settings import Settings
 from storage.db import transaction
@@ -100,7 +101,7 @@ def route(factory: sessionmaker[Session], settings: Settings, parsed: dict[int, 
         with transaction(factory) as session:
             entries = inbox.claim(session, list(parsed))  # rows another worker took are skipped
             results = process(session, settings, entries, [parsed[e.id] for e in entries])
-            return {e.id: r for e, r in zip(entries, results)}
+            outcomes = {e.id: r for e, r in zip(entries, results)}  # read before the commit expires the rows
     except (OperationalError, InterfaceError):
         raise
     except SQLAlchemyError as exc:
@@ -109,6 +110,8 @@ def route(factory: sessionmaker[Session], settings: Settings, parsed: dict[int, 
             return {k: v for i, p in parsed.items() for k, v in route(factory, settings, {i: p}).items()}
         ((inbox_id, _),) = parsed.items()
         return route(factory, settings, {inbox_id: Rejected(f"storage error: {str(exc).splitlines()[0]}")})
+    mirror.after_commit(factory, settings.register_.log)
+    return outcomes
 
 
 def _finish(factory: sessionmaker[Session], settings: Settings, batch: Batch) -> Iterator[Outcome]:

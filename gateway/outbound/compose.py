@@ -21,6 +21,7 @@ gateway/outbound/headers.py, which drops CR, LF and other control characters.
 """
 from __future__ import annotations
 
+import base64
 import email.utils
 import re
 from collections.abc import Sequence
@@ -77,6 +78,7 @@ class AckFacts:
     ack_due_at: datetime
     timezone: str  # e.g. "Europe/Warsaw": times are shown in it
     hours: tuple[str, str]  # ("08:00", "16:00")
+    checkpoint: str | None = None  # the reply log's latest signed checkpoint: each user keeps a witness
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,11 +189,11 @@ def ack_email(
     subject = reply_subject(facts.number, original_subject, fallback=facts.subject)
     msg = _new_message(env, [to], subject, "auto-replied", MailKind.ACK, facts.number)
     _thread(msg, in_reply_to, references)
-    msg.set_content(lib.render("ack.txt", lang, facts, channel="email"), cte="quoted-printable")
+    msg.set_content(_witnessed(lib.render("ack.txt", lang, facts, channel="email"), facts, lang), cte="quoted-printable")
     msg.add_alternative(
         lib.render("ack.html", lang, facts, channel="email"), subtype="html", cte="quoted-printable"
     )
-    return msg
+    return _checkpoint_header(msg, facts)
 
 
 def ack_fax(
@@ -206,11 +208,12 @@ def ack_fax(
     ack = lib.render_parts("ack.txt", lang, facts, channel="fax")
     from gateway.outbound.pdf import render_pdf  # fpdf loads in 0.2 s: only when a fax is made
 
-    pdf = render_pdf(ack.subject, ack.body, created=env.date, language=lang)
+    pdf = render_pdf(ack.subject, _witnessed(ack.body, facts, lang), created=env.date, language=lang)
     cover = lib.render("ack_fax.txt", lang, facts)
     filename = f"{canonical_number(facts.number)}.pdf"
     subject = tagged_subject(facts.number, ack.subject)
-    return _fax(env, to, subject, cover, pdf, filename, "auto-replied", MailKind.ACK, facts.number)
+    msg = _fax(env, to, subject, cover, pdf, filename, "auto-replied", MailKind.ACK, facts.number)
+    return _checkpoint_header(msg, facts)
 
 
 def callback_notice(
@@ -317,9 +320,9 @@ def answer_email(
     subject = reply_subject(facts.number, original_subject, fallback=facts.subject)
     msg = _new_message(env, [to], subject, None, MailKind.ANSWER, facts.number)
     _thread(msg, in_reply_to, references)
-    msg.set_content(answer.body, cte="quoted-printable")
+    msg.set_content(_witnessed(answer.body, facts, lang), cte="quoted-printable")
     _attach(msg, _files(attachments))
-    return msg
+    return _checkpoint_header(msg, facts)
 
 
 def answer_fax(
@@ -345,12 +348,13 @@ def answer_fax(
     from gateway.outbound.pdf import render_document  # fpdf: only when a fax is made
 
     pdf = render_document(
-        answer.subject, answer.body, max_pages=ANSWER_MAX_PAGES, footer=number,
+        answer.subject, _witnessed(answer.body, facts, lang), max_pages=ANSWER_MAX_PAGES, footer=number,
         created=env.date, language=lang,
     )  # fmt: skip
     cover = lib.render("answer_fax.txt", lang, facts)
     filename = f"{number}-{_ANSWER_PDF_NAME[lang]}.pdf"
-    return _fax(env, to, tagged_subject(number, answer.subject), cover, pdf, filename, None, MailKind.ANSWER, number)
+    msg = _fax(env, to, tagged_subject(number, answer.subject), cover, pdf, filename, None, MailKind.ANSWER, number)
+    return _checkpoint_header(msg, facts)
 
 
 def answer_callback_notice(
@@ -525,6 +529,45 @@ def _fax(
     msg = _new_message(env, [to], subject, auto_submitted, kind, number)
     msg.set_content(cover, cte="quoted-printable")
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
+    return msg
+
+
+_WITNESS = {
+    "pl": "Punkt kontrolny rejestru odpowiedzi. Prosimy go zachować: pozwala sprawdzić, że rejestr "
+          "pytań i odpowiedzi nie został później zmieniony (hotline register verify --checkpoint).",
+    "en": "Reply log checkpoint. Please keep it: it lets anyone check that the register of questions "
+          "and answers was not altered afterwards (hotline register verify --checkpoint).",
+}  # fmt: skip
+
+
+_DAILY = {
+    "pl": ("Punkt kontrolny rejestru odpowiedzi z dnia {day}",
+           "Rejestr odpowiedzi liczy {size} wpisów. Prosimy zachować ten punkt kontrolny: "
+           "hotline register verify --checkpoint PLIK wykaże każde późniejsze skrócenie lub przepisanie rejestru."),
+    "en": ("Reply log checkpoint of {day}",
+           "The reply log holds {size} entries. Please keep this checkpoint: "
+           "hotline register verify --checkpoint FILE shows any later cut or rewrite of the log."),
+}  # fmt: skip
+
+
+def daily_checkpoint(env: Envelope, to: Sequence[str], checkpoint: str, size: int, day: str, language: str) -> EmailMessage:
+    """The day's signed checkpoint for the auditors: one more witness, kept outside our reach."""
+    subject, text = _DAILY[pick_language(language)]
+    return _notice(env, to, MailKind.CHECKPOINT, None, subject.format(day=day), f"{text.format(size=size)}\n\n{checkpoint}")
+
+
+def _witnessed(text: str, facts: AckFacts, lang: str) -> str:
+    """The text with the latest checkpoint at its end, after a signature separator (replies
+    quoting us leave it out), so that the user's copy is a witness of the log."""
+    if facts.checkpoint is None:
+        return text
+    return f"{text.rstrip()}\n\n-- \n{_WITNESS[lang]}\n\n{facts.checkpoint}"
+
+
+def _checkpoint_header(msg: EmailMessage, facts: AckFacts) -> EmailMessage:
+    """X-Hotline-Checkpoint: the signed note in base64 (one line), for tools that collect them."""
+    if facts.checkpoint is not None:
+        msg["X-Hotline-Checkpoint"] = base64.b64encode(facts.checkpoint.encode("utf-8")).decode("ascii")
     return msg
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.outbound import outbox
 from gateway.outbound import outgoing
 from gateway.outbound.outbox import Claim
+from gateway.register import mirror
 from gateway.settings import Settings
 from gateway.outbound.transport import DeliveryError, PermanentFailure, TemporaryFailure, Transport
 from storage.db import transaction
@@ -53,6 +54,7 @@ def deliver(factory: sessionmaker[Session], settings: Settings, transport: Trans
         return _failed(factory, settings, claim, TemporaryFailure(f"{type(exc).__name__}: {exc}"))
     with transaction(factory) as session:
         outbox.record_sent(session, claim, _now())
+    mirror.after_commit(factory, settings.register_.log)
     log.info("sent", outbox_id=claim.id, to=claim.to, kind=claim.kind)
     return Result(claim.id, claim.to, "sent")
 

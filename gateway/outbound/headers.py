@@ -122,6 +122,7 @@ class MailKind(StrEnum):
     DELIVERY_FAILED = "delivery-failed"
     REMINDER = "reminder"  # an SLA clock's stage came due (with X-Hotline-Clock and X-Hotline-Stage)
     ESCALATION = "escalation"  # an SLA clock breached
+    CHECKPOINT = "checkpoint"  # the reply log's daily signed checkpoint, to the auditors
 
 
 def hotline_headers(kind: MailKind, number: str | None) -> list[tuple[str, str]]:

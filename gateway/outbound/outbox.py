@@ -7,6 +7,7 @@ older than `give_up_hours` that still fails is marked failed.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -16,11 +17,13 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway import lifecycle
+from gateway.register import log
 from storage.models import (
     Direction,
     Event,
     Message,
     MessageKind,
+    LogKind,
     OutboxEntry,
     OutboxKind,
     OutboxState,
@@ -162,6 +165,20 @@ def record_sent(session: Session, claim: Claim, now: datetime) -> None:
         if changes := lifecycle.acknowledged(lifecycle.Life(status, acked_at), now):
             session.execute(update(tickets).where(tickets.c.id == claim.ticket_id).values(**changes))
     _event(session, claim, now, "sent", to=claim.to, outbox_id=claim.id, kind=claim.kind)
+    _log_sent(session, claim, now)
+
+
+LOGGED = {OutboxKind.ACK: LogKind.ACK, OutboxKind.ANSWER: LogKind.ANSWER}
+
+
+def _log_sent(session: Session, claim: Claim, now: datetime) -> None:
+    """An acknowledgement or answer that left enters the reply log with the sha256 of the
+    bytes sent, last in the transaction (log.append takes the log head's lock)."""
+    if claim.kind not in LOGGED:
+        return
+    number = None if claim.ticket_id is None else session.scalar(select(Ticket.number).where(Ticket.id == claim.ticket_id))
+    facts = {"sha256": hashlib.sha256(claim.payload).hexdigest(), "to": claim.to, "outbox_id": claim.id}
+    log.append(session, [log.Record(claim.ticket_id, number, LOGGED[OutboxKind(claim.kind)], now, facts)])
 
 
 def record_retry(session: Session, claim: Claim, now: datetime, error: str, delay: timedelta) -> None:

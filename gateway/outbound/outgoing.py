@@ -33,6 +33,13 @@ class Thread:
     references: list[str]  # the user's messages and ours, oldest first
 
 
+def daily_checkpoint(settings: Settings, checkpoint: str, size: int, day: str, now: datetime) -> Outgoing:
+    """The day's checkpoint to `[register] checkpoint_to`, keyed by the day: queued once."""
+    to = settings.register_.checkpoint_to
+    message = compose.daily_checkpoint(envelope(settings, None, now), to, checkpoint, size, day, settings.templates.language)
+    return Outgoing(OutboxKind.CHECKPOINT, "email", settings.outbound.address, tuple(to), message, f"checkpoint:{day}", now)
+
+
 def envelope(settings: Settings, number: str | None, now: datetime) -> Envelope:
     """From, X-Loop and a fresh Message-ID naming the ticket: replies and bounces find it."""
     return Envelope(settings.outbound.from_, settings.loop_id, make_message_id(number, settings.own_domain), now)

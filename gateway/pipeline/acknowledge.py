@@ -63,7 +63,7 @@ def acknowledge(ctx: Context, work: Work) -> Work:
     if way is None:
         ctx.changes.event(ticket, actor, "ack_skipped", now, reason=reason or "no return contact")
         return work
-    ack = facts(ctx.settings, ticket.number, row)
+    ack = replace(facts(ctx.settings, ticket.number, row), checkpoint=ctx.checkpoint)
     if way.channel == "phone":
         question = work.reading.form.question.value if work.reading.form else work.reading.message.text
         notice = outgoing.callback_notice(ctx.settings, ack, way.address, question[:QUESTION_EXCERPT], now)

@@ -4,7 +4,7 @@ user over the user's channel (SPEC.md rule 4). Also what happens to mail that is
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
@@ -119,7 +119,8 @@ def _forward(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, text: s
     """The user's way (SPEC.md rule 4): a threaded e-mail, a fax, or a call-back task
     (returned: the outgoing message that carries the answer, if any)."""
     assert work.ticket is not None
-    facts, now, inbox_id = facts_of(ctx.settings, stored), arrival.received_at, arrival.inbox_id
+    facts = replace(facts_of(ctx.settings, stored), checkpoint=ctx.checkpoint)
+    now, inbox_id = arrival.received_at, arrival.inbox_id
     files = [(a.filename, a.content_type, a.data) for a in arrival.parsed.attachments]
     if way.channel == "email":
         return outgoing.email_answer(ctx.settings, facts, way.address, text, _thread(ctx, stored), files, inbox_id, now)

@@ -7,17 +7,20 @@ a round trip per row would cost a millisecond.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway import lifecycle
 from gateway.outbound import outbox
 from gateway.outbound.outbox import Outgoing
 from gateway.pipeline.threads import TicketRef
+from gateway.register import log
+from gateway.register.log import Record
 from parsers.mime import Attachment as ParsedAttachment
 from storage import blobs
 from storage.models import (
@@ -26,10 +29,16 @@ from storage.models import (
     InboxEntry,
     Message,
     MessageRef,
+    Direction,
+    LogKind,
+    MessageKind,
     PendingStep,
     Ticket,
+    TicketStatus,
     table,
 )
+
+RECEIVED = {MessageKind.QUESTION: LogKind.QUESTION, MessageKind.FOLLOWUP: LogKind.FOLLOWUP}
 
 
 @dataclass
@@ -53,6 +62,7 @@ class ChangeSet:
     outgoing: list[tuple[TicketRef | None, Outgoing]] = field(default_factory=list)
     bounced: list[tuple[TicketRef | None, list[str], str, datetime]] = field(default_factory=list)
     owed: list[tuple[TicketRef, dict[str, Any]]] = field(default_factory=list)  # failed steps (gateway/pipeline/promises.py)
+    logged: list[tuple[TicketRef, LogKind, datetime, dict[str, Any]]] = field(default_factory=list)  # reply log
 
     def mark(self) -> tuple[int, ...]:
         """A point to roll back to when routing one message fails halfway."""
@@ -63,14 +73,37 @@ class ChangeSet:
             del rows[length:]
 
     def _undoable(self) -> tuple[list[Any], ...]:
-        return (self.tickets, self.messages, self.events, self.merges, self.outgoing, self.bounced, self.owed)
+        return (self.tickets, self.messages, self.events, self.merges, self.outgoing, self.bounced, self.owed,
+                self.logged)
+
+    def add(self, message: NewMessage) -> None:
+        """A message for the ticket; one received from the user enters the reply log where it
+        arrived among the batch's changes (its follow-up before the reopening it causes)."""
+        self.messages.append(message)
+        row = message.row
+        if row["direction"] == Direction.IN and row["kind"] in RECEIVED:
+            facts = {"inbox_id": row["inbox_id"], "message_id": row["message_id"]}  # inbox_id: see _log
+            self.logged.append((message.ticket, RECEIVED[row["kind"]], row["at"], facts))
 
     def update(self, ticket: TicketRef, **values: Any) -> None:
         """Change a stored ticket's columns (merged with earlier changes in this batch); the
         batch sees a new status at once. Status and times come from gateway/lifecycle.py."""
         self.status.setdefault(ticket, {}).update(values)
+        self._log_update(ticket, values)
         if "status" in values:
             ticket.status = values["status"]
+
+    def _log_update(self, ticket: TicketRef, values: dict[str, Any]) -> None:
+        """What the reply log must hold of a change: a close, a reopen (back to acknowledged
+        from a later state), a new severity."""
+        now = datetime.now(timezone.utc)
+        new, old = values.get("status"), ticket.status
+        if new == TicketStatus.CLOSED and old != TicketStatus.CLOSED:
+            self.logged.append((ticket, LogKind.CLOSE, values.get("closed_at") or now, {}))
+        elif new == TicketStatus.ACKNOWLEDGED and old not in (TicketStatus.NEW, TicketStatus.ACKNOWLEDGED):
+            self.logged.append((ticket, LogKind.REOPEN, now, {"from": old}))
+        if "severity" in values:
+            self.logged.append((ticket, LogKind.SEVERITY, now, {"severity": values["severity"]}))
 
     def event(self, ticket: TicketRef | None, actor: str, kind: str, at: datetime, **data: Any) -> None:
         self.events.append((ticket, {"actor": actor, "kind": kind, "at": at, "data": data}))
@@ -149,8 +182,29 @@ class ChangeSet:
             session.execute(update(Message).where(Message.ticket_id == other.id).values(ticket_id=target.live().id))
             ended = lifecycle.merged(lifecycle.Life(other.status))
             session.execute(update(Ticket).where(Ticket.id == other.id).values(merged_into_id=target.id, **ended))
+            if other.status != TicketStatus.CLOSED:
+                self.logged.append((other, LogKind.CLOSE, datetime.now(timezone.utc), {"merged_into": target.number}))
             self.threads_grown.add(target)
 
+
+    def closed(self) -> list[TicketRef]:
+        """The stored tickets this batch closed (not by a merge): their SLA results freeze."""
+        return [t for t, kind, _, facts in self.logged if kind == LogKind.CLOSE and "merged_into" not in facts]
+
+    def log(self, session: Session, more: Sequence[Record] = ()) -> None:
+        """The reply log's entries (and `more`), after `apply` and last in the transaction:
+        `log.append` takes the log head's lock, held to the commit. A message received is
+        logged with the sha256 of its raw bytes as stored, on the ticket it ended in (a
+        merge moves it)."""
+        inbox_ids = {facts["inbox_id"] for _, kind, _, facts in self.logged if kind in RECEIVED.values()}
+        stmt = select(InboxEntry.id, InboxEntry.raw_sha256).where(InboxEntry.id.in_(inbox_ids))
+        raw = dict(session.execute(stmt).all()) if inbox_ids else {}
+        records = []
+        for ticket, kind, at, facts in self.logged:
+            if kind in RECEIVED.values():
+                ticket, facts = ticket.live(), {"sha256": raw[facts["inbox_id"]], "message_id": facts["message_id"]}
+            records.append(Record(ticket.id, ticket.number, kind, at, facts))
+        log.append(session, [*records, *more])
 
 
 def _sla_look(values: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from gateway.outbound.delivery import backoff
 from gateway.pipeline.notify import notify
 from gateway.pipeline.work import Context, Outcome, Work, stored_action
 from parsers.reading import Parsed, Rejected
+from gateway.register import log as reply_log
 from gateway.settings import Settings
 from gateway.pipeline.threads import ThreadIndex, TicketRef
 from parsers import autoreply
@@ -88,6 +89,7 @@ def keep_one(factory: sessionmaker[Session], settings: Settings, pending_id: int
         changes.event(TicketRef(ticket.number, ticket.status, ticket.id), "hotline", "step_done", now, step=owed.step,
                       attempts=owed.attempts + 1, owed_since=owed.created_at.isoformat())  # fmt: skip
         changes.apply(session)
+        changes.log(session)
         owed.attempts, owed.done_at = owed.attempts + 1, now
     log.info("owed step kept", ticket=ticket.number, step=owed.step, attempts=owed.attempts)
     return Kept(ticket.number, owed.step, True, None)
@@ -105,7 +107,8 @@ def _run(session: Session, settings: Settings, changes: ChangeSet, step: str, ti
                 outcome=Outcome(parsed.message.message_id, stored_action(entry.action, "created"), ticket.number, None),
                 opened=row if created else None, routed_at=entry.processed_at)  # fmt: skip
     ctx = Context(settings, ThreadIndex(), changes, tickets.Numbers(session, block=0),
-                  AckLimiter(session, settings.outbound), session, settings.reply_secret)  # fmt: skip
+                  AckLimiter(session, settings.outbound), session, settings.reply_secret,
+                  reply_log.witness(session, settings.register_.origin, settings.register_.key_file))  # fmt: skip
     STEPS[step](ctx, work)
     ticket.needs_review = bool(row["needs_review"])  # an acknowledgement left to a person flags the ticket
 

@@ -30,6 +30,7 @@ from gateway.pipeline.screen import screen
 from gateway.pipeline.thread import find_thread
 from gateway.pipeline.threads import ThreadIndex, TicketRef
 from gateway.pipeline.work import Context, Outcome, Step, Work
+from gateway.register import log as reply_log
 from gateway.settings import Settings
 from parsers.reading import Parsed, Reading, Rejected
 from storage.models import InboxEntry, InboxState, PromiseStep
@@ -96,11 +97,12 @@ def process(session: Session, settings: Settings, entries: list[InboxEntry], par
     index = ThreadIndex.load(session, [r.message for r in readings], settings.outbound.address, named)
     acks = AckLimiter(session, settings.outbound)
     ctx = Context(settings, index, ChangeSet(), tickets.Numbers(session, block=len(readings)), acks, session,
-                  settings.reply_secret)  # fmt: skip
+                  settings.reply_secret, reply_log.witness(session, settings.register_.origin, settings.register_.key_file))  # fmt: skip
     outcomes = [route_one(ctx, entry, result) for entry, result in pairs]
     ctx.numbers.release()
     ctx.changes.apply(session)
     tickets.renumber_questions(session, ctx.changes.grown())
+    ctx.changes.log(session, tickets.sla_at_close(session, settings.work_calendars, ctx.changes.closed()))
     return outcomes
 
 

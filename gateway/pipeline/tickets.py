@@ -20,6 +20,7 @@ from gateway.sla import clocks
 from gateway.sla.plans import Terms as SlaTerms
 from gateway.worktime import WorkCalendar
 from gateway.pipeline.changes import ChangeSet, NewMessage
+from gateway.register.log import Record
 from gateway.outbound.outbox import Outgoing
 from parsers.refs import ticket_number_in_text
 from parsers.text import shorten
@@ -28,7 +29,7 @@ from gateway.pipeline.threads import TicketRef
 from parsers.hot01 import Field
 from parsers.mime import Attachment, ParsedMessage
 from storage.db import insert_ignoring_conflicts, rows_in_chunks
-from storage.models import Direction, Event, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
+from storage.models import Direction, Event, LogKind, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
 
 SUBJECT_MAX = 200
 REVIEW_CONFIDENCE = 0.5  # a form field read with less is a guess
@@ -243,7 +244,7 @@ def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: M
         "headers": {"fields": [list(f) for f in msg.headers], "defects": list(msg.defects), "verdict": arrival.verdict},
     }
     refs = [] if outbound else [r for r in dict.fromkeys((*msg.in_reply_to, *msg.references)) if r]
-    changes.messages.append(NewMessage(ticket, row, refs, (*msg.attachments, *ocr_texts(reading)), sends))
+    changes.add(NewMessage(ticket, row, refs, (*msg.attachments, *ocr_texts(reading)), sends))
 
 
 def ocr_texts(reading: Reading) -> list[Attachment]:
@@ -386,6 +387,20 @@ def reopened_due(session: Session, calendars: dict[str, WorkCalendar], ref: Tick
     if ticket is None or ticket.sla_terms is None:
         return None
     return clocks.new_cycle_due(SlaTerms.from_json(ticket.sla_terms), ticket.severity, ticket.received_at, at, calendars)
+
+
+def sla_at_close(session: Session, calendars: dict[str, WorkCalendar], closed: Iterable[TicketRef]) -> list[Record]:
+    """Reply-log entries of each closed ticket's SLA clocks, frozen at its closing (met or
+    breached, minutes late); none for a ticket without recorded plan terms."""
+    records = []
+    for ref in closed:
+        ticket = session.get(Ticket, ref.id, populate_existing=True)  # the batch updated it with Core statements
+        if ticket is None or ticket.closed_at is None or not (runs := sla_runs(session, calendars, ticket)):
+            continue
+        clocks_ = {r.clock.value: r.result(ticket.closed_at).frozen() for r in runs}
+        facts = {"plan": ticket.plan, "severity": ticket.severity, "clocks": clocks_}
+        records.append(Record(ticket.id, ticket.number, LogKind.SLA, ticket.closed_at, facts))
+    return records
 
 
 def first_question(session: Session, ticket: Ticket) -> Message | None:

@@ -63,6 +63,7 @@ class Context:
     acks: AckLimiter
     session: Session  # for what routing must read of stored tickets (answers, follow-ups)
     secret: str | None  # the reply-token key; None without consultants
+    checkpoint: str | None = None  # the reply log's latest signed checkpoint, for acks and answers
 
 
 Step = Callable[[Context, Work], Work]

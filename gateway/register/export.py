@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.pipeline import tickets
+from gateway.register import log
 from gateway.settings import Settings
 from gateway.sla.clocks import Clock, ClockResult, ClockState
 from gateway.worktime import WorkCalendar
-from storage.models import Message, MessageKind, Ticket, TicketStatus, iso
+from storage.models import LogEntry, Message, MessageKind, Ticket, TicketStatus, iso
 
 Format = Literal["csv", "json", "html"]
 Status = Literal["finished", "waiting"]
@@ -127,17 +128,16 @@ def period(calendar: WorkCalendar, first: date, last: date) -> Period:
 
 
 def last_log_index(session: Session, ticket_ids: list[int]) -> dict[int, int]:
-    """Ticket id -> the index of its last reply-log entry. The reply log (table `reply_log`,
-    model `LogEntry`) is being built beside this export: until it lands this returns {} and
-    every row's `log_index` is null. The lead wires it at merge; this is the one place to
-    change: `SELECT ticket_id, max(index) ... WHERE ticket_id IN (...) GROUP BY ticket_id`."""
-    return {}
+    """Ticket id -> the index of its last reply-log entry."""
+    stmt = (select(LogEntry.ticket_id, func.max(LogEntry.index))
+            .where(LogEntry.ticket_id.in_(ticket_ids)).group_by(LogEntry.ticket_id))  # fmt: skip
+    return {ticket_id: index for ticket_id, index in session.execute(stmt) if ticket_id is not None}
 
 
-def current_checkpoint(session: Session) -> str | None:
-    """The signed checkpoint the export is made at (C2SP tlog-checkpoint text). None until
-    the reply log lands; the lead wires it at merge, here only."""
-    return None
+def current_checkpoint(session: Session, settings: Settings) -> str | None:
+    """The signed checkpoint the export is made at (C2SP tlog-checkpoint text); None when
+    no signing key is configured."""
+    return log.witness(session, settings.register_.origin, settings.register_.key_file)
 
 
 def rows(session: Session, settings: Settings, span: Period, now: datetime) -> Iterator[Row]:

@@ -37,7 +37,8 @@ from gateway.service import metrics
 from gateway.service.jobs import JOBS
 from gateway.pipeline import promises
 from gateway.service import sdnotify
-from gateway.service import sla
+from gateway.service import register, sla
+from gateway.register import mirror
 from gateway.intake.workers import Parser, Stopped
 from gateway.pipeline.work import Outcome
 from gateway.settings import ConfigError, Settings, SmtpServerSection, load
@@ -51,8 +52,6 @@ READY_WAIT_SECONDS = 30.0  # how long READY=1 waits for IMAP accounts that are d
 RELOADABLE = {"logging"}
 FINISH_SHARE = 0.75  # of the grace time: in-flight work may finish; after it, reading is abandoned
 T = TypeVar("T")
-
-
 class Daemon:
     def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
         self.settings, self.factory = settings, factory
@@ -113,6 +112,7 @@ class Daemon:
             thread = threading.Thread(target=source.run, args=(self.stop,), name=source.name, daemon=True)
             thread.start()
             self.threads.append(thread)
+        mirror.after_commit(self.factory, cfg.register_.log)  # a crash may have left the file behind
         for job in JOBS:
             work = getattr(self, job.method)
             func, args = (self.rounds, (job.name, work)) if job.rounds else (work, ())
@@ -267,6 +267,15 @@ class Daemon:
         if queued:
             self.wake("outbox")
         return bool(queued)
+
+    def daily_checkpoint(self) -> None:
+        """The auditors' checkpoint of the day (gateway/service/register.py), once a day."""
+        try:
+            if register.mail_checkpoint(self.factory, self.settings, _now()):
+                self.wake("outbox")
+        except Exception:
+            self.metrics.errors.labels("checkpoint").inc()
+            log.exception("queueing the daily checkpoint failed; will retry")
 
     def wake_sweep(self) -> None:
         self.wake("sweep")

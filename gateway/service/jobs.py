@@ -26,4 +26,5 @@ JOBS: tuple[Job, ...] = (
     Job("promises", "keep_promises", lambda s: s.daemon.sweep_seconds),  # owed acks and notifications
     Job("sla", "sla_reminders", lambda s: s.sla.check_seconds),  # reminders and escalations
     Job("metrics", "refresh_metrics", lambda _s: 5.0, rounds=False),  # gauges and systemd's status line
+    Job("checkpoint", "daily_checkpoint", lambda _s: 3600.0, rounds=False),  # the auditors' one a day
 )

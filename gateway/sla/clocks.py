@@ -96,6 +96,11 @@ class ClockResult:
     late_minutes: int
     left_minutes: int | None  # working time left while running
 
+    def frozen(self) -> dict[str, Any]:
+        """What the reply log keeps of a clock when its ticket closes: met or not, by how much."""
+        return {"cycle": self.cycle, "due_at": self.due_at, "done_at": self.done_at, "state": self.state.value,
+                "late_minutes": self.late_minutes}  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Run:

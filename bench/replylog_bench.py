@@ -1,0 +1,73 @@
+"""How long `hotline register verify` takes on a big reply log: COUNT entries appended
+through the gateway's own `log.append` (batches of 1,000, as routing would) into a
+throw-away SQLite store, the JSON-lines file synced from it, then the real command timed
+(wall time and its peak memory, from its own rusage).
+
+    .venv/bin/python bench/replylog_bench.py [--count 1000000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+HOTLINE = Path(sys.executable).parent / "hotline"
+
+from gateway.register import log, mirror  # noqa: E402
+from storage.db import open_store, transaction  # noqa: E402
+from storage.kinds import LogKind  # noqa: E402
+
+BATCH = 1000
+
+
+def fill(url: str, path: Path, count: int) -> float:
+    """COUNT entries, alternating questions and acks; returns the seconds it took."""
+    factory = open_store(url)
+    began, at = time.perf_counter(), datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
+    for start in range(0, count, BATCH):
+        records = [log.Record(None, f"HOT-2026-{i // 2:06d}", LogKind.ACK if i % 2 else LogKind.QUESTION, at,
+                              {"sha256": f"{i:064x}", "message_id": f"q{i}@gmina.example.pl"})
+                   for i in range(start, min(count, start + BATCH))]  # fmt: skip
+        with transaction(factory) as session:
+            log.append(session, records)
+    with factory() as session:
+        mirror.sync(session, path)
+    return time.perf_counter() - began
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1_000_000, help="entries in the log")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hotline-register-") as tmp:
+        config, logfile = Path(tmp) / "bench.toml", Path(tmp) / "replylog.jsonl"
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", f"{tmp}/key"], check=True)
+        config.write_text(
+            f'[storage]\nurl = "sqlite:///{tmp}/bench.db"\n[outbound]\ntransport = "maildir"\nmaildir = "{tmp}/outbox"\n'
+            f'[register]\nlog = "{logfile}"\nkey_file = "{tmp}/key"\n[logging]\nformat = "json"\nlevel = "warning"\n',
+            encoding="utf-8",
+        )  # fmt: skip
+        subprocess.run([str(HOTLINE), "--config", str(config), "db", "upgrade"], check=True, capture_output=True)
+        fill_s = fill(f"sqlite:///{tmp}/bench.db", logfile, args.count)
+        began = time.perf_counter()
+        child = subprocess.Popen([str(HOTLINE), "--config", str(config), "register", "verify"], stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not the largest of all children
+        verify_s = time.perf_counter() - began
+        assert os.waitstatus_to_exitcode(status) == 0, "register verify failed"
+        peak = usage.ru_maxrss // 1024
+        print(json.dumps({"entries": args.count, "fill_s": round(fill_s, 1), "file_mib": logfile.stat().st_size >> 20,
+                          "verify_s": round(verify_s, 2), "verify_peak_mib": peak,
+                          "verify_per_million_s": round(verify_s * 1_000_000 / args.count, 1)}))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
