@@ -57,10 +57,11 @@ def project_graph() -> Graph:
 
 
 def floor(module: str) -> int | None:
-    for level, prefixes in enumerate(FLOORS):
-        if any(module == p or module.startswith(p + ".") for p in prefixes):
-            return level
-    return None
+    """The floor of the longest prefix naming the module (gateway.register.export above
+    gateway.register)."""
+    found = [(len(p), level) for level, prefixes in enumerate(FLOORS) for p in prefixes
+             if module == p or module.startswith(p + ".")]  # fmt: skip
+    return max(found)[1] if found else None
 
 
 def top(module: str) -> str:
