@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from gateway import tokens
+from tests import formfactory as ff
 from tests import mailfactory as mf
 from tests.support import HOTLINE, consultants_config, write_config
 
@@ -228,3 +229,17 @@ def test_two_concurrent_flushes_on_postgresql_send_each_reminder_once(clocked: C
     mails = [m for m in clocked.mail() if m["X-Hotline-Clock"]]
     keys = sorted((str(m["X-Hotline-Ticket"]), str(m["X-Hotline-Stage"])) for m in mails)
     assert keys == sorted((n, "0.8") for n in numbers)  # one per ticket: the most advanced stage, once
+
+
+def test_a_phone_call_back_is_reminded_before_its_deadline(clocked: Clocked) -> None:
+    """A form naming only a phone: no acknowledgement can leave, so the ack clock runs until a
+    consultant calls back (#called). Received Monday 08:00 Warsaw, due Tuesday 16:00 (rule 3):
+    half of its 16 working hours is spent at Monday 16:00."""
+    form = mf.make_message(subject="Zgłoszenie", sender=f"Jan Nowak <{USER}>", body=ff.typed_form(ff.PHONE_ONLY))
+    number = clocked.ingest("2027-01-11 07:00:00", form)
+    clocked.flush("2027-01-11 14:58:00")
+    assert ("reminder", "ack", "0.5") not in clocked.reminders()
+    clocked.flush("2027-01-11 15:00:30")
+    assert ("reminder", "ack", "0.5") in clocked.reminders()
+    (reminder,) = [m for m in clocked.mail() if m["X-Hotline-Clock"] == "ack"]
+    assert str(reminder["X-Hotline-Ticket"]) == number
