@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import logs, settings as config
-from gateway.cli import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandError, views
+from gateway.cli import EX_FAIL, EX_TEMPFAIL, EX_USAGE, CommandError
 from storage import db
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_tickets_list(args: argparse.Namespace) -> int:
+    from gateway.cli import views
     from gateway.pipeline import tickets
 
     settings = load_settings(args)
@@ -120,6 +121,7 @@ def cmd_tickets_list(args: argparse.Namespace) -> int:
 
 
 def cmd_tickets_show(args: argparse.Namespace) -> int:
+    from gateway.cli import views
     from gateway.pipeline import tickets
 
     settings = load_settings(args)
@@ -155,6 +157,7 @@ def flush_outbox(factory: sessionmaker[Session], settings: config.Settings, show
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
+    from gateway.cli import views
     from gateway.outbound import outbox
 
     settings = load_settings(args)
@@ -176,6 +179,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 def cmd_sla(args: argparse.Namespace) -> int:
     """The queue with its clocks; --flush first queues the stages due (each once) and sends."""
+    from gateway.cli import views
     from gateway.service import sla
 
     settings = load_settings(args)
@@ -312,6 +316,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_register_export(args: argparse.Namespace) -> int:
     """The register of a period, read from one snapshot of the store, to stdout or --out."""
     import gateway.register.export as export
+    from gateway.cli import views
     from gateway.register.html import write_html
 
     settings = load_settings(args)
