@@ -20,7 +20,7 @@ LABELS: dict[Language, dict[str, str]] = {
     "pl": {
         "title": "Rejestr pytań użytkowników i udzielonych odpowiedzi",
         "period": "Okres", "made": "Sporządzono", "checkpoint": "Punkt kontrolny dziennika odpowiedzi",
-        "no_checkpoint": "brak (dziennik odpowiedzi nie jest jeszcze prowadzony)", "times": "Czas lokalny",
+        "no_checkpoint": "brak (nie skonfigurowano klucza podpisu: [register] key_file)", "times": "Czas lokalny",
         "number": "Numer", "channel": "Kanał", "received_at": "Data i godzina pytania",
         "effective_received_at": "Przyjęte jako", "user": "Użytkownik / urząd", "subject": "Temat pytania",
         "question": "Treść pytania", "answer": "Opis udzielonej odpowiedzi", "answered_at": "Data odpowiedzi",
@@ -35,7 +35,7 @@ LABELS: dict[Language, dict[str, str]] = {
     "en": {
         "title": "Register of users' questions and of the answers given",
         "period": "Period", "made": "Made", "checkpoint": "Reply log checkpoint",
-        "no_checkpoint": "none (the reply log is not kept yet)", "times": "Local time",
+        "no_checkpoint": "none (no signing key configured: [register] key_file)", "times": "Local time",
         "number": "Number", "channel": "Channel", "received_at": "Asked at",
         "effective_received_at": "Counted from", "user": "User / office", "subject": "Subject",
         "question": "Question", "answer": "Answer given", "answered_at": "Answered at",
