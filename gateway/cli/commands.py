@@ -65,6 +65,11 @@ def open_store(settings: config.Settings) -> sessionmaker[Session]:
         raise CommandError(str(exc), EX_TEMPFAIL) from exc
 
 
+def store_unavailable(exc: Exception) -> CommandError:
+    """The server is down or went away mid-command: 75, so an MTA keeps the message and retries."""
+    return CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL)
+
+
 def store_misconfigured(settings: config.Settings, exc: Exception) -> CommandError:
     """A database that is missing or refuses us is a config problem (2), not a wait (75)."""
     return CommandError(f"{settings.source}: storage.url: {str(exc).splitlines()[0]}", EX_USAGE)
@@ -93,7 +98,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(json.dumps(asdict(outcome), ensure_ascii=False), flush=False)
             progress.update()
     except OperationalError as exc:
-        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+        raise store_unavailable(exc) from exc
     finally:
         progress.close()
         parser.close()
@@ -169,7 +174,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         with factory() as session:
             rows = outbox.waiting(session, everything=args.all)
     except OperationalError as exc:
-        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+        raise store_unavailable(exc) from exc
     for row in rows:
         print(json.dumps(views.outbox_json(row), ensure_ascii=False) if args.json else views.outbox_text(row))
     if not rows and not args.json:
@@ -195,7 +200,7 @@ def cmd_sla(args: argparse.Namespace) -> int:
             for item in sla.queue_order(session, settings, views.now()):
                 print(json.dumps(views.queue_json(item), ensure_ascii=False) if args.json else views.queue_text(item))
     except OperationalError as exc:
-        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+        raise store_unavailable(exc) from exc
     return EX_FAIL if failed else 0
 
 
@@ -295,7 +300,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     except OperationalError as exc:
         if db.is_permanent(exc):
             raise store_misconfigured(settings, exc) from exc
-        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+        raise store_unavailable(exc) from exc
     print(f"database {make_url(settings.storage.url).render_as_string(hide_password=True)} at schema {revision}")
     return 0
 
@@ -338,7 +343,7 @@ def cmd_register_export(args: argparse.Namespace) -> int:
                 write_html(out, rows, totals, export.current_checkpoint(session, settings), span, made_at,
                                 args.language or settings.templates.language)  # fmt: skip
     except OperationalError as exc:
-        raise CommandError(f"store unavailable: {str(exc).splitlines()[0]}", EX_TEMPFAIL) from exc
+        raise store_unavailable(exc) from exc
     return 0
 
 
