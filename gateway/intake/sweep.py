@@ -49,10 +49,14 @@ Key = tuple[int, int]  # (document index, page number)
 
 @dataclass(frozen=True, slots=True)
 class Row:
+    """A stored message as the sweep needs it: one query finds it and says how to read it."""
+
     id: int
     source: str
-    size: int = 0
-    attempts: int = 0  # readings begun before this one
+    size: int
+    attempts: int  # readings begun before this one
+    raw_sha256: str
+    channel: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +138,8 @@ class Sweeper:
         (a batch cut by a SIGKILL costs its rows a slower, one-by-one reading, never a ticket)."""
         held = [*self.reading, *self.waiting]
         with self.factory() as session:
-            stmt = select(InboxEntry.id, InboxEntry.source, InboxEntry.size, InboxEntry.attempts).where(
-                InboxEntry.state == InboxState.NEW
-            )
+            stmt = select(InboxEntry.id, InboxEntry.source, InboxEntry.size, InboxEntry.attempts,
+                          InboxEntry.raw_sha256, InboxEntry.channel).where(InboxEntry.state == InboxState.NEW)  # fmt: skip
             if held:
                 stmt = stmt.where(InboxEntry.id.not_in(held))
             rows = [Row(*row) for row in session.execute(stmt.order_by(InboxEntry.id).limit(BATCH))]
@@ -148,12 +151,8 @@ class Sweeper:
         if not rows:
             return []
         with self.factory() as session:
-            stored = session.execute(
-                select(InboxEntry.id, InboxEntry.raw_sha256, InboxEntry.channel).where(InboxEntry.id.in_([r.id for r in rows]))
-            ).all()
-            raws = blobs.get_many(session, [s.raw_sha256 for s in stored])
-        by_id = {s.id: (raws[s.raw_sha256], s.channel) for s in stored}
-        return self.parser.first_passes([by_id[r.id][0] for r in rows], [by_id[r.id][1] for r in rows])
+            raws = blobs.get_many(session, [r.raw_sha256 for r in rows])
+        return self.parser.first_passes([raws[r.raw_sha256] for r in rows], [r.channel for r in rows])
 
     def _room(self) -> bool:
         return sum(len(r.pages) for r in self.reading.values() if not r.done()) < self.max_pages
