@@ -27,18 +27,15 @@ from email.message import Message
 from email.policy import Compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from io import BytesIO
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from inscriptis import get_text
-from inscriptis.css_profiles import CSS_PROFILES
-from inscriptis.html_properties import Display
-from inscriptis.model.config import ParserConfig
-from inscriptis.model.html_element import HtmlElement
-from inscriptis.model.tag import CustomHtmlTagHandlerMapping
 from mailparser.dates import parse_mail_date
 from mailparser.utils import get_addresses
 
 from parsers.identity import ANGLE_ID, bounded_id, clean_message_id, header_end, identify, repair_obsolete_fields, strip_envelope
+
+if TYPE_CHECKING:
+    from inscriptis.model.config import ParserConfig
 
 # mail-parser logs per-part chatter ("Email content 'alternative' not handled") at
 # WARNING; keep command output and the journal clean.
@@ -636,10 +633,25 @@ def _node(part: Message, depth: int, in_body: bool, attached: bool, decode_8bit:
     )
 
 
+def _html_text(markup: str) -> str:
+    """The text of an HTML part. inscriptis (with lxml) is imported here, on the first HTML
+    part: a plain e-mail piped to `hotline ingest -` does not pay its 15 ms."""
+    from inscriptis import get_text
+
+    return get_text(markup, _flat_tables())
+
+
+@functools.cache
 def _flat_tables() -> ParserConfig:
     """inscriptis without its table layout: a row is a line, its cells a space apart.
     Laying a table out pads every row to the widest one, so one long cell turned a 2 MB
     table into 196 million characters; this costs what the cells hold."""
+    from inscriptis.css_profiles import CSS_PROFILES
+    from inscriptis.html_properties import Display
+    from inscriptis.model.config import ParserConfig
+    from inscriptis.model.html_element import HtmlElement
+    from inscriptis.model.tag import CustomHtmlTagHandlerMapping
+
     css = CSS_PROFILES["strict"].copy()
     css["tr"] = HtmlElement(display=Display.block)
     css["td"] = css["th"] = HtmlElement(suffix=" ")
@@ -650,9 +662,6 @@ def _flat_tables() -> ParserConfig:
 
 def _no_layout(*_: Any) -> None:
     """In place of inscriptis' table handlers: tables are laid out by the CSS above."""
-
-
-_FLAT_TABLES = _flat_tables()
 
 
 class _Body:
@@ -715,7 +724,7 @@ class _Body:
     def _html_to_text(self, markup: str) -> str:
         """Readable text of an HTML body, without the layout padding of rendered tables."""
         try:
-            text = get_text(markup, _FLAT_TABLES)
+            text = _html_text(markup)
         except Exception as exc:  # lxml refuses some garbage; fall back to tag stripping
             self.defects.add(f"HTML not convertible ({type(exc).__name__}): tags stripped")
             text = html.unescape(_TAGS.sub(" ", markup))

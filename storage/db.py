@@ -4,11 +4,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -182,7 +182,9 @@ def rows_in_chunks(session: Session, values: Iterable[Any], statement: Callable[
 
 
 def _insert(session: Session, table: Any) -> Any:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    """The backend's own INSERT, imported by name: loading the PostgreSQL dialect costs a
+    SQLite `hotline ingest -` 20 ms."""
+    dialect = import_module(f"sqlalchemy.dialects.{session.get_bind().dialect.name}")
     return dialect.insert(table).on_conflict_do_nothing()
 
 

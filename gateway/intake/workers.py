@@ -9,13 +9,11 @@ the item that kills a worker again is quarantined (a message) or kept unread (a 
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
 from typing import Any, TypeVar
 
 import structlog
@@ -94,7 +92,7 @@ class Parser:
         again by a tesseract process, in a healthy pool."""
         try:
             return future.result()
-        except (BrokenProcessPool, CancelledError):
+        except (BrokenExecutor, CancelledError):
             if self._closed.is_set():
                 raise Stopped("stopped while reading pages") from None
         log.error("a worker process died while reading a page; reading it again by a tesseract process")
@@ -105,7 +103,7 @@ class Parser:
         """Replace the pool if it is broken (several pages may report the same death)."""
         try:
             self.start().submit(int).result()
-        except BrokenProcessPool:
+        except BrokenExecutor:
             self.replace()
 
     def map(self, raws: list[bytes], channels: list[str | None] | None = None) -> Iterator[Parsed]:
@@ -154,7 +152,7 @@ class Parser:
                 results.append(result)
                 self.progress()
             return results
-        except (BrokenProcessPool, CancelledError):
+        except (BrokenExecutor, CancelledError):
             if self._closed.is_set():
                 raise Stopped(f"stopped after {len(results)} of {len(jobs)} items") from None
             log.error("a worker process died; reading the batch again one by one", items=len(jobs))
@@ -164,7 +162,7 @@ class Parser:
     def _one(self, fn: Callable[..., T], job: tuple[Any, ...], crashed: Callable[..., T]) -> T:
         try:
             return self.start().submit(fn, *job).result()
-        except (BrokenProcessPool, CancelledError):
+        except (BrokenExecutor, CancelledError):
             if self._closed.is_set():
                 raise Stopped("stopped while reading one item") from None
             log.error("an item killed its worker again; set aside", function=fn.__name__)
@@ -173,7 +171,12 @@ class Parser:
 
     def start(self) -> Executor:
         """Fork the workers now. The daemon calls this before it starts any thread: forking a
-        process that runs threads could copy a held lock into the worker."""
+        process that runs threads could copy a held lock into the worker. multiprocessing is
+        imported here: a one-message `hotline ingest -` of a plain e-mail reads it in-process
+        and need not pay for it."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         with self._lock:
             if self._closed.is_set():
                 raise Stopped("the parser is closed")
