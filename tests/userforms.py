@@ -188,13 +188,18 @@ def lines_of(form: Form) -> list[str]:
         elif b.kind == "rule":
             out.append("_" * 40)
         elif b.kind == "pair":
-            out += [f"{b.label:<30}{b.label2}", f"{b.value:<30}{b.value2}"]
+            out += [_columns(b.label, b.label2), _columns(b.value, b.value2)]
         elif form.layout in ("inline", "table"):
             first, *rest = b.value.split("\n") if b.value else [""]
             out += [f"{b.label} {first}".rstrip(), *rest]
         else:  # below, boxes: the label over its value
             out += [b.label, *b.value.split("\n")]
     return out
+
+
+def _columns(left: str, right: str, width: int = 30) -> str:
+    """Two values side by side, as a typist lines them up with spaces."""
+    return f"{left}{' ' * max(3, width - len(left))}{right}".rstrip()
 
 
 def email_body(form: Form) -> str:
