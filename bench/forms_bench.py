@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -72,24 +73,27 @@ def wrong_fields(truth: uf.Truth, read: reading.Reading) -> list[tuple[str, obje
     return [(f, expected[f], value(f)) for f in FIELDS if value(f) != expected[f]]
 
 
-def read_one(raw: bytes) -> tuple[reading.Reading | reading.Rejected, float, int]:
-    """Runs in a worker: the message read as the gateway reads it; wall seconds, pages."""
+def read_one(raw: bytes, correct: bool = True) -> tuple[reading.Reading | reading.Rejected, float, int]:
+    """Runs in a worker: the message read as the gateway reads it; wall seconds, pages.
+    `correct=False` reads photos as they are (no straightening, no evening of the light)."""
     from parsers.fax import ocr_page
 
     started = time.monotonic()
     first = reading.first_pass(raw, None, CONFIG)
     if isinstance(first, reading.Rejected):
         return first, time.monotonic() - started, 0
-    pages = {(d, p.number): ocr_page(p, 60.0) for d, doc in enumerate(first.documents) for p in doc.images}
+    pages = {(d, p.number): ocr_page(p if correct else replace(p, photo=False), 60.0)
+             for d, doc in enumerate(first.documents) for p in doc.images}  # fmt: skip
     return reading.finish(first, pages), time.monotonic() - started, max(1, len(pages))
 
 
-def run(pool: ProcessPoolExecutor, group: str, seed: int, count: int, show: bool) -> dict[str, float]:
+def run(pool: ProcessPoolExecutor, group: str, seed: int, count: int, show: bool,
+        correct: bool = True) -> dict[str, float]:  # fmt: skip
     forms = [uf.make_form(seed * 100_000 + i) for i in range(count)]
     raws = [message(form, seed * 100_000 + i, group) for i, form in enumerate(forms)]
     right = whole = pages = 0
     seconds = 0.0
-    for form, (read, wall, n) in zip(forms, pool.map(read_one, raws)):
+    for form, (read, wall, n) in zip(forms, pool.map(read_one, raws, [correct] * count)):
         wrong = wrong_fields(form.truth, read) if isinstance(read, reading.Reading) else [("all", "", read)]
         right += len(FIELDS) - min(len(wrong), len(FIELDS))
         whole += not wrong
@@ -109,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--group", action="append", choices=sorted(GROUPS), help="only these groups")
     parser.add_argument("--show", action="store_true")
+    parser.add_argument("--photo-ablation", action="store_true", help="also read the photos uncorrected")
     args = parser.parse_args(argv)
     print(f"{'group':<18}{'seed':>6}{'forms':>7}{'fields':>9}{'all right':>11}{'s/page':>9}")
     with ProcessPoolExecutor(args.workers) as pool:
@@ -118,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 r = run(pool, group, seed, count, args.show)
                 print(f"{group:<18}{seed:>6}{count:>7}{r['fields']:>8.1f}%{r['forms']:>10.1f}%{r['s/page']:>9.2f}",
                       flush=True)  # fmt: skip
+                if group.startswith("photo") and args.photo_ablation:
+                    r = run(pool, group, seed, count, args.show, correct=False)
+                    print(f"{'  uncorrected':<18}{seed:>6}{count:>7}{r['fields']:>8.1f}%{r['forms']:>10.1f}%"
+                          f"{r['s/page']:>9.2f}", flush=True)  # fmt: skip
     return 0
 
 

@@ -90,11 +90,11 @@ def ocr_page(page: PageImage, seconds: float, engine: str = "api") -> PageText:
 
     deadline = time.monotonic() + seconds
     try:
+        steps = ocr.STEPS if engine == "api" else ocr.with_steps(engine=engine)
         with Image.open(io.BytesIO(page.png)) as image:
-            prepared = ocr.prepare(image, page.x_dpi, page.y_dpi)
+            prepared = _prepare(image, page, steps)
         if ocr.looks_sideways(prepared):  # turn it first: reading it sideways costs seconds
             prepared = ocr.turned_upright(prepared, _left(deadline)) or prepared
-        steps = ocr.STEPS if engine == "api" else ocr.with_steps(engine=engine)
         result = ocr.ocr(prepared, timeout=_left(deadline), steps=steps)
         if _reads_badly(result):
             result = _try_turned(prepared, result, deadline)
@@ -104,6 +104,17 @@ def ocr_page(page: PageImage, seconds: float, engine: str = "api") -> PageText:
         reason = f"page {page.number}: OCR failed: {type(exc).__name__}: {exc}"
         return PageText(page.number, "", 0.0, "ocr", problem=reason)
     return PageText(page.number, result.text, result.confidence, "ocr")
+
+
+def _prepare(image: Image.Image, page: PageImage, steps: ocr.Steps) -> Image.Image:
+    """The page ready for tesseract; a photo is straightened and evenly lit first."""
+    from parsers import ocr
+    from parsers.ocr.photo import flatten
+
+    if not (page.photo and steps.photo):
+        return ocr.prepare(image, page.x_dpi, page.y_dpi, steps)
+    flat, dpi = flatten(ocr.greyscale(image))
+    return ocr.prepare(Image.fromarray(flat), dpi or page.x_dpi, dpi or page.y_dpi, steps)
 
 
 def _left(deadline: float) -> float:
