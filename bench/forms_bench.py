@@ -62,13 +62,13 @@ def wrong_fields(truth: uf.Truth, read: reading.Reading) -> list[tuple[str, obje
         if field == "date":
             return form.form_date
         if field == "contacts":
-            return (set(form.return_phones), set(form.return_faxes), set(form.return_emails))
+            return (set(form.return_phones), set(form.return_faxes), {e.lower() for e in form.return_emails})
         got = getattr(form, field)
         text = got.value.strip() if got is not None else ""
         return " ".join(text.split()) if field == "question" else text
 
     expected = {"date": truth.form_date, "reference": truth.reference, "user_name": truth.user_name,
-                "office": truth.office, "contacts": (set(truth.phones), set(truth.faxes), set(truth.emails)),
+                "office": truth.office, "contacts": (set(truth.phones), set(truth.faxes), {e.lower() for e in truth.emails}),
                 "question": " ".join(truth.question.split())}  # fmt: skip
     return [(f, expected[f], value(f)) for f in FIELDS if value(f) != expected[f]]
 

@@ -55,7 +55,7 @@ class Truth:
     office: str
     phones: tuple[str, ...]  # E.164
     faxes: tuple[str, ...]
-    emails: tuple[str, ...]  # lower case
+    emails: tuple[str, ...]  # as written (capitals kept: compare without case)
     question: str  # lines joined by "\n"
 
 
@@ -131,7 +131,7 @@ def _contacts(rng: random.Random, name: tuple[str, str]) -> tuple[str, tuple[str
         parts, phones, faxes = [], (), ()
     parts.append(mail)
     joiner = rng.choice((", ", "; ", "\n"))
-    return joiner.join(parts), tuple(map(e164, phones)), tuple(map(e164, faxes)), (address.lower(),)
+    return joiner.join(parts), tuple(map(e164, phones)), tuple(map(e164, faxes)), (address,)
 
 
 def truth_and_texts(rng: random.Random) -> tuple[Truth, dict[str, str]]:

@@ -1,7 +1,6 @@
 """The return contacts: phone and fax numbers (E.164) and e-mail addresses, each number of
 the kind the keyword before it names, or the keyword in brackets right after it
-("22 123 45 67 (fax)"). Addresses are kept in lower case: offices type "J.Nowak@Gmina.pl"
-and mean the mailbox everyone else writes in lower case."""
+("22 123 45 67 (fax)"). Addresses are kept as written (a local part may be case-sensitive)."""
 from __future__ import annotations
 
 import re
@@ -79,13 +78,13 @@ def parse_contacts(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
         for m in _EMAIL.finditer(line):
             address = _email(m.group())
             if address:
-                emails.setdefault(address.lower(), None)
+                emails.setdefault(address, None)
                 end = m.start() + _written_length(m.group(), address)
                 line = line[: m.start()] + " " * (end - m.start()) + line[end:]
         for m in EMAIL_OCR.finditer(_deaccent(line)):
             address = ocr_email(m.group())
             if address:
-                emails.setdefault(address.lower(), None)
+                emails.setdefault(address, None)
                 line = line[: m.start()] + " " * (m.end() - m.start()) + line[m.end():]
                 repaired += 1
         bad, carry = _numbers_of_line(line, carry, phones, faxes)
