@@ -41,6 +41,7 @@ bench: deps venv
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/hostile_bench.py
 	$(PY) bench/ocr_bench.py
+	$(PY) bench/forms_bench.py
 	$(PY) bench/queue_bench.py
 	$(PY) bench/startup_bench.py
 	$(PY) bench/sla_bench.py

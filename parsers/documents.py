@@ -24,6 +24,12 @@ class PageImage:
     png: bytes  # lossless, 1-bit or greyscale
     x_dpi: float
     y_dpi: float
+    photo: bool = False  # a camera's or scanner's colour/grey picture: straightened and evened before OCR
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) from the PNG's header (IHDR), without decoding the pixels."""
+        return int.from_bytes(self.png[16:20], "big"), int.from_bytes(self.png[20:24], "big")
 
 
 @dataclass(frozen=True, slots=True)

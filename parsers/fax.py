@@ -90,11 +90,11 @@ def ocr_page(page: PageImage, seconds: float, engine: str = "api") -> PageText:
 
     deadline = time.monotonic() + seconds
     try:
+        steps = ocr.STEPS if engine == "api" else ocr.with_steps(engine=engine)
         with Image.open(io.BytesIO(page.png)) as image:
-            prepared = ocr.prepare(image, page.x_dpi, page.y_dpi)
+            prepared = _prepare(image, page, steps)
         if ocr.looks_sideways(prepared):  # turn it first: reading it sideways costs seconds
             prepared = ocr.turned_upright(prepared, _left(deadline)) or prepared
-        steps = ocr.STEPS if engine == "api" else ocr.with_steps(engine=engine)
         result = ocr.ocr(prepared, timeout=_left(deadline), steps=steps)
         if _reads_badly(result):
             result = _try_turned(prepared, result, deadline)
@@ -104,6 +104,17 @@ def ocr_page(page: PageImage, seconds: float, engine: str = "api") -> PageText:
         reason = f"page {page.number}: OCR failed: {type(exc).__name__}: {exc}"
         return PageText(page.number, "", 0.0, "ocr", problem=reason)
     return PageText(page.number, result.text, result.confidence, "ocr")
+
+
+def _prepare(image: Image.Image, page: PageImage, steps: ocr.Steps) -> Image.Image:
+    """The page ready for tesseract; a photo is straightened and evenly lit first."""
+    from parsers import ocr
+    from parsers.ocr.photo import flatten
+
+    if not (page.photo and steps.photo):
+        return ocr.prepare(image, page.x_dpi, page.y_dpi, steps)
+    flat, dpi = flatten(ocr.greyscale(image))
+    return ocr.prepare(Image.fromarray(flat), dpi or page.x_dpi, dpi or page.y_dpi, steps)
 
 
 def _left(deadline: float) -> float:
@@ -164,7 +175,7 @@ def _split_raster(data: bytes, filename: str, kind: str, limits: FaxLimits) -> S
     problems: list[str] = []
     budget = _PixelBudget(limits)
     for number, frame in _frames(image, kind, limits, problems):
-        page = _raster_page(number, frame, limits, budget)
+        page = _raster_page(number, frame, limits, budget, photo=kind in PHOTO_KINDS)
         if isinstance(page, str):
             problems.append(page)
         else:
@@ -189,6 +200,7 @@ def _open_image(data: bytes, kind: str, limits: FaxLimits) -> Image.Image:
         raise DocumentError(f"corrupt {kind.upper()}: {type(exc).__name__}: {exc}") from exc
 
 
+PHOTO_KINDS = ("jpeg", "png")  # a camera's or a scanner's picture, not a fax machine's page
 TIFF_CODECS = {1: "none", 2: "CCITT RLE", 3: "CCITT G3", 4: "CCITT G4", 5: "LZW", 6: "old JPEG", 7: "JPEG",
                8: "Deflate", 9: "JBIG (T.85)", 10: "JBIG2 (T.43)", 32773: "PackBits", 34661: "JBIG",
                34712: "JPEG 2000"}  # fmt: skip
@@ -231,7 +243,8 @@ def _frames(image: Image.Image, kind: str, limits: FaxLimits, problems: list[str
         yield index + 1, image
 
 
-def _raster_page(number: int, frame: Image.Image, limits: FaxLimits, budget: _PixelBudget) -> PageImage | str:
+def _raster_page(number: int, frame: Image.Image, limits: FaxLimits, budget: _PixelBudget,
+                 photo: bool = False) -> PageImage | str:  # fmt: skip
     """One frame, its size checked before it is decoded; a string says why it was skipped."""
     width, height = frame.size
     if width * height > limits.max_pixels:
@@ -246,7 +259,7 @@ def _raster_page(number: int, frame: Image.Image, limits: FaxLimits, budget: _Pi
         return f"page {number}: cannot be decoded: {type(exc).__name__}: {exc}"
     if upright.size != frame.size:  # turned by 90 degrees: the resolutions swap too
         x_dpi, y_dpi = y_dpi, x_dpi
-    return PageImage(number, _png(upright), x_dpi, y_dpi)
+    return PageImage(number, _png(upright), x_dpi, y_dpi, photo=photo and upright.mode != "1")
 
 
 def _frame_dpi(frame: Image.Image) -> tuple[float, float]:

@@ -8,15 +8,24 @@ Reading happens in two passes so the gateway can spread OCR over its worker proc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from parsers import hot01
 from parsers.callerid import caller_id, compile_patterns
-from parsers.documents import DocumentError, DocumentText, FaxLimits, PageText, SplitDocument
+from parsers.documents import DocumentError, DocumentText, FaxLimits, PageImage, PageText, SplitDocument
 from parsers.mime import Attachment, ParsedMessage, ParseLimits, UnparseableMessage, parse
 
 DOCUMENT_TYPES = ("application/pdf", "image/tiff", "image/tif")
 DOCUMENT_SUFFIXES = (".pdf", ".tif", ".tiff")  # gateways also send them as octet-stream
+OFFICE_TYPES = ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.oasis.opendocument.text", "application/rtf", "text/rtf", "application/msword")
+OFFICE_SUFFIXES = (".docx", ".odt", ".rtf", ".doc")
+PHOTO_TYPES = ("image/jpeg", "image/jpg", "image/png")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+# A photo or scan of a printed page is upright and big enough to read; a screenshot of an
+# error, a logo or a signature image is not, and is not sent to OCR.
+PAGE_MIN_PIXELS, PAGE_MIN_ASPECT = 500_000, 1.2
+EMAIL_FORM_PAGES = 2  # the form is one sheet: an e-mail's long attachment is not OCR'd whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,7 @@ class Reading:
     documents: tuple[DocumentText, ...]
     form: hot01.Hot01Form | None  # None: neither a fax nor a typed form
     problems: tuple[str, ...]  # pages not read, corrupt documents: a reason to review
+    note: str | None = None  # an e-mail's covering note, when the form came from its attachment
 
 
 Parsed = Reading | Rejected  # what reading a message gives: routed, or quarantined with the reason
@@ -78,34 +88,64 @@ def _split(msg: ParsedMessage, channel: str | None, config: ReadConfig) -> First
     if msg.text_cut:
         problems.append(f"text cut to its first {config.limits.max_text_chars} characters (limits.max_text_chars): "
                         "the stored raw message holds all of it")  # fmt: skip
-    for att in msg.attachments if is_fax else ():
-        if not is_document(att):
+    typed = hot01.parse_form(msg.text) if hot01.looks_like_form(msg.text) else None
+    for att in msg.attachments if is_fax or typed is None else ():  # a form in the body wins
+        if not is_document(att, is_fax):
             continue
-        from parsers.fax import split_document  # pypdf and Pillow: only for a document
-
         try:
-            documents.append(split_document(att.data, att.filename, att.content_type, config.fax_limits))
+            doc = split_attachment(att, config.fax_limits if is_fax else _email_limits(config.fax_limits))
         except DocumentError as exc:
             problems.append(f"{att.filename}: {exc}")
+            continue
         except Exception as exc:  # a decoder's bug costs the document's text, never the message
             problems.append(f"{att.filename}: not read: {type(exc).__name__}: {exc}")
+            continue
+        if is_fax or not doc.images or all(_page_like(image) for image in doc.images):
+            documents.append(doc)
     number = caller_id(msg, compile_patterns(config.caller_patterns)) if is_fax else None
-    typed = hot01.parse_form(msg.text) if not documents and hot01.looks_like_form(msg.text) else None
+    typed = typed if not (is_fax and documents) else None
     return FirstPass(msg, "fax" if is_fax else "email", number, tuple(documents), tuple(problems), typed)
 
 
-def is_document(att: Attachment) -> bool:
-    name = att.filename.lower()
-    return att.content_type.lower() in DOCUMENT_TYPES or name.endswith(DOCUMENT_SUFFIXES)
+def is_document(att: Attachment, is_fax: bool = True) -> bool:
+    """A fax's PDF or TIFF; on e-mail also a word processor's file or a photo (a form attached)."""
+    name, kind = att.filename.lower(), att.content_type.lower()
+    if kind in DOCUMENT_TYPES or name.endswith(DOCUMENT_SUFFIXES) or kind in OFFICE_TYPES or name.endswith(OFFICE_SUFFIXES):
+        return True
+    return not is_fax and (kind in PHOTO_TYPES or name.endswith(PHOTO_SUFFIXES))
+
+
+def split_attachment(att: Attachment, limits: FaxLimits) -> SplitDocument:
+    """The cheap pass over one attachment, by what its bytes are (content types lie)."""
+    from parsers import office
+
+    if office.sniff_office(att.data) is not None:
+        return office.split_office(att.data, att.filename, limits)
+    from parsers.fax import split_document  # pypdf and Pillow: only for a document
+
+    return split_document(att.data, att.filename, att.content_type, limits)
+
+
+def _email_limits(limits: FaxLimits) -> FaxLimits:
+    return replace(limits, max_pages=min(limits.max_pages, EMAIL_FORM_PAGES))
+
+
+def _page_like(image: PageImage) -> bool:
+    width, height = image.size
+    return width * height >= PAGE_MIN_PIXELS and height >= PAGE_MIN_ASPECT * width
 
 
 def finish(first: FirstPass, ocr: Mapping[tuple[int, int], PageText]) -> Reading:
     """Assemble each document's pages (OCR'd ones from `ocr`, keyed by document index and
     page number) and read the HOT-01 form from the documents, else from a typed body."""
     documents = tuple(_assemble(i, doc, ocr) for i, doc in enumerate(first.documents))
+    form, source = _form(first, documents)
+    if first.channel == "email":  # an attachment that is no form is the user's business, not ours
+        documents = tuple(d for d in documents if d is source)
     problems = [*first.problems, *(p for d in documents for p in d.problems)]
     problems += [f"{d.filename}: page {p.number} timed out in OCR" for d in documents for p in d.pages if p.timed_out]
-    return Reading(first.message, first.channel, first.caller_id, documents, _form(first, documents), tuple(problems))
+    note = first.message.text.strip() or None if first.channel == "email" and source is not None else None
+    return Reading(first.message, first.channel, first.caller_id, documents, form, tuple(problems), note)
 
 
 def _assemble(index: int, doc: SplitDocument, ocr: Mapping[tuple[int, int], PageText]) -> DocumentText:
@@ -113,20 +153,21 @@ def _assemble(index: int, doc: SplitDocument, ocr: Mapping[tuple[int, int], Page
     return DocumentText(doc.filename, tuple(sorted(pages, key=lambda p: p.number)), doc.fields, doc.problems)
 
 
-def _form(first: FirstPass, documents: tuple[DocumentText, ...]) -> hot01.Hot01Form | None:
+def _form(first: FirstPass, documents: tuple[DocumentText, ...]) -> tuple[hot01.Hot01Form | None, DocumentText | None]:
+    """The form and the document it came from (None: the body, or no form)."""
     for doc in documents:
         text = "\n".join([*(f"{name}: {value}" for name, value in doc.fields), doc.text])
         ocr_pages = [p.confidence for p in doc.pages if p.source == "ocr"]
         confidence = sum(ocr_pages) / len(ocr_pages) if ocr_pages else None
         form = hot01.parse_form(text, confidence)
         if form.is_form:
-            return form
+            return form, doc
     if first.typed_form is not None:
-        return first.typed_form
+        return first.typed_form, None
     if documents and hot01.looks_like_form(first.message.text):  # the documents held no form
-        return hot01.parse_form(first.message.text)
+        return hot01.parse_form(first.message.text), None
     if first.channel == "fax":  # a fax that is no form: its whole text is the question
         text = "\n\n".join(d.text for d in documents).strip() or first.message.text
         confidences = [p.confidence for d in documents for p in d.pages if p.source == "ocr"]
-        return hot01.parse_form(text, sum(confidences) / len(confidences) if confidences else None)
-    return None
+        return hot01.parse_form(text, sum(confidences) / len(confidences) if confidences else None), None
+    return None, None

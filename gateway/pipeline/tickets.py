@@ -131,6 +131,8 @@ def open_ticket(numbers: Numbers, changes: ChangeSet, arrival: Arrival, terms: T
     }
     changes.tickets.append((ticket, row))
     add_message(changes, ticket, arrival, MessageKind.QUESTION)
+    if reading.note:  # the form came attached: the e-mail's own text is kept beside the question
+        add_message(changes, ticket, arrival, MessageKind.NOTE, text_=reading.note, files=False)
     changes.event(ticket, arrival.actor, "created", arrival.received_at, inbox_id=arrival.inbox_id, verdict=arrival.verdict)
     if review:
         changes.event(ticket, arrival.actor, "needs_review", arrival.received_at, reasons=review)
@@ -224,10 +226,11 @@ def subject_of(reading: Reading) -> str:
 
 def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: MessageKind, *,
                 text_: str | None = None, to: list[str] | None = None, sends: Outgoing | None = None,
-                outbound: bool = False) -> None:  # fmt: skip
+                outbound: bool = False, files: bool = True) -> None:  # fmt: skip
     """The arrival as a message on the ticket. A consultant's answer is `outbound` and
     overrides what the ticket shows (`text_`: the new text only; `to`: the user); it
-    carries the outgoing mail that forwards it (`sends`), if any."""
+    carries the outgoing mail that forwards it (`sends`), if any, and the arrival's
+    attachments unless `files` is False (a second message of the same arrival)."""
     msg, reading = arrival.parsed, arrival.reading
     row = {
         "inbox_id": arrival.inbox_id,
@@ -244,7 +247,8 @@ def add_message(changes: ChangeSet, ticket: TicketRef, arrival: Arrival, kind: M
         "headers": {"fields": [list(f) for f in msg.headers], "defects": list(msg.defects), "verdict": arrival.verdict},
     }
     refs = [] if outbound else [r for r in dict.fromkeys((*msg.in_reply_to, *msg.references)) if r]
-    changes.add(NewMessage(ticket, row, refs, (*msg.attachments, *ocr_texts(reading)), sends))
+    attachments = (*msg.attachments, *ocr_texts(reading)) if files else ()
+    changes.add(NewMessage(ticket, row, refs, attachments, sends))
 
 
 def ocr_texts(reading: Reading) -> list[Attachment]:

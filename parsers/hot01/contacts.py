@@ -1,5 +1,6 @@
 """The return contacts: phone and fax numbers (E.164) and e-mail addresses, each number of
-the kind the keyword before it names."""
+the kind the keyword before it names, or the keyword in brackets right after it
+("22 123 45 67 (fax)"). Addresses are kept as written (a local part may be case-sensitive)."""
 from __future__ import annotations
 
 import re
@@ -20,6 +21,7 @@ _KIND = re.compile(
     r"|(?P<mail>e-?\s?mail|mail)"
     r")(?![a-z])"
 )
+_KIND_AFTER = re.compile(r"\s*\(\s*(?P<word>tel(?:efon)?|fa(?:x|ks)|kom(?:orka|orkowy)?|tel\.?\s*/\s*fax)\s*\.?\s*\)")
 _RUN = re.compile(r"(?<![^\W_])\(?\+?\(?[0-9OolI](?:[0-9OolI \t\-./()]*[0-9OolI])?\)?(?![^\W_])")
 
 
@@ -120,9 +122,19 @@ def _numbers_of_line(line: str, carry: str, phones: dict[str, None], faxes: dict
             failed += 1
             continue
         dangling = False
+        this = _kind_after(folded, m.end()) or kind
         for number in numbers:
-            if kind in ("phone", "both"):
+            if this in ("phone", "both"):
                 phones.setdefault(number, None)
-            if kind in ("fax", "both"):
+            if this in ("fax", "both"):
                 faxes.setdefault(number, None)
     return failed, kind if dangling else "phone"
+
+
+def _kind_after(folded: str, end: int) -> str | None:
+    """The kind named in brackets right after a number: "22 123 45 67 (fax)"."""
+    m = _KIND_AFTER.match(folded, end)
+    if m is None:
+        return None
+    word = m["word"]
+    return "both" if "/" in word else "fax" if word.startswith("fa") else "phone"

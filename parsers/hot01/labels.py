@@ -38,8 +38,9 @@ LABEL_SPAN = 160  # a label and its colon are at the start of a line: look no fu
 # On the folded line; then a colon (OCR may read it as "i", "l", "!"), or a value of
 # the right shape, or nothing but stray marks, must follow.
 _SEP = r"(?:(?P<alike>[il!])(?=[^0-9a-z]|$)|\s*(?:(?P<colon>[:;]+)|(?=[^0-9a-z]*{value})|(?=[^0-9a-z]*$)))"
+PLACE_DATE = r"[a-z][a-z .\-]{1,40},\s*(?:dnia\s+)?\d"  # "data Łękołody, dnia 20 ..." (no colon)
 SHORT_LABELS = {
-    "date": re.compile(r"^[^0-9a-z]*d ?a ?t ?a" + _SEP.format(value=r"\d")),
+    "date": re.compile(r"^[^0-9a-z]*d ?a ?t ?a" + _SEP.format(value=r"(?:\d|" + PLACE_DATE + ")")),
     "reference": re.compile(r"^[^0-9a-z]*z ?n ?a ?k(?:\s*(?:sprawy|pisma))?" + _SEP.format(value=r"[a-z0-9]+[.\-/]")),
 }
 CODE = re.compile(r"(?<![0-9a-z])h ?[o0] ?t\s*(?:[-\u2013\u2014_.]\s*[o0]?\s*[1l]|[o0]\s*[1l])(?![0-9a-z])")

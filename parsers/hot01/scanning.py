@@ -7,9 +7,14 @@ from dataclasses import dataclass
 
 from parsers.hot01.cleaning import clean_value, is_debris
 from parsers.hot01.folding import fold
-from parsers.hot01.labels import FIELDS, LABEL_SPAN, STRICT, _header_kind, _Hit, _is_label_line, match_label
+from parsers.hot01.dates import _date_span
+from parsers.hot01.labels import (
+    FIELDS, LABEL_SPAN, LONG_LABELS, STRICT, _header_kind, _Hit, _is_label_line, match_label,
+)
 from parsers.hot01.lines import _Line
 
+PAIR_ROW = re.compile(r"^[^0-9a-z]*d ?a ?t ?a\s*[:;]?\s+z ?n ?a ?k(?:\s*(?:sprawy|pisma))?\s*[:;]?[^0-9a-z]*$")
+WRAP_SPAN = 40  # a label cell's first line is short
 EMBEDDED_SHORT = re.compile(r"(?<![0-9a-z])(?P<label>d ?a ?t ?a|z ?n ?a ?k)\s*[:;]")
 
 
@@ -79,6 +84,8 @@ class _Scanner:
             if _header_kind(line.text) is not None:
                 i += 1
                 continue
+            self.split_pair(i)
+            self.join_wrapped(i, self.open())
             self.split_embedded(i, self.open())
             hit = match_label(self.work[i].text, self.open())
             if hit is None:
@@ -90,6 +97,35 @@ class _Scanner:
                 i = self.take_value(i, hit)
         return self.found
 
+    def split_pair(self, i: int) -> None:
+        """"data:   znak:" over "20.01.2026   OR.1": each label gets its part of the line
+        below (the date as far as it goes, with its "r."; the sign is the rest)."""
+        if "date" not in self.open() or not PAIR_ROW.match(fold(self.work[i].text)):
+            return
+        k = self.next_value(i)
+        if k is None or _is_label_line(self.work[k].text):
+            return
+        below = self.work[k]
+        span = _date_span(below.text)
+        cut = span[2] if span else (m.start() if (m := re.search(r"\s{3,}", below.text.strip())) else len(below.text))
+        text = below.text.strip() if not span else below.text
+        self.work[i] = _Line(f"data: {text[:cut].strip()}", self.work[i].page)
+        self.work[k] = _Line(f"znak: {text[cut:].strip()}", below.page)
+
+    def join_wrapped(self, i: int, open_fields: set[str]) -> None:
+        """A long label wrapped in its table cell ("Imię i nazwisko" / "Użytkownika:") is
+        one line again, when only the two lines together make the label."""
+        line = self.work[i].text
+        if i + 1 >= len(self.work) or len(line) > WRAP_SPAN or match_label(line, open_fields) is not None:
+            return
+        after = self.work[i + 1]
+        joined = f"{line.rstrip()} {after.text.lstrip()}"
+        hit = match_label(joined, open_fields)
+        if hit is None or hit.field not in LONG_LABELS or hit.score < STRICT:
+            return
+        if len(joined) - len(hit.rest) > len(line.rstrip()) + 1:  # the label runs into the second line
+            self.work[i:i + 2] = [_Line(joined, self.work[i].page)]
+
     def split_embedded(self, i: int, open_fields: set[str]) -> None:
         parts = _split_embedded(self.work[i], open_fields)
         if parts:  # "data: 21.11.2026   znak: OR.1"
@@ -100,6 +136,8 @@ class _Scanner:
         first, last = _Line(self.value_of(hit.rest), self.work[i].page), i
         if not first.text:
             k = self.next_value(i)
+            if k is not None:  # an empty "znak:" before a label wrapped over two lines
+                self.join_wrapped(k, self.open() - {hit.field})
             if k is None or _is_label_line(self.work[k].text) or not self.value_of(self.work[k].text):
                 self.found.setdefault(hit.field, _Found(hit.score, []))
                 return i + 1

@@ -26,6 +26,7 @@ class Steps:
     engine: str = "api"  # "api": libtesseract kept loaded in the process; "cli": a tesseract run per page
     repair: bool = True  # fix sure misreadings: e-mail "@", case-sign letters (repair_word)
     lexicon: bool = True  # a word not in tesseract's Polish word list, one misread letter from one that is
+    photo: bool = True  # a photo's sheet straightened and its light evened first (parsers/ocr/photo.py)
 
 
 STEPS = Steps()
