@@ -28,7 +28,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.kinds import (  # noqa: F401  (re-exported: the models' vocabulary)
-    Channel, Direction, InboxState, LogKind, MessageKind, OutboxKind, OutboxState, PromiseStep, TicketStatus,
+    Channel, Direction, InboxState, KbKind, LogKind, MessageKind, OutboxKind, OutboxState, PromiseStep, TicketStatus,
 )
 
 
@@ -288,6 +288,38 @@ class LogHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
     frontier: Mapped[list[str]] = mapped_column(JSON)
+
+
+class KbDoc(Base):
+    """One entry of the knowledge base (gateway/knowledge): a documentation section (from a
+    file, `source` and `stamp` tell when it must be read again) or an answered ticket's
+    question and answer (`message_pk`: the answer; a #nokb answer is a `private` marker)."""
+
+    __tablename__ = "kb_docs"
+    __table_args__ = (Index("ix_kb_docs_source", "source"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    ref: Mapped[str] = mapped_column(String(300))  # "user-guide#3", "admin-guide#kopie", "HOT-2026-000123"
+    document: Mapped[str] = mapped_column(Text, default="")  # the document's title, or the ticket's subject
+    title: Mapped[str] = mapped_column(Text, default="")  # the section's heading
+    location: Mapped[str] = mapped_column(String(200), default="")  # "page=3", an anchor, or ""
+    url: Mapped[str | None] = mapped_column(Text)
+    excerpt: Mapped[str] = mapped_column(Text, default="")  # the first lines, shown to consultants
+    source: Mapped[str | None] = mapped_column(Text)  # the file it was read from
+    stamp: Mapped[str | None] = mapped_column(String(60))  # the file's size and mtime when read
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), unique=True)
+    at: Mapped[datetime | None]  # when the ticket was answered
+    length: Mapped[int] = mapped_column(Integer, default=0)  # number of terms (BM25's document length)
+
+
+class KbTerm(Base):
+    """The inverted index: a term (gateway/knowledge/terms.py) and how often an entry holds it."""
+
+    __tablename__ = "kb_terms"
+    __table_args__ = (Index("ix_kb_terms_doc", "doc_id"),)
+    term: Mapped[str] = mapped_column(String(40), primary_key=True)
+    doc_id: Mapped[int] = mapped_column(ForeignKey("kb_docs.id", ondelete="CASCADE"), primary_key=True)
+    tf: Mapped[int] = mapped_column(Integer)
 
 
 def table(model: type[Base]) -> Table:
