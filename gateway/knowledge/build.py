@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import structlog
 from sqlalchemy import and_, delete, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,7 +16,6 @@ from gateway.knowledge.documents import DocumentError, Section
 from parsers.text import shorten
 from storage.models import Event, KbDoc, KbKind, KbTerm, Message, MessageKind, Ticket
 
-log = structlog.get_logger(__name__)
 ANSWERS_PER_ROUND = 500
 EXCERPT_CHARS = 300
 
@@ -43,7 +41,7 @@ def sync_docs(factory: sessionmaker[Session], folders: Iterable[str], doc_url: s
         if not folder.is_dir():
             report.errors.append(f"knowledge.docs: {folder} is not a folder")
         with factory() as session:
-            stamps = dict(session.execute(select(KbDoc.source, KbDoc.stamp).where(KbDoc.kind == KbKind.SECTION)).tuples())
+            stamps = dict(session.execute(select(KbDoc.source, KbDoc.stamp).where(KbDoc.kind == KbKind.SECTION)).tuples().all())
         for path in progress(files):
             seen.add(str(path))
             stamp = _stamp(path)
@@ -67,7 +65,6 @@ def _read_file(factory: sessionmaker[Session], path: Path, folder: Path, stamp: 
         sections = documents.read(path, folder)
     except DocumentError as exc:
         report.errors.append(str(exc))
-        log.warning("documentation file not indexed", error=str(exc))
         sections = []
     with factory.begin() as session:
         index.remove(session, list(session.scalars(select(KbDoc.id).where(KbDoc.source == str(path)))))

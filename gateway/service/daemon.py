@@ -294,6 +294,8 @@ class Daemon:
             self.metrics.errors.labels("knowledge").inc()
             log.exception("knowledge base round failed; will retry")
             return False
+        for error in report.errors:
+            log.warning("documentation not indexed", error=error)
         if report.answers or report.files_read or report.files_removed:
             log.info("knowledge base indexed", answers=report.answers, private=report.private,
                      files=report.files_read, sections=report.sections, removed=report.files_removed)  # fmt: skip
