@@ -126,7 +126,7 @@ def test_suggestions_doc_block_and_past_answers(db_url: str, tmp_path: Path, rel
     line = ingest(hotline, tmp_path, thunderbird_reply(notice, "#doc 1\nWpłatę rejestruje się w oknie Wpłaty."))
     assert line["action"] == "answered"
     flush(hotline)
-    (answer,) = [m for m in to(relay, USER) if "Odpowiedź" in str(m["Subject"])]
+    (answer,) = [m for m in to(relay, USER) if m["X-Hotline-Kind"] == "answer"]
     block = ("Dokumentacja:\n- Podręcznik użytkownika, Rejestrowanie wpłat, s. 1, "
              "https://docs.example.org/user-guide.pdf#page=1")
     assert f"Wpłatę rejestruje się w oknie Wpłaty.\n\n{block}" in body(answer)
@@ -155,10 +155,10 @@ def test_a_wrong_doc_reference_is_the_consultants_error_and_sends_nothing(db_url
     flush(hotline)
     (notice,) = [m for m in to(relay, TEAM) if f"[HOT#{number[4:]}]" in str(m["Subject"])]
     line = ingest(hotline, tmp_path, thunderbird_reply(notice, "#doc 7 user-guide#99\nOdsetki nalicza program."))
-    assert line["action"] == "held" and "#doc 7: the notification listed 3" in line["reason"]
+    assert line["action"] == "held" and "#doc 7: the notification listed 1 documentation section(s)" in line["reason"]
     assert 'no documentation section "user-guide#99"' in line["reason"]
     flush(hotline)
-    assert [m for m in to(relay, USER) if "Odpowiedź" in str(m["Subject"])] == []
+    assert [m for m in to(relay, USER) if m["X-Hotline-Kind"] == "answer"] == []
 
 
 def test_min_score_keeps_weak_suggestions_out(tmp_path: Path, relay: Relay) -> None:  # noqa: F811
