@@ -1,0 +1,110 @@
+"""The knowledge base: does it find the right section, and is it fast with many answers?
+
+1. Retrieval: the documentation of tests/knowledge_set.py (a PDF user guide, an HTML admin
+   guide) indexed as `hotline kb index` indexes it, and its 60 questions (20 OCR-damaged)
+   ranked: recall@1 and recall@3, all and OCR-damaged.
+2. Speed: `--answers` synthetic past answers (Zipf-distributed words, the guide's words
+   among them so the query terms have long posting lists) put in the same SQLite index;
+   the new-ticket suggestions (gateway.knowledge.suggest: sections and answers) timed for
+   each of the 60 questions.
+
+    .venv/bin/python bench/kb_bench.py [--answers 100000]
+
+Prints one JSON object; exits 1 below the issue's aims (top 3 >= 95%, OCR top 3 >= 90%,
+first >= 85%) or over 50 ms for the slowest suggestion.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import insert
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from gateway.knowledge import build, index, suggest, terms  # noqa: E402
+from storage import db  # noqa: E402
+from storage.models import KbDoc, KbKind, KbTerm, table  # noqa: E402
+from tests import knowledge_set as ks  # noqa: E402
+
+
+def recall(factory: db.sessionmaker) -> dict[str, float]:  # type: ignore[name-defined]
+    questions = ks.questions()
+    with factory() as session:
+        ranked = [[h.ref for h in index.search(session, q.text, KbKind.SECTION, 3)] for q in questions]
+    pairs = list(zip(questions, ranked))
+    ocr = [(q, r) for q, r in pairs if q.ocr]
+    return {"questions": len(pairs), "recall_at_1": sum(r[:1] == [q.answer] for q, r in pairs) / len(pairs),
+            "recall_at_3": sum(q.answer in r for q, r in pairs) / len(pairs),
+            "ocr_recall_at_1": sum(r[:1] == [q.answer] for q, r in ocr) / len(ocr),
+            "ocr_recall_at_3": sum(q.answer in r for q, r in ocr) / len(ocr)}  # fmt: skip
+
+
+def fill(factory: db.sessionmaker, answers: int, seed: int = 18) -> float:  # type: ignore[name-defined]
+    """`answers` past answers of ~60 words each, straight into the tables (as index.add
+    writes them, in bulk); returns the seconds it took."""
+    rng = random.Random(seed)
+    domain = sorted({w for s in ks.sections() for w in terms.words(f"{s.title} {s.text}")})
+    filler = ["".join(rng.choice("abcdefghijklmnoprstuwyz") for _ in range(rng.randint(4, 10))) for _ in range(30000)]
+    weights = [1 / (rank + 1) for rank in range(len(filler))]
+    started = time.perf_counter()
+    with factory.begin() as session:
+        for first in range(0, answers, 5000):
+            docs, postings = [], []
+            for doc_id in range(first + 1000, min(first + 5000, answers) + 1000):  # after the sections
+                words = rng.choices(filler, weights, k=55) + rng.sample(domain, 5)
+                found = Counter(terms.stem(w) for w in words)
+                docs.append({"id": doc_id, "kind": KbKind.ANSWER, "ref": f"HOT-2026-{doc_id:06d}", "document": "",
+                             "title": "", "location": "", "excerpt": " ".join(words[:20]), "length": sum(found.values())})
+                postings += [{"term": t, "doc_id": doc_id, "tf": n} for t, n in found.items()]
+            session.execute(insert(table(KbDoc)), docs)
+            session.execute(insert(table(KbTerm)), postings)
+    return time.perf_counter() - started
+
+
+def timed(factory: db.sessionmaker) -> list[float]:  # type: ignore[name-defined]
+    times = []
+    with factory() as session:
+        for q in ks.questions():
+            started = time.perf_counter()
+            suggest.suggest(session, q.text, 0.0)
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--answers", type=int, default=100_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        url = f"sqlite:///{folder / 'kb.db'}"
+        db.upgrade(db.make_engine(url))
+        factory = db.open_store(url)
+        ks.write_docs(folder / "docs")
+        started = time.perf_counter()
+        report = build.run(factory, [str(folder / "docs")], "")
+        result: dict[str, object] = {"sections": report.sections, "index_docs_seconds": round(time.perf_counter() - started, 2)}
+        result.update(recall(factory))
+        result["fill_seconds"] = round(fill(factory, args.answers), 1)
+        result["answers"] = args.answers
+        times = timed(factory)
+        result["suggest_ms_median"] = round(statistics.median(times) * 1000, 1)
+        result["suggest_ms_max"] = round(max(times) * 1000, 1)
+        result["recall_with_answers_at_3"] = recall(factory)["recall_at_3"]
+    print(json.dumps(result))
+    ok = (result["recall_at_3"] >= 0.95 and result["ocr_recall_at_3"] >= 0.90 and result["recall_at_1"] >= 0.85  # type: ignore[operator]
+          and result["suggest_ms_max"] < 50)  # type: ignore[operator]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
