@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -381,8 +381,8 @@ def cmd_kb_index(args: argparse.Namespace) -> int:
     factory = open_store(settings)
     knowledge = settings.knowledge
 
-    def progress(files: list[Path]) -> tqdm[Path]:
-        return tqdm(files, unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
+    def progress(files: Iterable[Path]) -> Iterable[Path]:
+        return tqdm(list(files), unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
 
     try:
         if args.rebuild:
