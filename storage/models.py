@@ -313,13 +313,31 @@ class KbDoc(Base):
 
 
 class KbTerm(Base):
-    """The inverted index: a term (gateway/knowledge/terms.py) and how often an entry holds it."""
+    """The inverted index: a term (gateway/knowledge/terms.py), an entry holding it and how
+    often, with the entry's kind and length copied in so that ranking reads these rows
+    alone (one range of the primary key per query term, no join; WITHOUT ROWID on SQLite,
+    an index-only scan on PostgreSQL)."""
 
     __tablename__ = "kb_terms"
-    __table_args__ = (Index("ix_kb_terms_doc", "doc_id"),)
+    __table_args__ = (Index("ix_kb_terms_doc", "doc_id"),
+                      Index("ix_kb_terms_ranked", "kind", "term", postgresql_include=["doc_id", "tf", "length"]),
+                      {"sqlite_with_rowid": False})  # fmt: skip
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     term: Mapped[str] = mapped_column(String(40), primary_key=True)
     doc_id: Mapped[int] = mapped_column(ForeignKey("kb_docs.id", ondelete="CASCADE"), primary_key=True)
     tf: Mapped[int] = mapped_column(Integer)
+    length: Mapped[int] = mapped_column(Integer)  # the entry's number of terms (BM25's document length)
+
+
+class KbStats(Base):
+    """BM25's collection statistics per kind (entries and their total length), kept by
+    gateway/knowledge/index.py as entries come and go: counting 100,000 entries for each
+    suggestion cost more than the ranking itself."""
+
+    __tablename__ = "kb_stats"
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer, default=0)
+    length: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 def table(model: type[Base]) -> Table:

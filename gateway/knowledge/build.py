@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.knowledge import documents, index
 from gateway.knowledge.documents import DocumentError, Section
 from parsers.text import shorten
-from storage.models import Event, KbDoc, KbKind, KbTerm, Message, MessageKind, Ticket
+from storage.models import Event, KbDoc, KbKind, Message, MessageKind, Ticket
 
 ANSWERS_PER_ROUND = 500
 EXCERPT_CHARS = 300
@@ -114,8 +114,7 @@ def _answer_entry(session: Session, message: Message, ticket: Ticket, private: b
 def rebuild(factory: sessionmaker[Session]) -> None:
     """Everything out, to be indexed again (`hotline kb index --rebuild`)."""
     with factory.begin() as session:
-        session.execute(delete(KbTerm))
-        session.execute(delete(KbDoc))
+        index.clear(session)
 
 
 def run(factory: sessionmaker[Session], folders: Iterable[str], doc_url: str,

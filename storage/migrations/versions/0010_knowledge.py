@@ -38,16 +38,31 @@ def upgrade() -> None:
     op.create_index('ix_kb_docs_source', 'kb_docs', ['source'], unique=False)
     op.create_table(
         'kb_terms',
+        sa.Column('kind', sa.String(length=10), nullable=False),
         sa.Column('term', sa.String(length=40), nullable=False),
         sa.Column('doc_id', sa.Integer(), nullable=False),
         sa.Column('tf', sa.Integer(), nullable=False),
+        sa.Column('length', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['doc_id'], ['kb_docs.id'], ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('term', 'doc_id'),
+        sa.PrimaryKeyConstraint('kind', 'term', 'doc_id'),
+        sqlite_with_rowid=False,
     )
     op.create_index('ix_kb_terms_doc', 'kb_terms', ['doc_id'], unique=False)
+    op.create_index('ix_kb_terms_ranked', 'kb_terms', ['kind', 'term'], unique=False,
+                    postgresql_include=['doc_id', 'tf', 'length'])
+    stats = op.create_table(
+        'kb_stats',
+        sa.Column('kind', sa.String(length=10), nullable=False),
+        sa.Column('docs', sa.Integer(), nullable=False),
+        sa.Column('length', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('kind'),
+    )
+    op.bulk_insert(stats, [{'kind': kind, 'docs': 0, 'length': 0} for kind in ('section', 'answer')])
 
 
 def downgrade() -> None:
+    op.drop_table('kb_stats')
+    op.drop_index('ix_kb_terms_ranked', table_name='kb_terms')
     op.drop_index('ix_kb_terms_doc', table_name='kb_terms')
     op.drop_table('kb_terms')
     op.drop_index('ix_kb_docs_source', table_name='kb_docs')
