@@ -6,7 +6,9 @@ user; past answers suggested for a later similar question, unless `#nokb`; `min_
 from __future__ import annotations
 
 import os
+import smtplib
 import time
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -19,16 +21,17 @@ from storage.models import KbKind
 from tests import knowledge_set as ks
 from tests import mailfactory as mf
 from tests.relay import Relay, relay  # noqa: F401  (fixture)
-from tests.support import Hotline, write_config, ingest_raw as ingest, show_ticket as show
+from tests.support import DaemonProcess, Hotline, free_port, wait_for, write_config, ingest_raw as ingest, show_ticket as show
 from tests.test_consultants import TEAM, USER, body, flush, team_config, thunderbird_reply, to
 
 DOC_URL = "https://docs.example.org/{path}#{anchor}"
 
 
-def kb_config(tmp_path: Path, url: str, relay: Relay, min_score: float = 0.0) -> Hotline:  # noqa: F811
+def kb_config(tmp_path: Path, url: str, relay: Relay, min_score: float = 0.0, extra: str = "") -> Hotline:  # noqa: F811
+    """The team, the relay, and the test set's documentation; `extra` follows [knowledge]."""
     docs = tmp_path / "docs"
     ks.write_docs(docs)
-    knowledge = f'[knowledge]\ndocs = ["{docs}"]\ndoc_url = "{DOC_URL}"\nmin_score = {min_score}\n'
+    knowledge = f'[knowledge]\ndocs = ["{docs}"]\ndoc_url = "{DOC_URL}"\nmin_score = {min_score}\n{extra}'
     return Hotline(write_config(tmp_path / "c.toml", url, team_config(tmp_path) + knowledge, outbound=relay.config()))
 
 
@@ -177,3 +180,37 @@ def test_min_score_keeps_weak_suggestions_out(tmp_path: Path, relay: Relay) -> N
     assert "Dokumentacja, która może" not in notice_of(relay, number)
     assert "[user-guide#2]" in notice_of(relay, real)
     assert strict.json("kb", "search", "--json", vague) == []
+
+
+def test_the_daemon_indexes_an_answer_for_the_next_question(db_url: str, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    """Mail through the running daemon: the consultant's answer is indexed by the daemon's
+    knowledge job, woken by the answer (its own period is ten minutes), so the next similar
+    question's notification at the relay suggests the answered ticket."""
+    port = free_port()
+    daemon_part = (f'index_seconds = 600\n[smtp_server]\nlisten = "127.0.0.1:{port}"\nrecipients = ["@example.org"]\n'
+                   "[daemon]\nsweep_seconds = 0.5\n")  # fmt: skip
+    hotline = kb_config(tmp_path, db_url, relay, extra=daemon_part)
+    assert hotline("kb", "index").code == 0
+
+    def send(raw: bytes) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:  # SMTP lines end in CRLF (smtplib leaves bytes be)
+            client.sendmail("someone@example.org", ["hotline@example.org"], b"\r\n".join(raw.splitlines()) + b"\r\n")
+
+    def notice(subject: str) -> EmailMessage:
+        return wait_for(lambda: [m for m in to(relay, TEAM) if subject in str(m["Subject"]) and m["Reply-To"]], 20)[0]
+
+    daemon = DaemonProcess(hotline.config, tmp_path)
+    try:
+        daemon.start()
+        send(asked("Wpłaty", "jak zarejestrować wpłatę od podatnika w programie?", 1))
+        first = notice("Wpłaty")
+        number = f"HOT-{str(first['Subject']).split('[HOT#')[1].split(']')[0]}"
+        send(thunderbird_reply(first, "Wpłatę rejestruje się w oknie Wpłaty."))
+        wait_for(lambda: [m for m in to(relay, USER) if m["X-Hotline-Kind"] == "answer"], timeout=20)
+        wait_for(lambda: [h for h in hotline.json("kb", "search", "--json", "wpłaty") if h["ref"] == number], 20)
+        send(asked("Rejestracja wpłat", "Gdzie rejestrujemy wpłaty podatników?", 2))
+        similar = body(notice("Rejestracja wpłat")).split("Podobne zgłoszenia, na które już odpowiedziano:\n")[1]
+        assert similar.startswith(f"  - {number}, odpowiedź z ") and "Wpłatę rejestruje się w oknie Wpłaty." in similar
+        assert daemon.terminate() == 0
+    finally:
+        daemon.close()

@@ -41,7 +41,7 @@ def sync_docs(factory: sessionmaker[Session], folders: Iterable[str], doc_url: s
         if not folder.is_dir():
             report.errors.append(f"knowledge.docs: {folder} is not a folder")
         with factory() as session:
-            stamps = dict(session.execute(select(KbDoc.source, KbDoc.stamp).where(KbDoc.kind == KbKind.SECTION)).tuples().all())
+            stamps = dict(session.execute(select(KbDoc.source, KbDoc.stamp).where(KbDoc.kind == KbKind.SECTION)).all())
         for path in progress(files):
             seen.add(str(path))
             stamp = _stamp(path)
@@ -87,7 +87,7 @@ def index_answers(factory: sessionmaker[Session], report: Report) -> bool:
             select(Message, Ticket).join(Ticket, Ticket.id == Message.ticket_id)
             .where(Message.kind == MessageKind.ANSWER, ~exists().where(KbDoc.message_pk == Message.id))
             .order_by(Message.id).limit(ANSWERS_PER_ROUND)
-        ).tuples().all()
+        ).all()
         for message, ticket in rows:
             private = _kept_out(session, message)
             index.add(session, _answer_entry(session, message, ticket, private))
