@@ -610,6 +610,8 @@ def warnings(settings: Settings) -> list[str]:
                         ("smtp_server.recipients", smtp_recipients)):  # fmt: skip
         found += [f"{key}[{i}]: not an e-mail address or @domain: {value!r}"
                   for i, value in enumerate(values) if not (is_address(value) or is_address("x" + value))]  # fmt: skip
+    found += [f"knowledge.docs[{i}]: no folder at {folder}: no documentation is indexed from it"
+              for i, folder in enumerate(settings.knowledge.docs) if not Path(folder).is_dir()]  # fmt: skip
     return found
 
 

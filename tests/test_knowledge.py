@@ -214,3 +214,42 @@ def test_the_daemon_indexes_an_answer_for_the_next_question(db_url: str, tmp_pat
         assert daemon.terminate() == 0
     finally:
         daemon.close()
+
+
+def test_the_daemon_warns_of_a_broken_document_once_per_change(tmp_path: Path) -> None:
+    """A file that cannot be read is named when it appears and again when it changes, not
+    in every index round (here every 0.2 s) while it stays as it was."""
+    docs = tmp_path / "docs"
+    ks.write_docs(docs)
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    extra = f'[knowledge]\ndocs = ["{docs}"]\nindex_seconds = 0.2\n[daemon]\nsweep_seconds = 0.5\n'
+    hotline = Hotline(write_config(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'h.db'}", extra))
+    assert hotline("db", "upgrade").code == 0
+
+    def warned() -> list[str]:
+        return [line for line in daemon.log_lines() if '"documentation not indexed"' in line and "broken.pdf" in line]
+
+    def indexed(name: str, text: str) -> None:  # a round that sees the new file has also met the broken one
+        (docs / f"{name}.md").write_text(f"# {name}\n\n{text}\n", encoding="utf-8")
+        wait_for(lambda: [h for h in hotline.json("kb", "search", "--json", text) if h["ref"] == f"{name}#{name}"], 15)
+
+    daemon = DaemonProcess(hotline.config, tmp_path)
+    try:
+        daemon.start()
+        wait_for(warned, 15)
+        indexed("faq", "Koperty drukuje się z kartoteki podatnika.")
+        indexed("serwis", "Telefon serwisu technicznego działa w dni robocze.")
+        assert len(warned()) == 1, warned()
+        (docs / "broken.pdf").write_bytes(b"%PDF-1.4 still not a PDF, and longer")
+        wait_for(lambda: len(warned()) == 2, 15)
+        assert daemon.terminate() == 0
+    finally:
+        daemon.close()
+
+
+def test_check_config_warns_of_a_missing_documentation_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-docs"
+    path = write_config(tmp_path / "c.toml", f"sqlite:///{tmp_path / 'h.db'}", f'[knowledge]\ndocs = ["{missing}"]\n')
+    result = Hotline(path)("check-config")
+    assert result.code == 0, result.err
+    assert f"{path}: warning: knowledge.docs[0]: no folder at {missing}: no documentation is indexed from it" in result.err

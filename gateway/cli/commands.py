@@ -390,8 +390,8 @@ def cmd_kb_index(args: argparse.Namespace) -> int:
         report = build.run(factory, knowledge.docs, knowledge.doc_url, progress)
     except OperationalError as exc:
         raise store_unavailable(exc) from exc
-    for error in report.errors:
-        print(f"hotline: warning: {error}", file=sys.stderr)
+    for problem in report.errors:
+        print(f"hotline: warning: {problem.message}", file=sys.stderr)
     print(f"{report.files_read} file(s) read, {report.sections} section(s), {report.files_removed} removed; "
           f"{report.answers} answer(s) indexed, {report.private} kept out (#nokb)")  # fmt: skip
     return EX_FAIL if report.errors else 0

@@ -20,6 +20,16 @@ ANSWERS_PER_ROUND = 500
 EXCERPT_CHARS = 300
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Documentation that could not be indexed; the same source and stamp is the same
+    problem, so the daemon warns once per change of the file, not every round."""
+
+    source: str  # the file or folder
+    stamp: str  # the file's size and mtime when read ("" for a folder)
+    message: str
+
+
 @dataclass(slots=True)
 class Report:
     """What a run did (for `hotline kb index` and the log)."""
@@ -29,7 +39,7 @@ class Report:
     sections: int = 0
     answers: int = 0
     private: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
 
 
 def sync_docs(factory: sessionmaker[Session], folders: Iterable[str], doc_url: str, report: Report,
@@ -39,7 +49,7 @@ def sync_docs(factory: sessionmaker[Session], folders: Iterable[str], doc_url: s
     for folder in map(Path, folders):
         files = list(documents.documents(folder)) if folder.is_dir() else []
         if not folder.is_dir():
-            report.errors.append(f"knowledge.docs: {folder} is not a folder")
+            report.errors.append(Problem(str(folder), "", f"knowledge.docs: {folder} is not a folder"))
         with factory() as session:
             stamps = dict(session.execute(select(KbDoc.source, KbDoc.stamp).where(KbDoc.kind == KbKind.SECTION)).all())
         for path in progress(files):
@@ -64,7 +74,7 @@ def _read_file(factory: sessionmaker[Session], path: Path, folder: Path, stamp: 
     try:
         sections = documents.read(path, folder)
     except DocumentError as exc:
-        report.errors.append(str(exc))
+        report.errors.append(Problem(str(path), stamp, str(exc)))
         sections = []
     with factory.begin() as session:
         index.remove(session, list(session.scalars(select(KbDoc.id).where(KbDoc.source == str(path)))))

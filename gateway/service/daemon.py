@@ -76,6 +76,7 @@ class Daemon:
         self.running: set[str] = set()  # jobs in a round now, guarded by `idle`
         self.idle = threading.Condition()
         self.woken = {job.name: threading.Event() for job in JOBS if job.rounds}
+        self.doc_problems: set[build.Problem] = set()  # warned of; again only when the file changes
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -294,8 +295,10 @@ class Daemon:
             self.metrics.errors.labels("knowledge").inc()
             log.exception("knowledge base round failed; will retry")
             return False
-        for error in report.errors:
-            log.warning("documentation not indexed", error=error)
+        if not more:  # the documentation was looked at: what is still wrong and unchanged was said
+            for problem in set(report.errors) - self.doc_problems:
+                log.warning("documentation not indexed", error=problem.message)
+            self.doc_problems = set(report.errors)
         if report.answers or report.files_read or report.files_removed:
             log.info("knowledge base indexed", answers=report.answers, private=report.private,
                      files=report.files_read, sections=report.sections, removed=report.files_removed)  # fmt: skip
