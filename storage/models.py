@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -314,17 +315,16 @@ class KbDoc(Base):
 
 class KbTerm(Base):
     """The inverted index: a term (gateway/knowledge/terms.py), an entry holding it and how
-    often, with the entry's kind and length copied in so that ranking reads these rows
-    alone (one range of the primary key per query term, no join; WITHOUT ROWID on SQLite,
-    an index-only scan on PostgreSQL)."""
+    often, with the entry's kind and length copied in so that ranking reads the primary key
+    alone: one range of it per query term, no join (the table is the key on SQLite, WITHOUT
+    ROWID; the key INCLUDEs tf and length on PostgreSQL, an index-only scan)."""
 
     __tablename__ = "kb_terms"
-    __table_args__ = (Index("ix_kb_terms_doc", "doc_id"),
-                      Index("ix_kb_terms_ranked", "kind", "term", postgresql_include=["doc_id", "tf", "length"]),
-                      {"sqlite_with_rowid": False})  # fmt: skip
-    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
-    term: Mapped[str] = mapped_column(String(40), primary_key=True)
-    doc_id: Mapped[int] = mapped_column(ForeignKey("kb_docs.id", ondelete="CASCADE"), primary_key=True)
+    __table_args__ = (PrimaryKeyConstraint("kind", "term", "doc_id", postgresql_include=["tf", "length"]),
+                      Index("ix_kb_terms_doc", "doc_id"), {"sqlite_with_rowid": False})  # fmt: skip
+    kind: Mapped[str] = mapped_column(String(10))
+    term: Mapped[str] = mapped_column(String(40))
+    doc_id: Mapped[int] = mapped_column(ForeignKey("kb_docs.id", ondelete="CASCADE"))
     tf: Mapped[int] = mapped_column(Integer)
     length: Mapped[int] = mapped_column(Integer)  # the entry's number of terms (BM25's document length)
 

@@ -44,12 +44,10 @@ def upgrade() -> None:
         sa.Column('tf', sa.Integer(), nullable=False),
         sa.Column('length', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['doc_id'], ['kb_docs.id'], ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('kind', 'term', 'doc_id'),
+        sa.PrimaryKeyConstraint('kind', 'term', 'doc_id', postgresql_include=['tf', 'length']),
         sqlite_with_rowid=False,
     )
     op.create_index('ix_kb_terms_doc', 'kb_terms', ['doc_id'], unique=False)
-    op.create_index('ix_kb_terms_ranked', 'kb_terms', ['kind', 'term'], unique=False,
-                    postgresql_include=['doc_id', 'tf', 'length'])
     stats = op.create_table(
         'kb_stats',
         sa.Column('kind', sa.String(length=10), nullable=False),
@@ -62,7 +60,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('kb_stats')
-    op.drop_index('ix_kb_terms_ranked', table_name='kb_terms')
     op.drop_index('ix_kb_terms_doc', table_name='kb_terms')
     op.drop_table('kb_terms')
     op.drop_index('ix_kb_docs_source', table_name='kb_docs')
