@@ -12,12 +12,13 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from gateway import settings as config
 from gateway.knowledge import index
 from storage import db
-from storage.models import KbKind
+from storage.models import KbDoc, KbKind, KbStats
 from tests import knowledge_set as ks
 from tests import mailfactory as mf
 from tests.relay import Relay, relay  # noqa: F401  (fixture)
@@ -37,6 +38,17 @@ def kb_config(tmp_path: Path, url: str, relay: Relay, min_score: float = 0.0, ex
 
 def store(hotline: Hotline) -> sessionmaker:  # type: ignore[type-arg]
     return db.open_store(config.load(hotline.config).storage.url)
+
+
+def statistics(hotline: Hotline) -> dict[str, int]:
+    """Entries per kind, after checking that the BM25 statistics kept as entries come and
+    go (kb_stats) are what counting the entries gives."""
+    with store(hotline)() as session:
+        counted = {k: (n, int(total)) for k, n, total in session.execute(
+            select(KbDoc.kind, func.count(), func.sum(KbDoc.length)).group_by(KbDoc.kind))}  # fmt: skip
+        kept = {k: (n, total) for k, n, total in session.execute(select(KbStats.kind, KbStats.docs, KbStats.length))}
+    assert kept == {kind: counted.get(kind, (0, 0)) for kind in ("section", "answer")}
+    return {kind: n for kind, (n, _) in counted.items()}
 
 
 def asked(subject: str, text: str, n: int) -> bytes:
@@ -94,7 +106,7 @@ def test_kb_index_reads_only_what_changed_and_forgets_what_is_gone(tmp_path: Pat
     first = hotline("kb", "index")
     (warning,) = [line for line in first.err.splitlines() if line.startswith("hotline: warning:")]
     assert first.code == 1 and warning.endswith("broken.pdf: not a readable PDF: Stream has ended unexpectedly")
-    assert "5 file(s) read, 22 section(s)" in first.out
+    assert "5 file(s) read, 22 section(s)" in first.out and statistics(hotline) == {"section": 22}
     second = hotline("kb", "index")  # nothing changed: only the broken file is read again, and named again
     assert second.out.startswith("1 file(s) read, 0 section(s)") and second.code == 1
     (docs / "broken.pdf").unlink()
@@ -104,12 +116,14 @@ def test_kb_index_reads_only_what_changed_and_forgets_what_is_gone(tmp_path: Pat
     os.utime(faq, ns=(time.time_ns(), time.time_ns() + 10**9))
     again = hotline("kb", "index")
     assert again.code == 0 and again.out.startswith("1 file(s) read, 1 section(s), 1 removed")
+    assert statistics(hotline) == {"section": 21}
     (found, *_) = hotline.json("kb", "search", "--json", "drukowanie koperty")
     assert (found["ref"], found["url"]) == ("faq#wydruk-kopert", "https://docs.example.org/faq.md#wydruk-kopert")
     assert all(h["ref"] != "faq#eksport-do-pdfa" for h in hotline.json("kb", "search", "--json", "eksport PDF/A"))
     assert not [h for h in hotline.json("kb", "search", "--json", "telefon serwisu") if h["ref"] == "readme"]
     rebuilt = hotline("kb", "index", "--rebuild")
     assert rebuilt.code == 0 and rebuilt.out.startswith("3 file(s) read, 21 section(s)")
+    assert statistics(hotline) == {"section": 21}
 
 
 # --------------------------------------------------------------------------- end to end
@@ -142,6 +156,7 @@ def test_suggestions_doc_block_and_past_answers(db_url: str, tmp_path: Path, rel
     assert ingest(hotline, tmp_path, thunderbird_reply(notice2, "#nokb\nProszę o kontakt telefoniczny."))["action"] == "answered"
     indexed = hotline("kb", "index")
     assert "1 answer(s) indexed, 1 kept out (#nokb)" in indexed.out, indexed.out
+    assert statistics(hotline) == {"section": 20, "answer": 1, "private": 1}
 
     later = ingest(hotline, tmp_path, asked("Rejestracja wpłat", "Gdzie rejestrujemy wpłaty podatników?", 3))["ticket"]
     flush(hotline)
