@@ -3,15 +3,18 @@
 1. Retrieval: the documentation of tests/knowledge_set.py (a PDF user guide, an HTML admin
    guide) indexed as `hotline kb index` indexes it, and its 60 questions (20 OCR-damaged)
    ranked: recall@1 and recall@3, all and OCR-damaged.
-2. Speed: `--answers` synthetic past answers (Zipf-distributed words, the guide's words
-   among them so the query terms have long posting lists) put in the same SQLite index;
-   the new-ticket suggestions (gateway.knowledge.suggest: sections and answers) timed for
-   each of the 60 questions.
+2. Speed, on SQLite and on a throw-away PostgreSQL: `--answers` synthetic past answers
+   (Zipf-distributed words, 5 of the guides' terms in each so the query terms have long
+   posting lists) put in the index in bulk (gateway.knowledge.index.add_many); the
+   new-ticket suggestions (gateway.knowledge.suggest: sections and answers) timed for
+   each of the 60 questions: median, 95th percentile, slowest.
 
-    .venv/bin/python bench/kb_bench.py [--answers 100000]
+    .venv/bin/python bench/kb_bench.py [--answers 100000] [--stores sqlite,postgresql]
 
 Prints one JSON object; exits 1 below the issue's aims (top 3 >= 95%, OCR top 3 >= 90%,
-first >= 85%) or over 50 ms for the slowest suggestion.
+first >= 85%, the right section still in the top 3 among the answers) or when 5% of the
+suggestions take 50 ms or more (the slowest is printed: on this shared 2-core machine one
+question in 60 may meet another process's burst).
 """
 from __future__ import annotations
 
@@ -67,8 +70,7 @@ def fill(factory: db.sessionmaker, answers: int, seed: int = 18) -> float:  # ty
             for doc_id in range(first + 1000, min(first + 5000, answers) + 1000):  # after the sections
                 terms_of = Counter(rng.choices(filler, cum_weights=cumulative, k=55) + rng.sample(domain, 5))
                 docs.append({"id": doc_id, "kind": KbKind.ANSWER, "ref": f"HOT-2026-{doc_id:06d}", "document": "",
-                             "title": "", "location": "", "excerpt": " ".join(list(terms_of)[:20]),
-                             "length": sum(terms_of.values())})  # fmt: skip
+                             "title": "", "location": "", "excerpt": " ".join(list(terms_of)[:20])})  # fmt: skip
                 found.append(terms_of)
             index.add_many(connection, docs, found)
     return time.perf_counter() - started
@@ -127,7 +129,7 @@ def main() -> int:
     print(json.dumps(result))
     timings = [t for t in result.values() if isinstance(t, dict)]
     ok = (result["recall_at_3"] >= 0.95 and result["ocr_recall_at_3"] >= 0.90 and result["recall_at_1"] >= 0.85  # type: ignore[operator]
-          and all(t["suggest_ms_median"] < 50 and t["recall_with_answers_at_3"] >= 0.95 for t in timings))
+          and all(t["suggest_ms_p95"] < 50 and t["recall_with_answers_at_3"] >= 0.95 for t in timings))
     return 0 if ok else 1
 
 

@@ -70,16 +70,19 @@ def add(session: Session, entry: Entry) -> None:
 
 
 def add_many(connection: Connection, docs: list[dict[str, Any]], found: list[Counter[str]]) -> None:
-    """Entries given as kb_docs rows (with their ids) and their term counts, in bulk: the
-    postings sorted as the index keeps them and sent as plain tuples, without SQLAlchemy's
-    per-row work (bench/kb_bench.py fills 100,000 answers so, in a minute, not minutes)."""
-    connection.execute(insert(table(KbDoc)), docs)
+    """Entries given as kb_docs rows (with their ids; the length is counted here) and their
+    term counts, in bulk: the postings sorted as the key keeps them and sent as plain
+    tuples (COPY on PostgreSQL), without SQLAlchemy's per-row work: bench/kb_bench.py fills
+    100,000 answers so in about a minute, where the per-answer path took three and more."""
+    lengths = [sum(terms.values()) for terms in found]
+    connection.execute(insert(table(KbDoc)), [{**doc, "length": n} for doc, n in zip(docs, lengths)])
     entries = [(doc["id"], KbKind(doc["kind"]), terms) for doc, terms in zip(docs, found)]
-    rows = sorted((kind.value, t[:40], doc_id, n, doc["length"]) for (doc_id, kind, terms), doc in zip(entries, docs)
+    rows = sorted((kind.value, t[:40], doc_id, n, length) for (doc_id, kind, terms), length in zip(entries, lengths)
                   for t, n in terms.items())  # fmt: skip
     columns = "kb_terms (kind, term, doc_id, tf, length)"
-    if connection.dialect.name == "postgresql":  # COPY: psycopg's executemany is a round trip a row
-        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(f"COPY {columns} FROM STDIN") as copy:  # type: ignore[union-attr]
+    if connection.dialect.name == "postgresql":  # psycopg's executemany is a round trip a row
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY {columns} FROM STDIN") as copy:  # type: ignore[union-attr]
             for row in rows:
                 copy.write_row(row)
     else:
