@@ -368,6 +368,25 @@ class RegisterSection(Section):
     checkpoint_to: list[str] = []  # auditors mailed a daily checkpoint
 
 
+class KnowledgeSection(Section):
+    """The knowledge base (gateway/knowledge): documentation folders, their public link,
+    and the score below which nothing is suggested."""
+
+    docs: list[StatePath] = []  # folders of documentation (PDF, HTML, Markdown, text)
+    doc_url: str = ""  # e.g. "https://docs.example.org/{path}#{anchor}"
+    min_score: float = Field(0.0, ge=0.0)  # suggestions below it are not shown
+    index_seconds: float = Field(300.0, gt=0)  # how often the daemon looks for changed documentation
+
+    @field_validator("doc_url")
+    @classmethod
+    def _doc_url(cls, value: str) -> str:
+        try:
+            value.format(path="p", anchor="a")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{path}} and {{anchor}} may stand in braces: {exc}") from None
+        return value
+
+
 class MetricsSection(Section):
     listen: Listen = "127.0.0.1:9466"  # Prometheus /metrics and /health; keep it on loopback
 
@@ -478,6 +497,7 @@ class Settings(Section):
     logging: LoggingSection = LoggingSection()
     sla: SlaSection = SlaSection()
     register_: RegisterSection = Field(RegisterSection(), alias="register")  # `register` is ABCMeta's
+    knowledge: KnowledgeSection = KnowledgeSection()
     source: Annotated[Path, Field(exclude=True)] = DEFAULT_PATH
 
     @cached_property
@@ -590,6 +610,8 @@ def warnings(settings: Settings) -> list[str]:
                         ("smtp_server.recipients", smtp_recipients)):  # fmt: skip
         found += [f"{key}[{i}]: not an e-mail address or @domain: {value!r}"
                   for i, value in enumerate(values) if not (is_address(value) or is_address("x" + value))]  # fmt: skip
+    found += [f"knowledge.docs[{i}]: no folder at {folder}: no documentation is indexed from it"
+              for i, folder in enumerate(settings.knowledge.docs) if not Path(folder).is_dir()]  # fmt: skip
     return found
 
 

@@ -1,6 +1,9 @@
 """Mail commands at the top of a consultant's reply: ``#note``, ``#close``, ``#severity N``,
 ``#assign ADDRESS``, ``#pending``, ``#called`` (the user was called back: a phone
-acknowledgement is done; the text, if any, records the call and is not sent).
+acknowledgement is done; the text, if any, records the call and is not sent), ``#doc REF``
+(the answer ends with a pointer to the documentation: REF as the notification listed it,
+"2", or a section's ref, "user-guide#4"; several may follow), ``#nokb`` (a private answer:
+kept out of the knowledge base).
 
 Rules (decided here, relied on by the gateway):
 
@@ -23,13 +26,13 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Name = Literal["note", "close", "severity", "assign", "pending", "called"]
+Name = Literal["note", "close", "severity", "assign", "pending", "called", "doc", "nokb"]
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
     name: Name
-    argument: str | None  # severity: "1".."4"; assign: the e-mail address; others None
+    argument: str | None  # severity: "1".."4"; assign: the e-mail address; doc: the refs; others None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +42,12 @@ class Commands:
     text: str  # the text after the command lines (leading blank lines removed)
 
 
-_KNOWN = "(known: #note, #close, #severity N, #assign ADDRESS, #pending, #called)"
+_KNOWN = "(known: #note, #close, #severity N, #assign ADDRESS, #pending, #called, #doc REF, #nokb)"
 _NAMES: dict[str, Name] = {
     "note": "note", "close": "close", "severity": "severity", "assign": "assign", "pending": "pending",
-    "called": "called",
+    "called": "called", "doc": "doc", "nokb": "nokb",
 }  # fmt: skip
-_NO_ARGUMENT: frozenset[Name] = frozenset({"note", "close", "pending", "called"})
+_NO_ARGUMENT: frozenset[Name] = frozenset({"note", "close", "pending", "called", "nokb"})
 _LINE = re.compile(r"^#(?P<name>[^\s:]*)\s*:?\s*(?P<argument>.*)$")
 _ADDRESS = re.compile(r"^<?(?P<address>[^\s@<>]+@[^\s@<>]+\.[^\s@<>.]+)>?$")
 _SEVERITIES = frozenset({"1", "2", "3", "4"})
@@ -64,6 +67,8 @@ def _argument(name: Name, argument: str) -> tuple[str | None, str | None]:
         if argument in _SEVERITIES:
             return argument, None
         return None, f'#severity needs 1, 2, 3 or 4, got {_shown(argument)}'
+    if name == "doc":
+        return (argument, None) if argument else (None, "#doc needs a section: its number in the notification or its ref")
     match = _ADDRESS.match(argument)
     if match is None:
         return None, f"#assign needs one e-mail address, got {_shown(argument)}"

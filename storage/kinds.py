@@ -72,3 +72,12 @@ class LogKind(StrEnum):
     REOPEN = "reopen"
     SEVERITY = "severity"
     SLA = "sla"  # a ticket's SLA clocks as they froze when it closed
+
+
+class KbKind(StrEnum):
+    """What a knowledge-base entry is: a documentation section, a past answer, or an
+    answer kept out (#nokb: a marker, never ranked)."""
+
+    SECTION = "section"
+    ANSWER = "answer"
+    PRIVATE = "private"

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -28,7 +29,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.kinds import (  # noqa: F401  (re-exported: the models' vocabulary)
-    Channel, Direction, InboxState, LogKind, MessageKind, OutboxKind, OutboxState, PromiseStep, TicketStatus,
+    Channel, Direction, InboxState, KbKind, LogKind, MessageKind, OutboxKind, OutboxState, PromiseStep, TicketStatus,
 )
 
 
@@ -288,6 +289,55 @@ class LogHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
     frontier: Mapped[list[str]] = mapped_column(JSON)
+
+
+class KbDoc(Base):
+    """One entry of the knowledge base (gateway/knowledge): a documentation section (from a
+    file, `source` and `stamp` tell when it must be read again) or an answered ticket's
+    question and answer (`message_pk`: the answer; a #nokb answer is a `private` marker)."""
+
+    __tablename__ = "kb_docs"
+    __table_args__ = (Index("ix_kb_docs_source", "source"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    ref: Mapped[str] = mapped_column(String(300))  # "user-guide#3", "admin-guide#kopie", "HOT-2026-000123"
+    document: Mapped[str] = mapped_column(Text, default="")  # the document's title, or the ticket's subject
+    title: Mapped[str] = mapped_column(Text, default="")  # the section's heading
+    location: Mapped[str] = mapped_column(String(200), default="")  # "page=3", an anchor, or ""
+    url: Mapped[str | None] = mapped_column(Text)
+    excerpt: Mapped[str] = mapped_column(Text, default="")  # the first lines, shown to consultants
+    source: Mapped[str | None] = mapped_column(Text)  # the file it was read from
+    stamp: Mapped[str | None] = mapped_column(String(60))  # the file's size and mtime when read
+    message_pk: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), unique=True)
+    at: Mapped[datetime | None]  # when the ticket was answered
+    length: Mapped[int] = mapped_column(Integer, default=0)  # number of terms (BM25's document length)
+
+
+class KbTerm(Base):
+    """The inverted index: a term (gateway/knowledge/terms.py), an entry holding it and how
+    often, with the entry's kind and length copied in so that ranking reads the primary key
+    alone: one range of it per query term, no join (the table is the key on SQLite, WITHOUT
+    ROWID; the key INCLUDEs tf and length on PostgreSQL, an index-only scan)."""
+
+    __tablename__ = "kb_terms"
+    __table_args__ = (PrimaryKeyConstraint("kind", "term", "doc_id", postgresql_include=["tf", "length"]),
+                      Index("ix_kb_terms_doc", "doc_id"), {"sqlite_with_rowid": False})  # fmt: skip
+    kind: Mapped[str] = mapped_column(String(10))
+    term: Mapped[str] = mapped_column(String(40))
+    doc_id: Mapped[int] = mapped_column(ForeignKey("kb_docs.id", ondelete="CASCADE"))
+    tf: Mapped[int] = mapped_column(Integer)
+    length: Mapped[int] = mapped_column(Integer)  # the entry's number of terms (BM25's document length)
+
+
+class KbStats(Base):
+    """BM25's collection statistics per kind (entries and their total length), kept by
+    gateway/knowledge/index.py as entries come and go: counting 100,000 entries for each
+    suggestion cost more than the ranking itself."""
+
+    __tablename__ = "kb_stats"
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer, default=0)
+    length: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 def table(model: type[Base]) -> Table:

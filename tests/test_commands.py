@@ -5,7 +5,7 @@ import pytest
 
 from parsers.commands import Command, Commands, parse_commands
 
-KNOWN = "(known: #note, #close, #severity N, #assign ADDRESS, #pending, #called)"
+KNOWN = "(known: #note, #close, #severity N, #assign ADDRESS, #pending, #called, #doc REF, #nokb)"
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("parsers",),
     ("storage",),
     ("gateway.settings", "gateway.worktime", "gateway.tokens", "gateway.senders", "gateway.logs", "gateway.lifecycle",
-     "gateway.sla", "gateway.register"),
+     "gateway.sla", "gateway.register", "gateway.knowledge"),
     ("gateway.outbound",),
     ("gateway.pipeline",),
     ("gateway.intake",),

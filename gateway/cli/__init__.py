@@ -109,6 +109,17 @@ def build_parser() -> ArgParser:
     p.add_argument("number", help=NUMBER_HELP)
     p.set_defaults(command_function="cmd_register_prove")
 
+    k = sub.add_parser("kb", help="the knowledge base: documentation sections and past answers").add_subparsers(
+        dest="kb_command", required=True, parser_class=ArgParser
+    )
+    p = k.add_parser("index", help="index changed documentation ([knowledge] docs) and new answers")
+    p.add_argument("--rebuild", action="store_true", help="drop the index and build it anew")
+    p.set_defaults(command_function="cmd_kb_index")
+    p = k.add_parser("search", help="the best documentation sections and answered tickets for a text")
+    p.add_argument("text", nargs="+", help="the question (words may be given unquoted)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(command_function="cmd_kb_search")
+
     sub.add_parser("check-config", help="validate the config").set_defaults(command_function="cmd_check_config")
     d = sub.add_parser("db", help="database maintenance").add_subparsers(
         dest="db_command", required=True, parser_class=ArgParser

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -369,3 +369,50 @@ def output(path: str | None) -> Iterator[TextIO]:
         os.unlink(handle.name)
         raise
     os.replace(handle.name, target)
+
+
+def cmd_kb_index(args: argparse.Namespace) -> int:
+    """The documentation folders and the answers not yet indexed; a progress bar on a terminal."""
+    from tqdm import tqdm
+
+    from gateway.knowledge import build
+
+    settings = load_settings(args)
+    factory = open_store(settings)
+    knowledge = settings.knowledge
+
+    def progress(files: Iterable[Path]) -> Iterable[Path]:
+        return tqdm(list(files), unit="file", file=sys.stderr, disable=not sys.stderr.isatty())
+
+    try:
+        if args.rebuild:
+            build.rebuild(factory)
+        report = build.run(factory, knowledge.docs, knowledge.doc_url, progress)
+    except OperationalError as exc:
+        raise store_unavailable(exc) from exc
+    for problem in report.errors:
+        print(f"hotline: warning: {problem.message}", file=sys.stderr)
+    print(f"{report.files_read} file(s) read, {report.sections} section(s), {report.files_removed} removed; "
+          f"{report.answers} answer(s) indexed, {report.private} kept out (#nokb)")  # fmt: skip
+    return EX_FAIL if report.errors else 0
+
+
+KB_SEARCH_LIMIT = 5
+
+
+def cmd_kb_search(args: argparse.Namespace) -> int:
+    from gateway.cli import views
+    from gateway.knowledge import index
+    from storage.kinds import KbKind
+
+    settings = load_settings(args)
+    text = " ".join(args.text)
+    try:
+        with open_store(settings)() as session:
+            hits = [h for kind in (KbKind.SECTION, KbKind.ANSWER)
+                    for h in index.search(session, text, kind, KB_SEARCH_LIMIT, settings.knowledge.min_score)]  # fmt: skip
+    except OperationalError as exc:
+        raise store_unavailable(exc) from exc
+    for hit in hits:
+        print(json.dumps(views.hit_json(hit), ensure_ascii=False) if args.json else views.hit_text(hit, settings))
+    return 0

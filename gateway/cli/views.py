@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from gateway.knowledge.index import Hit
 from gateway.outbound.outbox import Waiting
+from gateway.settings import Settings
 from gateway.pipeline.tickets import OCR_SUFFIX
 from gateway.service.sla import Queue, working_time
 from gateway.sla.clocks import ClockResult, Run, explain
 from parsers.text import BIDI_OVERRIDES, controls
-from storage.models import Attachment, Event, Message, Ticket, iso
+from storage.models import Attachment, Event, KbKind, Message, Ticket, iso
 
 # a terminal line: controls but tab (a newline too) and the bidi overrides, not the marks
 _UNSAFE = controls("\t", c1=True, extra=BIDI_OVERRIDES)
@@ -186,3 +188,19 @@ def outbox_text(row: Waiting) -> str:
     why = f"last try: {shown(row.last_error)}" if row.last_error else "not tried yet"
     when = f"next try {iso(row.next_try_at)}" if row.state == "pending" else row.state
     return f"{what}: {when}, {row.attempts} tries, {why}"
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    """A knowledge-base hit for `hotline kb search --json`."""
+    return {"kind": str(hit.kind), "ref": hit.ref, "score": hit.score, "document": hit.document, "title": hit.title,
+            "location": hit.location, "url": hit.url, "excerpt": hit.excerpt, "answered_at": iso(hit.at)}  # fmt: skip
+
+
+def hit_text(hit: Hit, settings: Settings) -> str:
+    """A hit as two lines for a terminal: what and where, then its first words."""
+    if hit.kind == KbKind.ANSWER:
+        at = hit.at.astimezone(settings.work_calendar.tz).strftime("%Y-%m-%d") if hit.at else "-"
+        head = f"{hit.score:6.2f}  ticket {hit.ref} answered on {at}: {hit.document}"
+    else:
+        head = f"{hit.score:6.2f}  {hit.ref}  {hit.document}: {hit.title}" + (f"  {hit.url}" if hit.url else "")
+    return f"{shown(head)}\n        {shown(' '.join(hit.excerpt.split())[:150])}"

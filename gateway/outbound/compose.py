@@ -43,6 +43,7 @@ from gateway.outbound.headers import (
     tagged_subject,
     thread_references,
 )
+from gateway.knowledge.suggest import Suggestions
 from gateway.outbound.templates import Templates, pick_language, templates
 from parsers.refs import canonical_number
 from parsers.reply import REPLY_MARKERS  # the first line of a notification: the reply parser cuts there
@@ -112,6 +113,7 @@ class Notification:
     text: str  # the question (new) or the follow-up text
     review: tuple[str, ...]  # why a person must check it (needs_review reasons); empty = fine
     status: str  # the ticket's status now
+    suggestions: Suggestions | None = None  # the knowledge base's best sections and similar answered tickets
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 
 from gateway import lifecycle
+from gateway.knowledge import suggest
 from gateway.outbound import outgoing
 from gateway.outbound.facts import Way, facts_of, way_back
 from gateway.pipeline import tickets
@@ -45,11 +46,11 @@ def take(ctx: Context, work: Work, arrival: Arrival) -> Taken:
     stored = ctx.session.get(Ticket, work.ticket.id)
     assert stored is not None
     commands = parse_commands(new_text(arrival.parsed.text).new)
-    if commands.errors:
-        return _refuse(ctx, work, arrival, stored, commands)
+    text, unknown = _with_documentation(ctx, stored, commands)
+    if commands.errors or unknown:
+        return _refuse(ctx, work, arrival, stored, replace(commands, errors=(*commands.errors, *unknown)))
     _apply(ctx, work, arrival, stored, commands)
     names: list[str] = [c.name for c in commands.commands]
-    text = commands.text.strip()
     if {"note", "called"} & set(names) or not text:  # after #called the text records the call
         kind = MessageKind.NOTE
         tickets.add_message(ctx.changes, work.ticket, arrival, kind, text_=text)
@@ -58,6 +59,19 @@ def take(ctx: Context, work: Work, arrival: Arrival) -> Taken:
         return Taken("appended", "internal note" if text else f"commands: {', '.join(names)}")
     _answer(ctx, work, arrival, stored, text, names)
     return Taken("answered", None)
+
+
+def _with_documentation(ctx: Context, stored: Ticket, commands: Commands) -> tuple[str, list[str]]:
+    """The answer's text, with the "Dokumentacja:" block when #doc names sections (SPEC.md
+    rule 5: it goes to the user and stays in the register); an error line per ref not found."""
+    text = commands.text.strip()
+    doc = next((c.argument for c in commands.commands if c.name == "doc" and c.argument), None)
+    if doc is None or stored.id is None:
+        return text, []
+    hits, errors = suggest.resolve(ctx.session, stored.id, doc)
+    if errors or not text:
+        return text, errors
+    return f"{text}\n\n{suggest.documentation_block(hits, stored.language)}", []
 
 
 def _apply(ctx: Context, work: Work, arrival: Arrival, stored: Ticket, commands: Commands) -> None:

@@ -4,8 +4,10 @@ brings their answer back to the ticket (gateway/tokens.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Literal
 
+from gateway.knowledge import suggest
 from gateway.outbound import outgoing
 from gateway.outbound.facts import facts, facts_of
 from gateway.pipeline import tickets
@@ -26,8 +28,10 @@ def notify(ctx: Context, work: Work) -> Work:
         about = facts(ctx.settings, ticket.number, row)
         has_contact = bool(row["return_emails"] or row["return_faxes"] or row["return_phones"])
         review = [*tickets.review_reasons(reading, has_contact), *work.review]  # what acknowledge found too
-        note = _note(about, "new", row, tickets.question_of(reading), review, ticket.status, reading.channel,
-                     tickets.format_address(reading.message))  # fmt: skip
+        question = tickets.question_of(reading)
+        note = replace(_note(about, "new", row, question, review, ticket.status, reading.channel,
+                             tickets.format_address(reading.message)),
+                       suggestions=_suggestions(ctx, work, f"{row['subject']}\n{question}"))  # fmt: skip
     elif outcome.action == "appended" and work.role == "user" and ticket.id is not None:
         stored = ctx.session.get(Ticket, ticket.id)
         assert stored is not None
@@ -42,6 +46,18 @@ def notify(ctx: Context, work: Work) -> Work:
     if out is not None:
         ctx.changes.outgoing.append((ticket, out))
     return work
+
+
+def _suggestions(ctx: Context, work: Work, text: str) -> suggest.Suggestions:
+    """The knowledge base's best sections and similar answered tickets (a read: the index
+    is written outside routing); what was listed is kept, so "#doc 2" means what it showed."""
+    assert work.ticket is not None
+    found = suggest.suggest(ctx.session, text, ctx.settings.knowledge.min_score)
+    if found:
+        ctx.changes.event(work.ticket, "hotline", suggest.SUGGESTED, work.entry.received_at,
+                          sections=[h.ref for h in found.sections], answers=[h.ref for h in found.answers],
+                          scores=[h.score for h in (*found.sections, *found.answers)])  # fmt: skip
+    return found
 
 
 def _note(facts: AckFacts, kind: Literal["new", "followup"], contacts: Mapping[str, list[str]], text: str,

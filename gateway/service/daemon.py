@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import logs
+from gateway.knowledge import build
 from gateway.outbound import delivery
 from gateway.service import metrics
 from gateway.service.jobs import JOBS
@@ -75,6 +76,7 @@ class Daemon:
         self.running: set[str] = set()  # jobs in a round now, guarded by `idle`
         self.idle = threading.Condition()
         self.woken = {job.name: threading.Event() for job in JOBS if job.rounds}
+        self.doc_problems: set[build.Problem] = set()  # warned of; again only when the file changes
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -222,6 +224,8 @@ class Daemon:
             self.record(source, outcome)
         if routed:
             self.wake("outbox")  # acknowledgements go out at once
+        if any(outcome.action == "answered" for _, outcome in routed):
+            self.wake("knowledge")  # the answer is suggested for the next similar question
         return bool(routed)
 
     def send_outbox(self) -> bool:
@@ -276,6 +280,29 @@ class Daemon:
         except Exception:
             self.metrics.errors.labels("checkpoint").inc()
             log.exception("queueing the daily checkpoint failed; will retry")
+
+    def index_knowledge(self) -> bool:
+        """New answers into the knowledge base, and the documentation folders when their
+        files changed (gateway/knowledge/build.py), outside any routing transaction;
+        True when more answers wait."""
+        knowledge = self.settings.knowledge
+        report = build.Report()
+        try:
+            more = build.index_answers(self.factory, report)
+            if not more:
+                build.sync_docs(self.factory, knowledge.docs, knowledge.doc_url, report)
+        except Exception:
+            self.metrics.errors.labels("knowledge").inc()
+            log.exception("knowledge base round failed; will retry")
+            return False
+        if not more:  # the documentation was looked at: what is still wrong and unchanged was said
+            for problem in set(report.errors) - self.doc_problems:
+                log.warning("documentation not indexed", error=problem.message)
+            self.doc_problems = set(report.errors)
+        if report.answers or report.files_read or report.files_removed:
+            log.info("knowledge base indexed", answers=report.answers, private=report.private,
+                     files=report.files_read, sections=report.sections, removed=report.files_removed)  # fmt: skip
+        return more
 
     def wake_sweep(self) -> None:
         self.wake("sweep")

@@ -25,6 +25,7 @@ JOBS: tuple[Job, ...] = (
     Job("outbox", "send_outbox", lambda s: s.daemon.sweep_seconds),  # send what is due
     Job("promises", "keep_promises", lambda s: s.daemon.sweep_seconds),  # owed acks and notifications
     Job("sla", "sla_reminders", lambda s: s.sla.check_seconds),  # reminders and escalations
+    Job("knowledge", "index_knowledge", lambda s: s.knowledge.index_seconds),  # new answers, changed documentation
     Job("metrics", "refresh_metrics", lambda _s: 5.0, rounds=False),  # gauges and systemd's status line
     Job("checkpoint", "daily_checkpoint", lambda _s: 3600.0, rounds=False),  # the auditors' one a day
 )
