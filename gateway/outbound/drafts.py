@@ -14,7 +14,7 @@ witnesses their question, which a checkpoint read before routing could not.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from email.message import EmailMessage
@@ -54,9 +54,9 @@ class Draft:
         return self.envelope.message_id
 
     def to_json(self) -> dict[str, Any]:
-        facts = _plain(asdict(replace(self.facts, checkpoint=None)))  # the render reads the latest
+        facts = {**_plain(self.facts), "checkpoint": None}  # the render reads the latest
         return {"composer": str(self.composer), "facts": facts, "to": list(self.to),
-                "envelope": _plain(asdict(self.envelope)), "args": dict(self.args),
+                "envelope": _plain(self.envelope), "args": dict(self.args),
                 "attachments_of": self.attachments_of}  # fmt: skip
 
     @classmethod
@@ -94,8 +94,11 @@ def note_args(note: Notification) -> dict[str, Any]:
             for f in fields(note) if f.name != "facts"}  # fmt: skip
 
 
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+def _plain(facts: AckFacts | Envelope) -> dict[str, Any]:
+    """The fields as JSON values, one level deep (dataclasses.asdict copies recursively: a
+    tenth of routing's remaining time in the profile)."""
+    values = ((f.name, getattr(facts, f.name)) for f in fields(facts))
+    return {k: v.isoformat() if isinstance(v, datetime) else list(v) if isinstance(v, tuple) else v for k, v in values}
 
 
 def _dated(cls: Any, values: Mapping[str, Any], *names: str) -> Any:
