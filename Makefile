@@ -39,6 +39,7 @@ test: deps venv
 
 bench: deps venv
 	$(PY) bench/ingest_bench.py
+	$(PY) bench/speed_bench.py
 	$(PY) bench/hostile_bench.py
 	$(PY) bench/ocr_bench.py
 	$(PY) bench/forms_bench.py

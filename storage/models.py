@@ -206,8 +206,10 @@ class OutboxEntry(Base):
     """A message waiting to go out; written in the transaction that causes it.
 
     `payload` is the finished message, Message-ID included, so a re-send after a crash
-    between sending and committing is the same message. A worker claims a row by setting
-    `claimed_until` (a lease): a worker that dies mid-send frees it when the lease ends.
+    between sending and committing is the same message. Routing stores a `draft` instead
+    (gateway/outbound/drafts.py): the worker renders it at its first claim into `payload`.
+    A worker claims a row by setting `claimed_until` (a lease): a worker that dies
+    mid-send frees it when the lease ends.
     """
 
     __tablename__ = "outbox"
@@ -224,7 +226,8 @@ class OutboxEntry(Base):
     sender: Mapped[str] = mapped_column(Text, default="")  # the envelope MAIL FROM
     to_addr: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(998), default="", index=True)
-    payload: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
     state: Mapped[str] = mapped_column(String(10), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,6 +9,7 @@ import io
 import mailbox
 import smtplib
 import ssl
+import subprocess
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -22,9 +23,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from gateway.outbound import compose
 from gateway.outbound import delivery
 from gateway.outbound import outbox
+from gateway.outbound import outgoing
 from gateway import settings as config
 from gateway.outbound.transport import SmtpRelay, open_transport
 from storage import db
@@ -363,21 +364,34 @@ def test_relay_with_starttls_and_login(db_url: str, tmp_path: Path, certificate:
 def test_after_a_crash_between_sending_and_committing_the_same_message_is_sent_again(
     hotline: Hotline, tmp_path: Path, relay: Relay  # noqa: F811
 ) -> None:
-    """The worker died after the relay's 250 but before it recorded the row as sent: when
-    the lease ends the row is sent again, byte for byte, with the same Message-ID."""
+    """The worker rendered the draft, the relay said 250, and the worker died before it
+    recorded the row as sent: when the lease ends the row is sent again, byte for byte,
+    with the same Message-ID, although the log (whose checkpoint the ack carries) has grown
+    since and a fresh render would differ."""
+    key = tmp_path / "register-key"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True, timeout=30)
+    register = f'[register]\nlog = "{tmp_path / "replylog.jsonl"}"\nkey_file = "{key}"\n'
+    hotline.config.write_text(hotline.config.read_text() + register, "utf-8")
     ingest(hotline, tmp_path, QUESTION)
     settings = config.load(hotline.config)
     factory = db.open_store(settings.storage.url)
     with db.transaction(factory) as session:
         (claim,) = outbox.claim_due(session, datetime.now(timezone.utc))
+    assert claim.payload is None and claim.draft is not None  # routing stored what to say, not the MIME
+    (claim,), _ = delivery.rendered(factory, settings, [claim])
+    assert claim.payload is not None
     open_transport(settings.outbound).send(claim.sender, claim.recipients, claim.payload)  # ... and then it died
     assert "nothing waits" not in flush(hotline) and len(relay.received) == 1  # still leased: not sent twice
+    ingest(hotline, tmp_path, mf.make_message(sender="ewa@urzad.example.pl", message_id="<other@u>"))  # the log grows
     with db.transaction(factory) as session:
-        (again,) = outbox.claim_due(session, datetime.now(timezone.utc) + outbox.LEASE + timedelta(seconds=1))
+        later = datetime.now(timezone.utc) + outbox.LEASE + timedelta(seconds=1)
+        again = next(c for c in outbox.claim_due(session, later) if c.id == claim.id)
+    (again,), _ = delivery.rendered(factory, settings, [again])
     delivery.deliver(factory, settings, open_transport(settings.outbound), again)
-    first, second = relay.received
+    first, second = relay.received[0], relay.received[-1]
     assert first.data == second.data and first.message["Message-ID"] == second.message["Message-ID"]
-    (row,) = outbox_rows(hotline)
+    assert first.message["X-Hotline-Checkpoint"] is not None
+    row = next(r for r in outbox_rows(hotline) if r.id == claim.id)
     assert row.state == "sent"
 
 
@@ -439,12 +453,12 @@ def test_an_import_of_old_mail_acknowledges_nothing(hotline: Hotline, tmp_path: 
 
 
 def test_a_failing_acknowledgement_never_costs_the_ticket(hotline: Hotline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The question stands and the acknowledgement is owed (tests/test_promises.py: the
-    daemon sends it later), with its deadline."""
+    """A bug in the step: the question stands and the acknowledgement is owed (the daemon's
+    promises job tries it again), with its deadline."""
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("template exploded")
 
-    monkeypatch.setattr(compose, "ack_email", broken)
+    monkeypatch.setattr(outgoing, "email_ack", broken)
     line = ingest(hotline, tmp_path, QUESTION)
     assert line["action"] == "created"  # not quarantined
     ticket = show(hotline, line["ticket"])
@@ -530,6 +544,8 @@ def test_a_message_that_only_looks_automatic_is_a_flagged_ticket_the_team_sees(
     assert ticket["needs_review"] is True and any(hint in r for r in ticket["review_reasons"])
     (notification,) = outbox_rows(with_team)  # no acknowledgement
     assert notification.kind == "notice" and notification.to_addr == "support-team@example.org"
+    assert "sent" in flush(with_team)  # rendered and sent: the ticket shows what went
+    ticket = show(with_team, line["ticket"])
     (told,) = [m for m in ticket["messages"] if m["kind"] == "notification"]
     assert hint in told["text"]  # the team sees why
     (skipped,) = events(with_team, "ack_skipped")

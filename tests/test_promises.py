@@ -1,5 +1,6 @@
-"""An acknowledgement or notification that fails is a promise still owed: the real daemon
-tries it again until it is sent, /health says so meanwhile, and Prometheus counts it."""
+"""An acknowledgement that cannot be made is still owed: the real daemon tries it again
+until it is sent, /health says so meanwhile, and Prometheus counts it. (A step that fails
+while routing becomes a pending step: tests/test_acknowledge.py.)"""
 from __future__ import annotations
 
 import json
@@ -20,7 +21,10 @@ QUESTION = mf.make_message(subject="Błąd wydruku", sender="Jan Kowalski <jan@g
 BROKEN = "{{ facts.no_such_fact }}\n"  # StrictUndefined: rendering raises
 
 
-def test_a_failing_acknowledgement_is_retried_until_sent(db_url: str, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+def test_an_acknowledgement_whose_template_fails_is_retried_until_sent(db_url: str, tmp_path: Path, relay: Relay) -> None:  # noqa: F811
+    """The outbox worker renders the acknowledgement (routing stores a draft): a broken
+    template defers the row, /health says so at once, the notification goes meanwhile, and
+    once the admin fixes the template the acknowledgement is sent."""
     templates = tmp_path / "templates"
     shutil.copytree(DEFAULT_DIRECTORY, templates, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     (templates / "ack.pl.txt.j2").write_text(BROKEN, "utf-8")
@@ -37,26 +41,23 @@ def test_a_failing_acknowledgement_is_retried_until_sent(db_url: str, tmp_path: 
         (ticket,) = wait_for(lambda: hotline.json("tickets", "list", "--json"))
         status, body = wait_for(lambda: (r := get(metrics_port, "/health"))[0] == 503 and r)
         health = json.loads(body)
-        assert health["ok"] is False and health["owed_steps"] == {"acknowledge": 1}
-        assert health["problems"] == ["1 acknowledge step(s) failed, retried until they succeed"]
-        assert health["oldest_owed_due"] == ticket["ack_due_at"].replace("Z", "+00:00")
+        assert health["ok"] is False and health["outbox_overdue"] == 1 and health["owed_steps"] == {}
+        assert health["problems"] == ["1 outbox row(s) overdue"]
         metrics = get(metrics_port, "/metrics")[1].decode()  # the /health request refreshed the gauges
-        assert 'hotline_pending_steps{step="acknowledge"} 1.0' in metrics
-        assert 'hotline_pending_steps{step="notify"} 0.0' in metrics
+        assert 'hotline_outbox_problem_rows{state="overdue"} 1.0' in metrics
         notified = wait_for(lambda: [r for r in relay.received if r.rcpt_tos == ["support-team@example.org"]])
         assert subject_tag(ticket["number"]) in str(notified[0].message["Subject"])  # the notification did not wait
-        failures = wait_for(lambda: len(_events(hotline, ticket["number"], "step_failed")) >= 2 and
-                            _events(hotline, ticket["number"], "step_failed"))  # tried again, failed again  # fmt: skip
+        failures = wait_for(lambda: len(_events(hotline, ticket["number"], "delivery_deferred")) >= 2 and
+                            _events(hotline, ticket["number"], "delivery_deferred"))  # tried again, failed again  # fmt: skip
         assert all(not r.rcpt_tos == ["jan@gmina.example.pl"] for r in relay.received)
 
         shutil.copy(DEFAULT_DIRECTORY / "ack.pl.txt.j2", templates / "ack.pl.txt.j2")  # the admin fixes it
         (ack,) = wait_for(lambda: [r for r in relay.received if r.rcpt_tos == ["jan@gmina.example.pl"]], timeout=30)
         assert ack.message["In-Reply-To"] == "<owed.1@gmina.example.pl>" and subject_tag(ticket["number"]) in str(ack.message["Subject"])
         wait_for(lambda: get(metrics_port, "/health")[0] == 200)
-        assert 'hotline_pending_steps{step="acknowledge"} 0.0' in get(metrics_port, "/metrics")[1].decode()
-        (done,) = _events(hotline, ticket["number"], "step_done")
-        assert done["data"]["step"] == "acknowledge" and done["data"]["attempts"] > len(failures)
-        assert failures[0]["data"]["error"].startswith("UndefinedError") and failures[0]["data"]["due"]
+        assert 'hotline_outbox_problem_rows{state="overdue"} 0.0' in get(metrics_port, "/metrics")[1].decode()
+        assert show_ticket(hotline, ticket["number"])["status"] == "acknowledged"
+        assert failures[0]["data"]["error"].startswith("rendering failed: UndefinedError")
         assert daemon.terminate() == 0
     finally:
         daemon.close()

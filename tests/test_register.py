@@ -53,7 +53,8 @@ def question(n: int) -> bytes:
 @pytest.fixture
 def logged(db_url: str, tmp_path: Path) -> Hotline:
     """Three questions received and acknowledged, one after the other: six entries; each
-    acknowledgement carries the checkpoint of the log as it stood (0, 2 and 4 entries)."""
+    acknowledgement carries the checkpoint of the log as it stood when it was rendered,
+    its own question's entry included (1, 3 and 5 entries)."""
     hotline = register_config(tmp_path, db_url, make_key(tmp_path / "register-key"))
     for n in range(3):
         assert ingest_raw(hotline, tmp_path, question(n), "--received-at", RECEIVED_AT)["action"] == "created"
@@ -183,7 +184,7 @@ def users_mail(hotline: Hotline, to: str, tmp: Path) -> tuple[Path, str]:
 
 
 def test_each_acknowledgement_carries_the_checkpoint_the_log_had(logged: Hotline, tmp_path: Path) -> None:
-    for n, size in enumerate((0, 2, 4)):
+    for n, size in enumerate((1, 3, 5)):  # the user's own question is in the tree they hold
         kept, header = users_mail(logged, f"jan{n}@gmina.example.pl", tmp_path)
         assert header.split("\n")[:2] == [ORIGIN, str(size)] and header in kept.read_text(encoding="utf-8")
         assert verify(logged, kept) == (0, "")
@@ -217,12 +218,12 @@ def remake_file(hotline: Hotline, tmp: Path) -> None:
 
 
 def test_a_users_checkpoint_catches_a_log_cut_short(logged: Hotline, db_url: str, tmp_path: Path) -> None:
-    kept, _ = users_mail(logged, "jan2@gmina.example.pl", tmp_path)  # size 4
+    kept, _ = users_mail(logged, "jan2@gmina.example.pl", tmp_path)  # size 5
     attacker(db_url, lambda rows: rows[:3])  # the second answer and all after it: never happened
     remake_file(logged, tmp_path)
     assert verify(logged) == (0, "")  # consistent in itself: only a witness can tell
     code, err = verify(logged, kept)
-    assert code == 1 and "checkpoint of size 4" in err and ("truncated" in err or "rewritten" in err), err
+    assert code == 1 and "checkpoint of size 5" in err and ("truncated" in err or "rewritten" in err), err
 
 
 @pytest.mark.parametrize("new_key", [False, True])
@@ -236,7 +237,7 @@ def test_a_users_checkpoint_catches_a_log_rewritten_from_scratch(logged: Hotline
     remake_file(logged, tmp_path)
     assert verify(logged) == (0, "")
     code, err = verify(logged, kept)
-    expected = "signature" if new_key else "does not extend the checkpoint of size 4"
+    expected = "signature" if new_key else "does not extend the checkpoint of size 5"
     assert code == 1 and expected in err, err
 
 
@@ -378,7 +379,7 @@ def test_a_faxed_acknowledgement_carries_the_checkpoint_on_its_pdf(db_url: str, 
     (pdf,) = [p for p in faxed.iter_attachments() if p.get_content_type() == "application/pdf"]
     text = "".join(PdfReader(io.BytesIO(pdf.get_content())).pages[0].extract_text().split())
     origin, size, root = checkpoint.split("\n")[:3]
-    assert (origin, size) == (ORIGIN, "2") and f"{origin}{size}{root}" in text  # the note, as printed
+    assert (origin, size) == (ORIGIN, "3") and f"{origin}{size}{root}" in text  # the note, as printed (its question in it)
     kept = tmp_path / "fax-checkpoint.txt"
     kept.write_text(checkpoint, encoding="utf-8")
     assert verify(hotline, kept) == (0, "")

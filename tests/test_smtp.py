@@ -96,6 +96,7 @@ def serve(store: sessionmaker[Session]) -> Iterator[Serve]:
             recipients=config.pop("recipients", RECIPIENTS),
             channel_by_recipient=config.pop("channel_by_recipient", CHANNELS),
             max_message_bytes=config.pop("max_message_bytes", LIMIT),
+            **config,
         )
         controller = smtp.start(factory or store, section, stored.set, tls_context=tls_context)
         started.append(controller)
@@ -232,6 +233,80 @@ def test_451_when_the_store_fails_and_nothing_is_half_written(
     finally:
         if factory is not store:
             factory.kw["bind"].dispose()
+
+
+def refuse_one_message(engine: Engine, message_id: str) -> None:
+    """A trigger that fails the insert of one message's inbox row: the commit of the group
+    that holds it fails as a whole."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text(
+                f"CREATE TRIGGER refuse_one BEFORE INSERT ON inbox WHEN NEW.message_id = '{message_id}' "
+                "BEGIN SELECT RAISE(ABORT, 'this one is refused'); END"
+            ))  # fmt: skip
+        else:
+            conn.execute(text(
+                "CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.message_id = '{message_id}' THEN RAISE EXCEPTION 'this one is refused'; END IF; "
+                "RETURN NEW; END $$"
+            ))  # fmt: skip
+            conn.execute(text("CREATE TRIGGER refuse_one BEFORE INSERT ON inbox FOR EACH ROW EXECUTE FUNCTION refuse_one()"))
+
+
+def test_concurrent_messages_are_committed_in_groups_and_answered_after_their_commit(
+    serve: Serve, store: sessionmaker[Session], db_url: str
+) -> None:
+    """50 senders end DATA 10 ms apart while each commit takes 0.2 s (a slow disk): what
+    arrives during a commit is committed together after it (fewer commits than messages);
+    each 250 comes when its row is readable from another connection; the group whose
+    commit fails (one of its rows is refused) gets 451 for every message, and none of that
+    group is stored, not even its blobs."""
+    refuse_one_message(store.kw["bind"], "group-7@example.pl")
+    count = 50
+    listener = serve(max_connections_per_peer=count)
+    commits: list[int] = []
+    store_group = listener.handler.store
+
+
+    def slow_store(deliveries: list[Any]) -> list[Any]:
+        commits.append(len(deliveries))
+        time.sleep(0.2)
+        return store_group(deliveries)
+
+    listener.handler.groups.store = slow_store
+    ready = threading.Barrier(count, timeout=30)
+    answers: dict[int, tuple[int, bool]] = {}
+
+    def send(n: int) -> None:
+        with listener.client() as client:
+            client.ehlo()
+            client.mail("jan@example.pl")
+            client.rcpt("hotline@example.org")
+            ready.wait()
+            time.sleep(n * 0.01)
+            code, _ = client.data(message(f"group-{n}@example.pl"))
+            answers[n] = (code, stored(db_url, f"group-{n}@example.pl"))  # read at once, as the sender would trust it
+
+    senders = [threading.Thread(target=send, args=(n,)) for n in range(count)]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join(timeout=60)
+    assert len(answers) == count and {code for code, _ in answers.values()} == {250, 451}
+    assert all(there == (code == 250) for code, there in answers.values()), answers  # 250: committed; 451: absent
+    refused = sorted(n for n, (code, _) in answers.items() if code == 451)
+    assert 7 in refused and len(refused) > 1 and len(refused) in commits  # its whole group, and only that one
+    assert len(commits) < count and sum(commits) == count  # grouped: fewer commits than messages
+    assert len(read_back(db_url)) == count - len(refused) == count_blobs(db_url)  # nothing of the group half-written
+
+
+def stored(db_url: str, message_id: str) -> bool:
+    engine = db.make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(select(func.count()).where(InboxEntry.message_id == message_id)) == 1
+    finally:
+        engine.dispose()
 
 
 # --- recipients: never an open relay ----------------------------------------------------

@@ -4,6 +4,9 @@ At most once per row in normal operation: a row is claimed (leased) in one trans
 and marked sent in the next. A crash between the relay's 250 and that commit leaves the
 row claimed; when the lease ends it is sent again, the same bytes with the same
 Message-ID, so the receiver's duplicate suppression can spot it.
+
+A row routing stored as a draft is rendered after its claim, outside any transaction,
+and its bytes are committed before the first send (gateway/outbound/drafts.py).
 """
 from __future__ import annotations
 
@@ -14,13 +17,16 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.outbound import drafts
 from gateway.outbound import outbox
 from gateway.outbound import outgoing
+from gateway.outbound.drafts import Draft
 from gateway.outbound.outbox import Claim
+from gateway.register import log as reply_log
 from gateway.register import mirror
 from gateway.settings import Settings
 from gateway.outbound.transport import DeliveryError, PermanentFailure, TemporaryFailure, Transport
-from storage.db import transaction
+from storage.db import snapshot, transaction
 from storage.models import OutboxKind, Ticket
 
 log = structlog.get_logger("hotline.delivery")
@@ -39,12 +45,42 @@ def send_due(factory: sessionmaker[Session], settings: Settings, transport: Tran
     with transaction(factory) as session:
         claims = outbox.claim_due(session, _now(), limit)
     try:
-        return [deliver(factory, settings, transport, claim) for claim in claims]
+        ready, failed = rendered(factory, settings, claims)
+        return failed + [deliver(factory, settings, transport, claim) for claim in ready]
     finally:
         transport.close()
 
 
+def rendered(factory: sessionmaker[Session], settings: Settings, claims: list[Claim]) -> tuple[list[Claim], list[Result]]:
+    """The claims with their bytes: drafts rendered with the log's latest checkpoint and
+    their files, read without taking the write lock, and stored in one short transaction.
+    A draft that cannot be rendered (a template error) is deferred like a 4xx: retried
+    with backoff, shown by /health, fixed by the admin."""
+    todo = [(claim, Draft.from_json(claim.draft)) for claim in claims if claim.payload is None and claim.draft]
+    if not todo:
+        return claims, []
+    with snapshot(factory) as session:
+        checkpoint = reply_log.witness(session, settings.register_.origin, settings.register_.key_file)
+        files = outbox.attachments_of(session, [d.attachments_of for _, d in todo if d.attachments_of is not None])
+    made, failed = [], []
+    for claim, draft in todo:
+        try:
+            message = drafts.render(draft, checkpoint, files.get(draft.attachments_of or 0, []),
+                                    settings.templates.language, outgoing.library(settings))  # fmt: skip
+            made.append((claim, message.as_bytes(), outbox.shown_of(message)))
+        except Exception as exc:
+            log.exception("rendering failed", outbox_id=claim.id)
+            failed.append(_failed(factory, settings, claim, TemporaryFailure(f"rendering failed: {type(exc).__name__}: {exc}")))
+    stored = {}
+    if made:
+        with transaction(factory) as session:
+            stored = {c.id: c for c in outbox.store_rendered(session, made)}
+    drafted = {claim.id for claim, _ in todo}
+    return [stored.get(c.id, c) for c in claims if c.id in stored or c.id not in drafted], failed
+
+
 def deliver(factory: sessionmaker[Session], settings: Settings, transport: Transport, claim: Claim) -> Result:
+    assert claim.payload is not None, "a draft is rendered (`rendered`) before it is sent"
     try:
         transport.send(claim.sender, claim.recipients, claim.payload)
     except DeliveryError as exc:

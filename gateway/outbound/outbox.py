@@ -8,7 +8,7 @@ older than `give_up_hours` that still fails is marked failed.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -17,8 +17,12 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway import lifecycle
+from gateway.outbound.compose import Attachment as FileTuple
+from gateway.outbound.drafts import Draft
 from gateway.register import log
 from storage.models import (
+    Attachment,
+    Blob,
     Direction,
     Event,
     Message,
@@ -36,18 +40,21 @@ LEASE = timedelta(minutes=5)  # a claim a dead worker left behind is free again 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A finished message to queue: what, to whom, and not before when."""
+    """A message to queue, finished or a draft the worker renders: what, to whom, and not
+    before when."""
 
     kind: OutboxKind
     channel: str  # how it reaches its reader: email, or fax through the e-mail-to-fax gateway
     sender: str  # envelope MAIL FROM
     to: tuple[str, ...]
-    message: EmailMessage
+    message: EmailMessage | Draft
     key: str  # idempotency: the same key is never queued twice
     not_before: datetime
 
     @property
     def message_id(self) -> str:
+        if isinstance(self.message, Draft):
+            return self.message.message_id
         return str(self.message["Message-ID"]).strip().strip("<>")
 
     def row(self, now: datetime) -> dict[str, Any]:
@@ -58,7 +65,8 @@ class Outgoing:
             "sender": self.sender,
             "to_addr": ", ".join(self.to),
             "message_id": self.message_id,
-            "payload": self.message.as_bytes(),
+            "payload": None if isinstance(self.message, Draft) else self.message.as_bytes(),
+            "draft": self.message.to_json() if isinstance(self.message, Draft) else None,
             "state": OutboxState.PENDING,
             "attempts": 0,
             "created_at": now,
@@ -92,28 +100,24 @@ def queue(session: Session, items: list[tuple[int | None, Outgoing, int | None]]
 
 
 def _message_row(ticket_id: int, out: Outgoing, now: datetime) -> dict[str, Any]:
-    msg = out.message
+    """The ticket's record of the message; a draft's subject and text come when it is rendered."""
+    shown = {"from_addr": out.message.envelope.from_, "subject": "", "text": ""} if isinstance(out.message, Draft) \
+        else shown_of(out.message)  # fmt: skip
+    return {"ticket_id": ticket_id, "direction": Direction.OUT, "kind": MESSAGE_KINDS[out.kind], "channel": out.channel,
+            "message_id": out.message_id, "sent_at": None, "at": now, "to_addrs": list(out.to), "headers": {}, **shown}  # fmt: skip
+
+
+def shown_of(msg: EmailMessage) -> dict[str, str]:
+    """What a ticket shows of a message we send: sender, subject and the plain text."""
     body = msg.get_body(("plain",))
     text = body.get_content() if isinstance(body, EmailMessage) else ""
-    return {
-        "ticket_id": ticket_id,
-        "direction": Direction.OUT,
-        "kind": MESSAGE_KINDS[out.kind],
-        "channel": out.channel,
-        "message_id": out.message_id,
-        "sent_at": None,
-        "at": now,
-        "from_addr": str(msg["From"] or ""),
-        "to_addrs": list(out.to),
-        "subject": str(msg["Subject"] or ""),
-        "text": text.rstrip(),
-        "headers": {},
-    }
+    return {"from_addr": str(msg["From"] or ""), "subject": str(msg["Subject"] or ""), "text": text.rstrip()}
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """A row this worker holds until it records what happened."""
+    """A row this worker holds until it records what happened; `payload` is None until its
+    draft is rendered (gateway/outbound/drafts.py)."""
 
     id: int
     ticket_id: int | None
@@ -122,7 +126,8 @@ class Claim:
     channel: str
     sender: str
     to: str
-    payload: bytes
+    payload: bytes | None
+    draft: dict[str, Any] | None
     attempts: int
     created_at: datetime
 
@@ -136,19 +141,49 @@ def claim_due(session: Session, now: datetime, limit: int = 50) -> list[Claim]:
     transaction. PostgreSQL skips rows another instance is claiming; SQLite's BEGIN
     IMMEDIATE makes the whole claim exclusive."""
     free = or_(OutboxEntry.claimed_until.is_(None), OutboxEntry.claimed_until < now)
+    rows = table(OutboxEntry)
     stmt = (
-        select(OutboxEntry)
+        select(rows.c.id, rows.c.ticket_id, rows.c.message_pk, rows.c.kind, rows.c.channel, rows.c.sender,
+               rows.c.to_addr, rows.c.payload, rows.c.draft, rows.c.attempts, rows.c.created_at)
         .where(OutboxEntry.state == OutboxState.PENDING, OutboxEntry.next_try_at <= now, free)
         .order_by(OutboxEntry.next_try_at, OutboxEntry.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
-    )
-    rows = list(session.scalars(stmt))
-    if rows:
-        ids = [r.id for r in rows]
+    )  # fmt: skip
+    claims = [Claim(*row) for row in session.execute(stmt)]
+    if claims:
+        ids = [c.id for c in claims]
         session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(claimed_until=now + LEASE))
-    return [Claim(r.id, r.ticket_id, r.message_pk, r.kind, r.channel, r.sender, r.to_addr, r.payload, r.attempts,
-                  r.created_at) for r in rows]  # fmt: skip
+    return claims
+
+
+def attachments_of(session: Session, inbox_ids: list[int]) -> dict[int, list[FileTuple]]:
+    """The stored attachments of the messages received as these inbox rows, in their order:
+    what a notification about them carries."""
+    if not inbox_ids:
+        return {}
+    stmt = (select(Message.inbox_id, Attachment.filename, Attachment.content_type, Blob.data)
+            .join(Attachment, Attachment.message_pk == Message.id).join(Blob, Blob.sha256 == Attachment.blob_sha256)
+            .where(Message.inbox_id.in_(inbox_ids), Message.direction == Direction.IN).order_by(Attachment.id))  # fmt: skip
+    found: dict[int, list[FileTuple]] = {i: [] for i in inbox_ids}
+    for inbox_id, name, content_type, data in session.execute(stmt):
+        found[inbox_id].append((name, content_type, data))
+    return found
+
+
+def store_rendered(session: Session, rendered: list[tuple[Claim, bytes, dict[str, str]]]) -> list[Claim]:
+    """Keep each rendered draft's bytes (and what its ticket shows of it) unless bytes are
+    stored already; returns the claims with the stored bytes, which every send of the row
+    uses from now on."""
+    rows, messages = table(OutboxEntry), table(Message)
+    for claim, payload, shown in rendered:
+        done = session.execute(update(rows).where(rows.c.id == claim.id, rows.c.payload.is_(None))
+                               .values(payload=payload, draft=None)).rowcount  # fmt: skip
+        if done and claim.message_pk is not None:
+            session.execute(update(messages).where(messages.c.id == claim.message_pk).values(**shown))
+    ids = [claim.id for claim, _, _ in rendered]
+    stored = dict(session.execute(select(rows.c.id, rows.c.payload).where(rows.c.id.in_(ids))).all())
+    return [replace(claim, payload=stored[claim.id], draft=None) for claim, _, _ in rendered]
 
 
 def record_sent(session: Session, claim: Claim, now: datetime) -> None:
@@ -176,6 +211,7 @@ def _log_sent(session: Session, claim: Claim, now: datetime) -> None:
     bytes sent, last in the transaction (log.append takes the log head's lock)."""
     if claim.kind not in LOGGED:
         return
+    assert claim.payload is not None, "a draft is rendered before it is sent"
     number = None if claim.ticket_id is None else session.scalar(select(Ticket.number).where(Ticket.id == claim.ticket_id))
     facts = {"sha256": hashlib.sha256(claim.payload).hexdigest(), "to": claim.to, "outbox_id": claim.id}
     log.append(session, [log.Record(claim.ticket_id, number, LOGGED[OutboxKind(claim.kind)], now, facts)])
@@ -222,16 +258,12 @@ def mark_bounced(session: Session, message_ids: list[str], reason: str, now: dat
     return [(r.id, r.ticket_id, r.to_addr) for r in rows]
 
 
-def recent_count(session: Session, kind: OutboxKind, since: datetime, *, to: str | None = None,
-                 domain: str | None = None) -> int:  # fmt: skip
-    """How many messages of a kind were queued since a time: to an address, to a domain,
-    or in all (loop protection)."""
-    stmt = select(func.count()).where(OutboxEntry.kind == kind, OutboxEntry.created_at >= since)
-    if to is not None:
-        stmt = stmt.where(OutboxEntry.to_addr == to)
-    if domain is not None:
-        stmt = stmt.where(func.lower(OutboxEntry.to_addr).endswith(f"@{domain}", autoescape=True))
-    return int(session.scalar(stmt) or 0)
+def recent_by_address(session: Session, kind: OutboxKind, since: datetime) -> dict[str, int]:
+    """How many messages of a kind were queued to each address since a time (loop
+    protection): one query a batch, where counting per address and domain took one each."""
+    stmt = (select(OutboxEntry.to_addr, func.count()).where(OutboxEntry.kind == kind, OutboxEntry.created_at >= since)
+            .group_by(OutboxEntry.to_addr))  # fmt: skip
+    return {to: int(n) for to, n in session.execute(stmt)}
 
 
 @dataclass(frozen=True, slots=True)

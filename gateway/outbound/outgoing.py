@@ -15,6 +15,7 @@ from gateway import tokens
 from gateway.outbound import compose
 from gateway.outbound import headers
 from gateway.outbound.compose import AckFacts, Envelope, Notification, Reminder
+from gateway.outbound.drafts import Composer, Draft, note_args
 from gateway.outbound.outbox import Outgoing
 from gateway.settings import Settings
 from gateway.outbound.templates import Templates, templates
@@ -51,12 +52,14 @@ def library(settings: Settings) -> Templates:
 
 
 def email_ack(settings: Settings, facts: AckFacts, to: str, original: ParsedMessage, now: datetime) -> Outgoing:
-    """A reply to the user's own message, sent at once."""
+    """A reply to the user's own message, sent at once (rendered by the outbox worker);
+    ValueError now for an address no message can be written to."""
+    headers.parse_address(to)
     in_reply_to = None if original.message_id_synthesized else original.message_id
     references = [*original.references, *([in_reply_to] if in_reply_to else [])]
-    message = compose.ack_email(facts, envelope(settings, facts.number, now), to, original.subject, in_reply_to,
-                                references, library=library(settings))  # fmt: skip
-    return _ack(settings, facts, message, "email", to, now)
+    draft = Draft(Composer.ACK_EMAIL, facts, envelope(settings, facts.number, now), (to,),
+                  {"subject": original.subject, "in_reply_to": in_reply_to, "references": references})  # fmt: skip
+    return _ack(settings, facts, draft, "email", to, now)
 
 
 def fax_address(settings: Settings, number: str) -> str:
@@ -71,18 +74,18 @@ def fax_address(settings: Settings, number: str) -> str:
 def fax_ack(settings: Settings, facts: AckFacts, to: str, now: datetime) -> Outgoing:
     """A one-page PDF to the e-mail-to-fax gateway's address `to`; in working hours when
     so configured (a fax at night wakes nobody, and the deadline is a working day's end)."""
-    message = compose.ack_fax(facts, envelope(settings, facts.number, now), to, library=library(settings))
+    draft = Draft(Composer.ACK_FAX, facts, envelope(settings, facts.number, now), (to,), {})
     not_before = now
     if settings.fax.send_in_working_hours:
         not_before = min(settings.work_calendar.next_working_start(now), facts.ack_due_at)
-    return _ack(settings, facts, message, "fax", to, not_before)
+    return _ack(settings, facts, draft, "fax", to, not_before)
 
 
 def callback_notice(settings: Settings, facts: AckFacts, phone: str, question: str, now: datetime) -> Outgoing | None:
     """The consultants are asked to confirm by phone before the deadline; None when no
     consultant address is configured (the task is still on the ticket as an event)."""
-    return _for_consultants(settings, facts.number, f"callback:{facts.number}", now, lambda env, to: compose.callback_notice(
-        facts, env, to, phone, question, language=settings.templates.language, library=library(settings)))  # fmt: skip
+    return _for_consultants(settings, facts.number, f"callback:{facts.number}", now, lambda env, to: Draft(
+        Composer.CALLBACK, facts, env, tuple(to), {"phone": phone, "question": question}))  # fmt: skip
 
 
 def failure_notice(settings: Settings, number: str, outbox_id: int, to: str, error: str, now: datetime) -> Outgoing:
@@ -91,30 +94,31 @@ def failure_notice(settings: Settings, number: str, outbox_id: int, to: str, err
     return _notice(settings, message, settings.consultants.notify, f"failed:{outbox_id}", now)
 
 
-def _ack(settings: Settings, facts: AckFacts, message: EmailMessage, channel: str, to: str,
+def _ack(settings: Settings, facts: AckFacts, message: Draft, channel: str, to: str,
          not_before: datetime) -> Outgoing:  # fmt: skip
     """One acknowledgement per ticket, whatever happens: the key says so."""
     return Outgoing(OutboxKind.ACK, channel, settings.outbound.address, (to,), message, f"ack:{facts.number}", not_before)
 
 
 def _for_consultants(settings: Settings, number: str | None, key: str, now: datetime,
-                     build: Callable[[Envelope, list[str]], EmailMessage]) -> Outgoing | None:  # fmt: skip
+                     build: Callable[[Envelope, list[str]], EmailMessage | Draft]) -> Outgoing | None:  # fmt: skip
     """A notice to `[consultants] notify`; None when nobody is configured."""
     to = settings.consultants.notify
     return _notice(settings, build(envelope(settings, number, now), to), to, key, now) if to else None
 
 
-def _notice(settings: Settings, message: EmailMessage, to: Sequence[str], key: str, now: datetime) -> Outgoing:
+def _notice(settings: Settings, message: EmailMessage | Draft, to: Sequence[str], key: str, now: datetime) -> Outgoing:
     return Outgoing(OutboxKind.NOTICE, "email", settings.outbound.address, tuple(to), message, key, now)
 
 
-def notification(settings: Settings, secret: str, note: Notification, attachments: Sequence[tuple[str, str, bytes]],
-                 key: str, now: datetime) -> Outgoing | None:  # fmt: skip
-    """A new ticket or a user's follow-up, to the consultants; its Reply-To is the ticket's
-    token address, so pressing Reply routes the answer back. None without consultants."""
+def notification(settings: Settings, secret: str, note: Notification, inbox_id: int, key: str,
+                 now: datetime) -> Outgoing | None:  # fmt: skip
+    """A new ticket or a user's follow-up (the message stored as `inbox_id`, whose files go
+    along), to the consultants; its Reply-To is the ticket's token address, so pressing
+    Reply routes the answer back. None without consultants."""
     reply_to = tokens.reply_address(settings.outbound.address, note.facts.number, secret)
-    return _for_consultants(settings, note.facts.number, key, now, lambda env, to: compose.notification(
-        note, env, to, reply_to, attachments, language=settings.templates.language, library=library(settings)))  # fmt: skip
+    return _for_consultants(settings, note.facts.number, key, now, lambda env, to: Draft(
+        Composer.NOTIFICATION, note.facts, env, tuple(to), {"note": note_args(note), "reply_to": reply_to}, inbox_id))  # fmt: skip
 
 
 def email_answer(settings: Settings, facts: AckFacts, to: str, text: str, thread: Thread,

@@ -41,8 +41,7 @@ def notify(ctx: Context, work: Work) -> Work:
                      ticket.status, reading.channel, tickets.format_address(reading.message))  # fmt: skip
     else:
         return work
-    files = [(a.filename, a.content_type, a.data) for a in (*reading.message.attachments, *tickets.ocr_texts(reading))]
-    out = outgoing.notification(ctx.settings, ctx.secret, note, files, f"notify:{work.entry.id}", now)
+    out = outgoing.notification(ctx.settings, ctx.secret, note, work.entry.id, f"notify:{work.entry.id}", now)
     if out is not None:
         ctx.changes.outgoing.append((ticket, out))
     return work

@@ -49,7 +49,7 @@ class Problems:
     owed: dict[str, int]  # acknowledge/notify steps that failed and are not yet kept
     oldest_owed_due: datetime | None  # the earliest deadline among owed acknowledgements
     outbox_failed: int
-    outbox_overdue: int  # pending, and past its ticket's ack deadline or long past its next try
+    outbox_overdue: int  # pending, and past its ticket's ack deadline, long past its next try, or unrenderable
     quarantined: int
     ocr_timeouts: int  # events of tickets with a page whose OCR timed out
 
@@ -132,9 +132,10 @@ def read_problems(session: Session, now: datetime) -> Problems:
     oldest_due = session.scalar(select(func.min(PendingStep.due_at)).where(PendingStep.done_at.is_(None)))
     failed = session.scalar(select(func.count()).where(OutboxEntry.state == OutboxState.FAILED)) or 0
     late_ack = (OutboxEntry.kind == OutboxKind.ACK) & (Ticket.ack_due_at < now)
+    unrenderable = OutboxEntry.payload.is_(None) & (OutboxEntry.attempts > 0)  # a draft whose template fails
     overdue = session.scalar(
         select(func.count()).select_from(OutboxEntry).outerjoin(Ticket, Ticket.id == OutboxEntry.ticket_id)
-        .where(OutboxEntry.state == OutboxState.PENDING, or_(late_ack, OutboxEntry.next_try_at < now - OVERDUE_AFTER))
+        .where(OutboxEntry.state == OutboxState.PENDING, or_(late_ack, unrenderable, OutboxEntry.next_try_at < now - OVERDUE_AFTER))
     ) or 0  # fmt: skip
     quarantined = session.scalar(select(func.count()).where(InboxEntry.state == InboxState.QUARANTINED)) or 0
     ocr = session.scalar(select(func.count()).where(Event.kind == "needs_review",

@@ -1,7 +1,10 @@
 """The SMTP listener: an aiosmtpd handler as thin as a source can be, bytes in, inbox row out.
 
 250 is said only after the raw bytes are committed; 451 when the store cannot take them,
-so the sending MTA keeps the message and retries. Only configured recipients are
+so the sending MTA keeps the message and retries. Messages whose DATA ends while another
+group is being committed (or within GROUP_WINDOW) are committed together, one
+transaction and one fsync for all (group commit, as databases do for their log); each
+gets its 250 after that commit, and every one of them 451 if it fails. Only configured recipients are
 accepted (550 otherwise): never an open relay. STARTTLS is offered when a TLS context
 is given. `stop()` lets stores already under way answer before the port closes, so a
 restart does not make senders re-send what was committed.
@@ -35,6 +38,53 @@ from storage.db import transaction
 log = structlog.get_logger("hotline.smtp")
 LOG_EVERY = 10.0  # seconds between two log lines about refused connections
 TOO_MANY = b"421 4.7.0 too many connections, try again later\r\n"
+GROUP_WINDOW = 0.002  # seconds the first message of a group waits for others to join it
+GROUP_MAX = 100  # messages in one commit
+GROUP_MAX_BYTES = 32 * 1024 * 1024  # raw bytes in one commit (one message alone may be larger)
+
+
+class GroupCommit:
+    """Stores deliveries in groups: one committer at a time, in a thread; what arrives
+    meanwhile forms the next group. Only the listener's event loop calls `submit`."""
+
+    def __init__(self, store: Callable[[list[inbox.Delivery]], list[inbox.Accepted]]) -> None:
+        self.store = store
+        self.waiting: list[tuple[inbox.Delivery, asyncio.Future[inbox.Accepted]]] = []
+        self.running = False
+
+    async def submit(self, delivery: inbox.Delivery) -> inbox.Accepted:
+        """The delivery's inbox row once committed; raises what the commit of its group raised."""
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((delivery, done))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._commit_all())
+        return await done
+
+    async def _commit_all(self) -> None:
+        try:
+            await asyncio.sleep(GROUP_WINDOW)
+            while self.waiting:
+                group = self._next_group()
+                try:  # in a thread: a slow commit must not stall the SMTP sessions
+                    accepted = await asyncio.get_running_loop().run_in_executor(None, self.store, [d for d, _ in group])
+                except Exception as exc:
+                    for _, done in group:
+                        done.set_exception(exc)
+                else:
+                    for (_, done), result in zip(group, accepted, strict=True):
+                        done.set_result(result)
+        finally:
+            self.running = False
+
+    def _next_group(self) -> list[tuple[inbox.Delivery, asyncio.Future[inbox.Accepted]]]:
+        size, taken = 0, 0
+        for delivery, _ in self.waiting[:GROUP_MAX]:
+            if taken and size + len(delivery.raw) > GROUP_MAX_BYTES:
+                break
+            size, taken = size + len(delivery.raw), taken + 1
+        group, self.waiting = self.waiting[:taken], self.waiting[taken:]
+        return group
 
 
 class InboxHandler:
@@ -47,6 +97,7 @@ class InboxHandler:
         self.recipients = frozenset(r.lower() for r in config.recipients)
         self.channels: Mapping[str, str] = {k.lower(): v for k, v in config.channel_by_recipient.items()}
         self.on_stored = on_stored
+        self.groups = GroupCommit(self.store)
         self._state = threading.Condition()
         self._in_flight = 0
         self._closing = False
@@ -80,8 +131,8 @@ class InboxHandler:
         delivery = inbox.Delivery(
             envelope.original_content, "smtp", self.channel_for(envelope.rcpt_tos), datetime.now(timezone.utc)
         )
-        try:  # in a thread: a slow commit must not stall the other SMTP sessions
-            accepted = await asyncio.get_running_loop().run_in_executor(None, self.store, delivery)
+        try:
+            accepted = await self.groups.submit(delivery)
         except Exception as exc:  # the store is down or full: the sender must keep the message
             log.error("cannot store message", error=f"{type(exc).__name__}: {exc}".splitlines()[0], peer=str(session.peer))
             return "451 4.3.0 cannot store the message now, try again later"
@@ -92,10 +143,10 @@ class InboxHandler:
         )  # fmt: skip
         return f"250 2.0.0 queued as inbox #{accepted.inbox_id}"
 
-    def store(self, delivery: inbox.Delivery) -> inbox.Accepted:
-        """Commit the raw bytes; returning normally means they are durable."""
+    def store(self, deliveries: list[inbox.Delivery]) -> list[inbox.Accepted]:
+        """Commit a group's raw bytes; returning normally means they are durable."""
         with transaction(self.factory) as session:
-            return inbox.accept(session, delivery)
+            return inbox.accept_many(session, deliveries)
 
     def _enter(self) -> bool:
         with self._state:
