@@ -4,16 +4,16 @@ Composing the MIME (templates, headers, a fax's PDF) was most of the routing
 transaction's time. Routing now stores a draft (JSON); the outbox worker renders it at
 the first claim and stores the bytes in `payload` (so a re-send is the same message).
 
-Revision ID: 0012
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03 20:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
