@@ -4,7 +4,9 @@ question in the new-ticket notification) and what `#doc REF` adds to an answer: 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +26,23 @@ class Suggestions:
 
     def __bool__(self) -> bool:
         return bool(self.sections or self.answers)
+
+    def to_json(self) -> dict[str, list[dict[str, object]]]:
+        """As JSON values: a notification's draft keeps what it will list (gateway/outbound/drafts.py)."""
+        return {"sections": [_hit_json(h) for h in self.sections], "answers": [_hit_json(h) for h in self.answers]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, list[dict[str, Any]]]) -> Suggestions:
+        return cls(*(tuple(_hit_of(h) for h in data[k]) for k in ("sections", "answers")))
+
+
+def _hit_json(hit: Hit) -> dict[str, object]:
+    return {**{f.name: getattr(hit, f.name) for f in fields(hit)}, "at": hit.at and hit.at.isoformat()}
+
+
+def _hit_of(data: dict[str, Any]) -> Hit:
+    at = data["at"] and datetime.fromisoformat(data["at"])
+    return Hit(**{**data, "kind": KbKind(data["kind"]), "at": at})
 
 
 def suggest(session: Session, text: str, min_score: float, exclude: str | None = None) -> Suggestions:

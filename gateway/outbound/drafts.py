@@ -23,6 +23,7 @@ from typing import Any
 from gateway.outbound import compose
 from gateway.outbound.compose import AckFacts, Attachment, Envelope, Notification
 from gateway.outbound.templates import Templates
+from gateway.knowledge.suggest import Suggestions
 
 
 class Composer(StrEnum):
@@ -82,16 +83,19 @@ def render(draft: Draft, checkpoint: str | None, attachments: Sequence[Attachmen
             return compose.callback_notice(facts, env, to, args["phone"], args["question"], language=language,
                                            library=library)  # fmt: skip
         case Composer.NOTIFICATION:
-            note = Notification(facts=facts, **{**args["note"], "contacts": tuple(args["note"]["contacts"]),
-                                                "review": tuple(args["note"]["review"])})  # fmt: skip
+            shown = args["note"]
+            found = shown["suggestions"] and Suggestions.from_json(shown["suggestions"])
+            note = Notification(facts=facts, **{**shown, "contacts": tuple(shown["contacts"]),
+                                                "review": tuple(shown["review"]), "suggestions": found})  # fmt: skip
             return compose.notification(note, env, to, args["reply_to"], attachments, language=language,
                                         library=library)  # fmt: skip
 
 
 def note_args(note: Notification) -> dict[str, Any]:
     """A notification's fields but its facts (the draft holds those), as JSON values."""
-    return {f.name: list(v) if isinstance(v := getattr(note, f.name), tuple) else v
-            for f in fields(note) if f.name != "facts"}  # fmt: skip
+    args = {f.name: list(v) if isinstance(v := getattr(note, f.name), tuple) else v
+            for f in fields(note) if f.name not in ("facts", "suggestions")}  # fmt: skip
+    return {**args, "suggestions": note.suggestions.to_json() if note.suggestions else None}
 
 
 def _plain(facts: AckFacts | Envelope) -> dict[str, Any]:
