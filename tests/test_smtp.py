@@ -437,15 +437,15 @@ def test_no_starttls_without_a_certificate(serve: Serve) -> None:
 
 def test_stop_lets_a_store_under_way_answer_and_refuses_new_messages(serve: Serve, db_url: str) -> None:
     listener = serve()
-    handler, started = listener.handler, threading.Event()
-    real_store = handler.store
+    groups, started = listener.handler.groups, threading.Event()
+    real_store = groups.store
 
-    def slow_store(delivery: Any) -> Any:
+    def slow_store(deliveries: Any) -> Any:
         started.set()
         time.sleep(1.0)  # long enough for the late client below to send while it runs
-        return real_store(delivery)
+        return real_store(deliveries)
 
-    handler.store = slow_store  # type: ignore[method-assign]
+    groups.store = slow_store  # the group committer's store: what DATA waits for
     replies: list[dict[str, Any] | BaseException] = []
 
     def send() -> None:

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -167,7 +167,7 @@ def attachments_of(session: Session, inbox_ids: list[int]) -> dict[int, list[Fil
             .where(Message.inbox_id.in_(inbox_ids), Message.direction == Direction.IN).order_by(Attachment.id))  # fmt: skip
     found: dict[int, list[FileTuple]] = {i: [] for i in inbox_ids}
     for inbox_id, name, content_type, data in session.execute(stmt):
-        found[inbox_id].append((name, content_type, data))
+        found[cast(int, inbox_id)].append((name, content_type, data))  # the IN list made it an id
     return found
 
 
@@ -178,7 +178,7 @@ def store_rendered(session: Session, rendered: list[tuple[Claim, bytes, dict[str
     rows, messages = table(OutboxEntry), table(Message)
     for claim, payload, shown in rendered:
         done = session.execute(update(rows).where(rows.c.id == claim.id, rows.c.payload.is_(None))
-                               .values(payload=payload, draft=None)).rowcount  # fmt: skip
+                               .values(payload=payload, draft=None).returning(rows.c.id)).first()  # fmt: skip
         if done and claim.message_pk is not None:
             session.execute(update(messages).where(messages.c.id == claim.message_pk).values(**shown))
     ids = [claim.id for claim, _, _ in rendered]
