@@ -59,13 +59,15 @@ class PeriodIndex:
 
     first: date
     stop: date
+    lo: int  # the instants [lo, hi) are served: their local day and its neighbours are held
+    hi: int
     starts: tuple[int, ...]
     ends: tuple[int, ...]
     before: tuple[int, ...]  # working time of the periods before period i
     through: tuple[int, ...]  # ... and including period i
 
     @classmethod
-    def of(cls, first: date, stop: date, periods: Iterable[tuple[int, int]]) -> PeriodIndex:
+    def of(cls, first: date, stop: date, lo: int, hi: int, periods: Iterable[tuple[int, int]]) -> PeriodIndex:
         starts, ends, before, through, total = [], [], [], [], 0
         for s, e in periods:
             starts.append(s)
@@ -73,10 +75,7 @@ class PeriodIndex:
             before.append(total)
             total += e - s
             through.append(total)
-        return cls(first, stop, tuple(starts), tuple(ends), tuple(before), tuple(through))
-
-    def covers(self, first: date, stop: date) -> bool:
-        return self.first <= first and stop <= self.stop
+        return cls(first, stop, lo, hi, tuple(starts), tuple(ends), tuple(before), tuple(through))
 
     def worked(self, x: int) -> int:
         """Working microseconds from the index's first period to instant x (within the index)."""
@@ -201,12 +200,11 @@ class WorkCalendar:
 
     def next_working_start(self, t: datetime) -> datetime:
         """The first instant >= t that is working time (t itself if it is): when a fax may go out."""
-        u = _utc(t)
-        x = _us(u)
-        found = self._index_of(u, u).next_start(x)
+        x = _us(t)
+        found = self._index_of(x, x).next_start(x)
         while found is None:
             found = self._index_further().next_start(x)
-        return u if found == x else _instant(found)
+        return t.astimezone(UTC) if found == x else _instant(found)
 
     def effective_receipt(self, t: datetime) -> datetime:
         """Rule 2: received in working time counts at t; otherwise at the next working start."""
@@ -215,7 +213,9 @@ class WorkCalendar:
     def ack_deadline(self, t: datetime) -> datetime:
         """Rule 3: end of working hours on the next working day after the effective receipt day."""
         receipt_day = self.effective_receipt(t).astimezone(self.tz).date()
-        return self._day_end(self.next_working_day(receipt_day))
+        period = self.period(self.next_working_day(receipt_day))
+        assert period is not None  # a working day has working hours
+        return period[1]
 
     def add_working_minutes(self, t: datetime, minutes: float) -> datetime:
         """The instant after `minutes` of working time from t; an exact fit returns the period's end."""
@@ -224,9 +224,9 @@ class WorkCalendar:
             raise ValueError(f"minutes must not be negative: {minutes}")
         if not remaining:
             return self.next_working_start(t)
-        u = _utc(t)
-        index = self._index_of(u, u)
-        total = index.worked(_us(u)) + remaining // MICROSECOND
+        x = _us(t)
+        index = self._index_of(x, x)
+        total = index.worked(x) + remaining // MICROSECOND
         found = index.reaching(total)
         while found is None:  # extending forward keeps the running totals of the years held
             found = self._index_further().reaching(total)
@@ -234,11 +234,11 @@ class WorkCalendar:
 
     def working_minutes_between(self, a: datetime, b: datetime) -> float:
         """Working minutes in [a, b), real elapsed time (DST-aware); 0 when b <= a."""
-        ua, ub = _utc(a), _utc(b)
-        if ub <= ua:
+        xa, xb = _us(a), _us(b)
+        if xb <= xa:
             return 0.0
-        index = self._index_of(ua, ub)
-        return (index.worked(_us(ub)) - index.worked(_us(ua))) / MINUTE_US
+        index = self._index_of(xa, xb)
+        return (index.worked(xb) - index.worked(xa)) / MINUTE_US
 
     # ---- internals ----
 
@@ -259,14 +259,14 @@ class WorkCalendar:
             if (p := self.period(d)) is not None:
                 yield p
 
-    def _index_of(self, a: datetime, b: datetime) -> PeriodIndex:
-        """The period index holding every working period that can begin by b, from a's year
-        on (a local day's periods never end after the next local midnight)."""
-        first = a.astimezone(self.tz).date() - timedelta(days=1)
-        last = b.astimezone(self.tz).date() + timedelta(days=1)
+    def _index_of(self, xa: int, xb: int) -> PeriodIndex:
+        """The period index holding every working period that can begin by instant xb, from
+        xa's year on (a local day's periods never end after the next local midnight)."""
         held = self._index[0] if self._index else None
-        if held is not None and held.covers(first, last):
+        if held is not None and held.lo <= xa and xb < held.hi:
             return held
+        first = _instant(xa).astimezone(self.tz).date() - timedelta(days=1)
+        last = _instant(xb).astimezone(self.tz).date() + timedelta(days=1)
         lo, hi = date(first.year, 1, 1), date(last.year + 1, 1, 1)
         if held is not None:
             lo, hi = min(lo, held.first), max(hi, held.stop)
@@ -284,7 +284,8 @@ class WorkCalendar:
 
     def _swap_index(self, first: date, stop: date) -> PeriodIndex:
         periods = (p for p in map(self.period, _days_between(first, stop)) if p and p[0] < p[1])
-        index = PeriodIndex.of(first, stop, ((_us(s), _us(e)) for s, e in periods))  # (one in a DST gap can be empty)
+        lo, hi = (_us(self._local(d, MIDNIGHT)) for d in (first + timedelta(days=2), stop - timedelta(days=2)))
+        index = PeriodIndex.of(first, stop, lo, hi, ((_us(s), _us(e)) for s, e in periods))  # (one in a DST gap can be empty)
         self._index[:] = [index]
         return index
 
@@ -317,9 +318,13 @@ def _days_between(first: date, stop: date) -> Iterator[date]:
     return (first + timedelta(days=i) for i in range((stop - first).days))
 
 
-def _us(u: datetime) -> int:
-    """An aware instant as integer microseconds since the epoch (exact, unlike timestamp())."""
-    return (u - EPOCH) // MICROSECOND
+def _us(t: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch (exact, unlike timestamp());
+    naive datetimes are refused as in _utc (subtracting one from an aware one fails)."""
+    try:
+        return (t - EPOCH) // MICROSECOND
+    except TypeError:
+        return (_utc(t) - EPOCH) // MICROSECOND  # raises the naive-datetime ValueError
 
 
 def _instant(us: int) -> datetime:

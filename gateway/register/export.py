@@ -13,18 +13,19 @@ import csv
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from gateway.pipeline import tickets
 from gateway.register import log
 from gateway.settings import Settings
 from gateway.sla.clocks import Clock, ClockResult, ClockState
+from gateway.sla.plans import Terms
 from gateway.worktime import WorkCalendar
 from storage.models import LogEntry, Message, MessageKind, Ticket, TicketStatus, iso
 
@@ -140,19 +141,27 @@ def current_checkpoint(session: Session, settings: Settings) -> str | None:
     return log.witness(session, settings.register_.origin, settings.register_.key_file)
 
 
+_COLUMNS = (Ticket.id, Ticket.number, Ticket.channel, Ticket.received_at, Ticket.effective_received_at,
+            Ticket.user_name, Ticket.office, Ticket.subject, Ticket.first_answer_at, Ticket.status, Ticket.severity,
+            Ticket.plan, Ticket.acked_at, Ticket.closed_at, cast(Ticket.sla_terms, Text).label("terms"))  # fmt: skip
+
+
 def rows(session: Session, settings: Settings, span: Period, now: datetime) -> Iterator[Row]:
-    """The period's tickets (merged ones are part of their target), oldest first."""
+    """The period's tickets (merged ones are part of their target), oldest first: plain rows
+    of the columns the register shows (no ORM objects), each plan's terms decoded once."""
     stmt = (
-        select(Ticket)
+        select(*_COLUMNS)
         .where(Ticket.merged_into_id.is_(None), Ticket.received_at >= span.start, Ticket.received_at < span.end)
         .order_by(Ticket.received_at, Ticket.id)
         .execution_options(yield_per=PARTITION)
     )
-    for part in session.scalars(stmt).partitions():
-        yield from _partition(session, settings, list(part), now)  # the identity map holds tickets weakly
+    terms: dict[str | None, Terms | None] = {}
+    for part in session.execute(stmt).partitions():
+        yield from _partition(session, settings, part, now, terms)
 
 
-def _partition(session: Session, settings: Settings, batch: list[Ticket], now: datetime) -> Iterator[Row]:
+def _partition(session: Session, settings: Settings, batch: Sequence[Any], now: datetime,
+               terms: dict[str | None, Terms | None]) -> Iterator[Row]:  # fmt: skip
     ids = [t.id for t in batch]
     questions = dict(session.execute(select(Message.ticket_id, Message.text).where(
         Message.ticket_id.in_(ids), Message.kind == MessageKind.QUESTION)).tuples().all())  # fmt: skip
@@ -163,7 +172,11 @@ def _partition(session: Session, settings: Settings, batch: list[Ticket], now: d
     events = tickets.timeline_events(session, ids)
     log_index = last_log_index(session, ids)
     for t in batch:
-        runs = tickets.runs_of(t, events[t.id], settings.work_calendars)
+        if t.terms not in terms:
+            recorded = json.loads(t.terms) if t.terms is not None else None
+            terms[t.terms] = Terms.from_json(recorded) if recorded is not None else None
+        plan = terms[t.terms]
+        runs = tickets.runs_of(t, plan, events[t.id], settings.work_calendars) if plan is not None else []
         yield Row(t.number, t.channel, t.received_at, t.effective_received_at, t.user_name, t.office, t.subject,
                   questions.get(t.id) or "", ANSWER_SEPARATOR.join(answers[t.id]), t.first_answer_at,
                   "finished" if t.status == TicketStatus.CLOSED else "waiting", t.severity, t.plan,
