@@ -126,7 +126,7 @@ def of_ticket(session: Session, number: str, size: int) -> list[Line]:
     return [Line(*row) for row in session.execute(stmt)]
 
 
-def leaves(session: Session, size: int) -> list[bytes]:
-    """The first `size` leaf hashes, in index order."""
+def leaves(session: Session, size: int) -> Iterator[bytes]:
+    """The first `size` leaf hashes, in index order, streamed."""
     stmt = select(LogEntry.leaf_hash).where(LogEntry.index < size).order_by(LogEntry.index)
-    return [bytes.fromhex(h) for h in session.scalars(stmt)]
+    return map(bytes.fromhex, session.scalars(stmt.execution_options(yield_per=10_000)))
