@@ -9,6 +9,7 @@ import email
 import email.message
 import email.policy
 import hashlib
+import html.parser
 import io
 import json
 import mailbox
@@ -233,15 +234,16 @@ def test_tree_levels_give_proofs_the_independent_verifiers_accept() -> None:
             assert consistency_holds(old, size, old_root, root, levels.consistency(old, size)), (old, size)
 
 
-def users_mail(hotline: Hotline, to: str, tmp: Path) -> tuple[Path, str]:
-    """The acknowledgement a user received, saved as the user would keep it (its text), and
-    the checkpoint its X-Hotline-Checkpoint header carries."""
+def users_mail(hotline: Hotline, to: str, tmp: Path, part: str = "plain") -> tuple[Path, str]:
+    """The acknowledgement a user received, saved as the user would keep it (its text, or
+    its HTML page), and the checkpoint its X-Hotline-Checkpoint header carries."""
     maildir = mailbox.Maildir(hotline.config.parent / "outbox", create=False)
     (msg,) = [m for m in (email.message_from_bytes(bytes(m), policy=email.policy.default) for m in maildir)
               if to in str(m["To"])]  # fmt: skip
-    text = msg.get_body(("plain",)).get_content()
-    kept = tmp / f"kept-{to}.txt"
-    kept.write_text(text, encoding="utf-8")
+    body = msg.get_body((part,))
+    assert body is not None, f"no text/{part} part"
+    kept = tmp / f"kept-{to}.{part}"
+    kept.write_text(body.get_content(), encoding="utf-8")
     return kept, base64.b64decode(str(msg["X-Hotline-Checkpoint"])).decode()
 
 
@@ -250,6 +252,39 @@ def test_each_acknowledgement_carries_the_checkpoint_the_log_had(logged: Hotline
         kept, header = users_mail(logged, f"jan{n}@gmina.example.pl", tmp_path)
         assert header.split("\n")[:2] == [ORIGIN, str(size)] and header in kept.read_text(encoding="utf-8")
         assert verify(logged, kept) == (0, "")
+
+
+class Shown(html.parser.HTMLParser):
+    """The text a browser shows of a page, and that of its <pre> blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text, self.pre, self.in_pre = [], [], False
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.in_pre = self.in_pre or tag == "pre"
+
+    def handle_endtag(self, tag: str) -> None:
+        self.in_pre = self.in_pre and tag != "pre"
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self.in_pre:
+            self.pre.append(data)
+
+
+def test_the_html_part_shows_the_same_checkpoint_block(logged: Hotline, tmp_path: Path) -> None:
+    """A user who reads (or saves) the HTML alternative holds the witness too: the same
+    words and checkpoint as the text part, and the saved page verifies as a checkpoint."""
+    for n in range(3):
+        page, header = users_mail(logged, f"jan{n}@gmina.example.pl", tmp_path, "html")
+        text, _ = users_mail(logged, f"jan{n}@gmina.example.pl", tmp_path)
+        shown = Shown()
+        shown.feed(page.read_text(encoding="utf-8"))
+        assert "".join(shown.pre).strip() == header.strip()
+        words = text.read_text(encoding="utf-8").split("-- \n")[-1].split("\n\n")[0].strip()  # the text's block
+        assert "Punkt kontrolny rejestru" in words and words in " ".join("".join(shown.text).split())
+        assert verify(logged, page) == (0, "")
 
 
 def attacker(url: str, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
