@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ sys.path.insert(0, str(REPO))
 HOTLINE = Path(sys.executable).parent / "hotline"
 
 from gateway.register import log, mirror  # noqa: E402
+from peak import run_measured  # noqa: E402  (bench/peak.py)
 from storage.db import open_store, transaction  # noqa: E402
 from storage.kinds import LogKind  # noqa: E402
 
@@ -57,12 +57,8 @@ def main() -> int:
         )  # fmt: skip
         subprocess.run([str(HOTLINE), "--config", str(config), "db", "upgrade"], check=True, capture_output=True)
         fill_s = fill(f"sqlite:///{tmp}/bench.db", logfile, args.count)
-        began = time.perf_counter()
-        child = subprocess.Popen([str(HOTLINE), "--config", str(config), "register", "verify"], stdout=subprocess.DEVNULL)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own peak, not the largest of all children
-        verify_s = time.perf_counter() - began
-        assert os.waitstatus_to_exitcode(status) == 0, "register verify failed"
-        peak = usage.ru_maxrss // 1024
+        verify_s, peak, code = run_measured([str(HOTLINE), "--config", str(config), "register", "verify"])
+        assert code == 0, "register verify failed"
         print(json.dumps({"entries": args.count, "fill_s": round(fill_s, 1), "file_mib": logfile.stat().st_size >> 20,
                           "verify_s": round(verify_s, 2), "verify_peak_mib": peak,
                           "verify_per_million_s": round(verify_s * 1_000_000 / args.count, 1)}))  # fmt: skip
