@@ -28,7 +28,7 @@ from parsers.reading import Reading
 from gateway.pipeline.threads import TicketRef
 from parsers.hot01 import Field
 from parsers.mime import Attachment, ParsedMessage
-from storage.db import insert_ignoring_conflicts, rows_in_chunks
+from storage.db import among, insert_ignoring_conflicts, rows_in_chunks
 from storage.models import Direction, Event, LogKind, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
 
 SUBJECT_MAX = 200
@@ -352,7 +352,7 @@ def timeline_events(session: Session, ticket_ids: Iterable[int]) -> dict[int, li
     tickets): a listing of thousands must not ask once per ticket."""
     trails: dict[int, list[TimelineEvent]] = {i: [] for i in ticket_ids}
     rows = rows_in_chunks(session, trails, lambda chunk: select(Event.ticket_id, Event.kind, Event.at, Event.data)
-                          .where(Event.ticket_id.in_(chunk), Event.kind.in_(clocks.TIMELINE_EVENTS))
+                          .where(among(session, Event.ticket_id, chunk), Event.kind.in_(clocks.TIMELINE_EVENTS))
                           .order_by(Event.ticket_id, Event.id))  # fmt: skip
     for ticket_id, kind, at, data in rows:
         trails[ticket_id].append((kind, at, data))

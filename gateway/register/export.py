@@ -27,6 +27,7 @@ from gateway.settings import Settings
 from gateway.sla.clocks import Clock, ClockResult, ClockState
 from gateway.sla.plans import Terms
 from gateway.worktime import WorkCalendar
+from storage.db import among
 from storage.models import LogEntry, Message, MessageKind, Ticket, TicketStatus, iso
 
 Format = Literal["csv", "json", "html"]
@@ -131,7 +132,7 @@ def period(calendar: WorkCalendar, first: date, last: date) -> Period:
 def last_log_index(session: Session, ticket_ids: list[int]) -> dict[int, int]:
     """Ticket id -> the index of its last reply-log entry."""
     stmt = (select(LogEntry.ticket_id, func.max(LogEntry.index))
-            .where(LogEntry.ticket_id.in_(ticket_ids)).group_by(LogEntry.ticket_id))  # fmt: skip
+            .where(among(session, LogEntry.ticket_id, ticket_ids)).group_by(LogEntry.ticket_id))  # fmt: skip
     return {ticket_id: index for ticket_id, index in session.execute(stmt) if ticket_id is not None}
 
 
@@ -164,10 +165,10 @@ def _partition(session: Session, settings: Settings, batch: Sequence[Any], now: 
                terms: dict[str | None, Terms | None]) -> Iterator[Row]:  # fmt: skip
     ids = [t.id for t in batch]
     questions = dict(session.execute(select(Message.ticket_id, Message.text).where(
-        Message.ticket_id.in_(ids), Message.kind == MessageKind.QUESTION)).tuples().all())  # fmt: skip
+        among(session, Message.ticket_id, ids), Message.kind == MessageKind.QUESTION)).tuples().all())  # fmt: skip
     answers: dict[int, list[str]] = defaultdict(list)
     for ticket_id, text in session.execute(select(Message.ticket_id, Message.text).where(
-            Message.ticket_id.in_(ids), Message.kind == MessageKind.ANSWER).order_by(Message.id)).tuples():  # fmt: skip
+            among(session, Message.ticket_id, ids), Message.kind == MessageKind.ANSWER).order_by(Message.id)).tuples():  # fmt: skip
         answers[ticket_id].append(text)
     events = tickets.timeline_events(session, ids)
     log_index = last_log_index(session, ids)
