@@ -43,6 +43,7 @@ _PL_CHRISTMAS_EVE_SINCE = 2025
 Period = tuple[datetime, datetime]  # [start, end) in UTC
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+NO_TIME = timedelta(0)
 MINUTE_US = 60_000_000
 
 
@@ -220,7 +221,7 @@ class WorkCalendar:
     def add_working_minutes(self, t: datetime, minutes: float) -> datetime:
         """The instant after `minutes` of working time from t; an exact fit returns the period's end."""
         remaining = timedelta(minutes=minutes)
-        if remaining < timedelta(0):
+        if remaining < NO_TIME:
             raise ValueError(f"minutes must not be negative: {minutes}")
         if not remaining:
             return self.next_working_start(t)

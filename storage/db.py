@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Engine, any_, create_engine, event, inspect, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -181,7 +181,7 @@ def rows_in_chunks(session: Session, values: Iterable[Any], statement: Callable[
     return rows
 
 
-def among(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+def among(session: Session, column: QueryableAttribute[Any], values: Sequence[Any]) -> ColumnElement[bool]:
     """`column IN values`; on PostgreSQL `column = ANY(array)`, one parameter: an IN of a
     thousand parameters costs more to compile, split and send than the query costs to run
     (the register export asks four of them per thousand tickets)."""

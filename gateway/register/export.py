@@ -40,8 +40,16 @@ CSV_HEADER = tuple(k for key in ROW_KEYS for k in ([f"sla_{c.value}_{x}" for c i
                                                    if key == "sla" else [key]))  # fmt: skip
 # a spreadsheet runs a cell that begins with one of these as a formula (CSV injection)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_TEXT_KEYS = ("user_name", "office", "subject", "question", "answer")
 ANSWER_SEPARATOR = "\n\n"
+
+
+CLOCK_NAMES = tuple(c.value for c in Clock)
+_NO_CLOCK = (None,) * len(CLOCK_KEYS)
+_BOOL_CELL = {True: "true", False: "false"}  # as JSON writes them
+
+
+def _text_cell(value: str | None) -> str | None:
+    return "'" + value if value is not None and value.startswith(_FORMULA_START) else value
 
 
 class PeriodError(ValueError):
@@ -95,17 +103,17 @@ class Row:
 
     def csv(self) -> list[str]:
         """The header's columns: SLA flattened, None empty, booleans as JSON writes them,
-        text that a spreadsheet would run as a formula prefixed with an apostrophe."""
-        data = self.json()
-        cells: list[Any] = []
-        for key in ROW_KEYS:
-            if key == "sla":
-                cells += [data["sla"].get(c.value, {}).get(x) for c in Clock for x in CLOCK_KEYS]
-            elif key in _TEXT_KEYS and isinstance(data[key], str) and data[key].startswith(_FORMULA_START):
-                cells.append("'" + data[key])
-            else:
-                cells.append(data[key])
-        return ["" if v is None else json.dumps(v) if isinstance(v, bool) else str(v) for v in cells]
+        text that a spreadsheet would run as a formula prefixed with an apostrophe. Built
+        straight from the fields (not through json()): it runs a million times."""
+        cells = [self.number, self.channel, iso(self.received_at), iso(self.effective_received_at),
+                 *(_text_cell(v) for v in (self.user_name, self.office, self.subject, self.question, self.answer)),
+                 iso(self.answered_at), self.status, self.severity, self.plan]  # fmt: skip
+        for clock in CLOCK_NAMES:
+            cell = self.sla.get(clock)
+            cells += (_NO_CLOCK if cell is None else
+                      (iso(cell.due_at), iso(cell.done_at), cell.met, cell.late_minutes, cell.late_started_hours))  # fmt: skip
+        cells.append(self.log_index)
+        return ["" if v is None else _BOOL_CELL[v] if v is True or v is False else str(v) for v in cells]
 
 
 @dataclass(frozen=True, slots=True)
