@@ -127,6 +127,7 @@ def of_ticket(session: Session, number: str, size: int) -> list[Line]:
 
 
 def leaves(session: Session, size: int) -> Iterator[bytes]:
-    """The first `size` leaf hashes, in index order, streamed."""
+    """The first `size` leaf hashes, in index order, streamed (through the Core connection:
+    the ORM's per-row bookkeeping doubled the time for a million)."""
     stmt = select(LogEntry.leaf_hash).where(LogEntry.index < size).order_by(LogEntry.index)
-    return map(bytes.fromhex, session.scalars(stmt.execution_options(yield_per=10_000)))
+    return map(bytes.fromhex, session.connection().execute(stmt.execution_options(yield_per=10_000)).scalars())

@@ -26,7 +26,7 @@ def leaf_hash(data: bytes) -> bytes:
     return hashlib.sha256(b"\x00" + data).digest()
 
 
-def node_hash(left: bytes, right: bytes) -> bytes:
+def node_hash(left: bytes | memoryview, right: bytes | memoryview) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
@@ -84,12 +84,17 @@ class Levels:
 
     @classmethod
     def build(cls, leaves: Iterable[bytes]) -> Levels:
-        level = b"".join(leaves)
-        levels = [level]
+        """Appended into one buffer per level as they stream in (a join would first hold a
+        million small bytes objects)."""
+        level = bytearray()
+        for leaf in leaves:
+            level += leaf
+        levels = [bytes(level)]
         while len(level) >= 2 * DIGEST:
-            level = b"".join(node_hash(level[i : i + DIGEST], level[i + DIGEST : i + 2 * DIGEST])
-                             for i in range(0, len(level) - DIGEST, 2 * DIGEST))  # fmt: skip
-            levels.append(level)
+            below, level = memoryview(levels[-1]), bytearray()
+            for i in range(0, len(below) - DIGEST, 2 * DIGEST):
+                level += node_hash(below[i : i + DIGEST], below[i + DIGEST : i + 2 * DIGEST])
+            levels.append(bytes(level))
         return cls(len(levels[0]) // DIGEST, tuple(levels))
 
     def subtree(self, start: int, stop: int) -> bytes:
