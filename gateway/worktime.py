@@ -19,6 +19,7 @@ Conventions (callers rely on them):
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -41,6 +42,58 @@ _DAY_NAMES = {
 _PL_CHRISTMAS_EVE_SINCE = 2025
 
 Period = tuple[datetime, datetime]  # [start, end) in UTC
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+NO_TIME = timedelta(0)
+MINUTE_US = 60_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodIndex:
+    """The working periods of whole local years [first, stop) as integer microseconds since
+    the epoch, each with the working time of the indexed periods before it and up to its end.
+
+    Working time between two instants is then a difference of two running totals found by
+    bisection, and the instant a span of working time ends is one bisection of the totals:
+    the register reckons a million tickets' clocks without walking a day. Integers keep the
+    arithmetic exact (the same microseconds as timedelta sums). Immutable: a calendar swaps
+    in a larger index when asked about a year it does not hold."""
+
+    first: date
+    stop: date
+    lo: int  # the instants [lo, hi) are served: their local day and its neighbours are held
+    hi: int
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    before: tuple[int, ...]  # working time of the periods before period i
+    through: tuple[int, ...]  # ... and including period i
+
+    @classmethod
+    def of(cls, first: date, stop: date, lo: int, hi: int, periods: Iterable[tuple[int, int]]) -> PeriodIndex:
+        starts, ends, before, through, total = [], [], [], [], 0
+        for s, e in periods:
+            starts.append(s)
+            ends.append(e)
+            before.append(total)
+            total += e - s
+            through.append(total)
+        return cls(first, stop, lo, hi, tuple(starts), tuple(ends), tuple(before), tuple(through))
+
+    def worked(self, x: int) -> int:
+        """Working microseconds from the index's first period to instant x (within the index)."""
+        i = bisect_right(self.starts, x) - 1
+        return 0 if i < 0 else self.before[i] + min(x, self.ends[i]) - self.starts[i]
+
+    def reaching(self, total: int) -> int | None:
+        """The instant the running total reaches `total` (an exact fit: its period's end);
+        None when it lies beyond the index."""
+        i = bisect_left(self.through, total)
+        return None if i == len(self.through) else self.starts[i] + total - self.before[i]
+
+    def next_start(self, x: int) -> int | None:
+        """The first working instant >= x; None when it lies beyond the index."""
+        i = bisect_right(self.ends, x)
+        return None if i == len(self.ends) else max(x, self.starts[i])
 
 
 @dataclass(frozen=True)
@@ -61,6 +114,7 @@ class WorkCalendar:
     _period_cache: dict[date, Period | None] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
+    _index: list[PeriodIndex] = field(default_factory=list, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         """Reject calendars the arithmetic cannot serve, also when built without from_config."""
@@ -148,9 +202,11 @@ class WorkCalendar:
 
     def next_working_start(self, t: datetime) -> datetime:
         """The first instant >= t that is working time (t itself if it is): when a fax may go out."""
-        u = _utc(t)
-        s, _ = next(self._periods_from(u))
-        return max(s, u)
+        x = _us(t)
+        found = self._index_of(x, x).next_start(x)
+        while found is None:
+            found = self._index_further().next_start(x)
+        return t.astimezone(UTC) if found == x else _instant(found)
 
     def effective_receipt(self, t: datetime) -> datetime:
         """Rule 2: received in working time counts at t; otherwise at the next working start."""
@@ -159,32 +215,32 @@ class WorkCalendar:
     def ack_deadline(self, t: datetime) -> datetime:
         """Rule 3: end of working hours on the next working day after the effective receipt day."""
         receipt_day = self.effective_receipt(t).astimezone(self.tz).date()
-        return self._day_end(self.next_working_day(receipt_day))
+        period = self.period(self.next_working_day(receipt_day))
+        assert period is not None  # a working day has working hours
+        return period[1]
 
     def add_working_minutes(self, t: datetime, minutes: float) -> datetime:
         """The instant after `minutes` of working time from t; an exact fit returns the period's end."""
         remaining = timedelta(minutes=minutes)
-        if remaining < timedelta(0):
+        if remaining < NO_TIME:
             raise ValueError(f"minutes must not be negative: {minutes}")
-        u = _utc(t)
-        for s, e in self._periods_from(u):
-            begin = max(s, u)
-            if remaining <= e - begin:
-                return begin + remaining
-            remaining -= e - begin
-        raise AssertionError("unreachable")  # pragma: no cover
+        if not remaining:
+            return self.next_working_start(t)
+        x = _us(t)
+        index = self._index_of(x, x)
+        total = index.worked(x) + remaining // MICROSECOND
+        found = index.reaching(total)
+        while found is None:  # extending forward keeps the running totals of the years held
+            found = self._index_further().reaching(total)
+        return _instant(found)
 
     def working_minutes_between(self, a: datetime, b: datetime) -> float:
         """Working minutes in [a, b), real elapsed time (DST-aware); 0 when b <= a."""
-        ua, ub = _utc(a), _utc(b)
-        total = timedelta(0)
-        if ub <= ua:
+        xa, xb = _us(a), _us(b)
+        if xb <= xa:
             return 0.0
-        for s, e in self._periods_from(ua):
-            if s >= ub:
-                break
-            total += min(e, ub) - max(s, ua)
-        return total / timedelta(minutes=1)
+        index = self._index_of(xa, xb)
+        return (index.worked(xb) - index.worked(xa)) / MINUTE_US
 
     # ---- internals ----
 
@@ -205,17 +261,35 @@ class WorkCalendar:
             if (p := self.period(d)) is not None:
                 yield p
 
-    def _periods_from(self, u: datetime) -> Iterator[Period]:
-        """Working periods ending after u, in order, walking local days (not minutes)."""
-        found_since = 0
-        for d in _days(u.astimezone(self.tz).date() - timedelta(days=1)):
-            p = self.period(d)
-            found_since += 1
-            if p is not None and p[1] > u:
-                found_since = 0
-                yield p
-            elif found_since > MAX_SEARCH_DAYS:
-                raise ValueError(f"calendar {self.name!r}: no working day within {MAX_SEARCH_DAYS} days of {d}")
+    def _index_of(self, xa: int, xb: int) -> PeriodIndex:
+        """The period index holding every working period that can begin by instant xb, from
+        xa's year on (a local day's periods never end after the next local midnight)."""
+        held = self._index[0] if self._index else None
+        if held is not None and held.lo <= xa and xb < held.hi:
+            return held
+        first = _instant(xa).astimezone(self.tz).date() - timedelta(days=1)
+        last = _instant(xb).astimezone(self.tz).date() + timedelta(days=1)
+        lo, hi = date(first.year, 1, 1), date(last.year + 1, 1, 1)
+        if held is not None:
+            lo, hi = min(lo, held.first), max(hi, held.stop)
+        return self._swap_index(lo, hi)
+
+    def _index_further(self) -> PeriodIndex:
+        """The index with one more year at its end; ValueError when it has held no working
+        period for more than MAX_SEARCH_DAYS (a calendar that never works again)."""
+        held = self._index[0]
+        index = self._swap_index(held.first, date(held.stop.year + 1, 1, 1))
+        last_work = _instant(index.ends[-1]).date() if index.ends else index.first
+        if (index.stop - last_work).days > MAX_SEARCH_DAYS:
+            raise ValueError(f"calendar {self.name!r}: no working day within {MAX_SEARCH_DAYS} days of {last_work}")
+        return index
+
+    def _swap_index(self, first: date, stop: date) -> PeriodIndex:
+        periods = (p for p in map(self.period, _days_between(first, stop)) if p and p[0] < p[1])
+        lo, hi = (_us(self._local(d, MIDNIGHT)) for d in (first + timedelta(days=2), stop - timedelta(days=2)))
+        index = PeriodIndex.of(first, stop, lo, hi, ((_us(s), _us(e)) for s, e in periods))  # (one in a DST gap can be empty)
+        self._index[:] = [index]
+        return index
 
 
 # ---- helpers: parsing config values, holidays, instants ----
@@ -239,6 +313,24 @@ def _days(first: date) -> Iterator[date]:
     while True:
         yield d
         d += timedelta(days=1)
+
+
+def _days_between(first: date, stop: date) -> Iterator[date]:
+    """The days [first, stop)."""
+    return (first + timedelta(days=i) for i in range((stop - first).days))
+
+
+def _us(t: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch (exact, unlike timestamp());
+    naive datetimes are refused as in _utc (subtracting one from an aware one fails)."""
+    try:
+        return (t - EPOCH) // MICROSECOND
+    except TypeError:
+        return (_utc(t) - EPOCH) // MICROSECOND  # raises the naive-datetime ValueError
+
+
+def _instant(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
 
 
 def _utc(t: datetime) -> datetime:

@@ -9,6 +9,7 @@ import email
 import email.message
 import email.policy
 import hashlib
+import html.parser
 import io
 import json
 import mailbox
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pypdf import PdfReader
 from sqlalchemy import create_engine, text
 
-from gateway.register.merkle import Frontier, leaf_data, leaf_hash  # the attacker's tools, not the verifier's
+from gateway.register.merkle import Frontier, Levels, leaf_data, leaf_hash  # the attacker's tools, not the verifier's
 
 from tests import mailfactory as mf
 from tests.relay import Relay, relay  # noqa: F401  (fixture)
@@ -171,15 +172,79 @@ def test_prove_gives_inclusion_proofs_anyone_checks_with_the_public_key(logged: 
     assert logged.process("register", "prove", "HOT-2000-000001").code == 1
 
 
-def users_mail(hotline: Hotline, to: str, tmp: Path) -> tuple[Path, str]:
-    """The acknowledgement a user received, saved as the user would keep it (its text), and
-    the checkpoint its X-Hotline-Checkpoint header carries."""
+def consistency_holds(first: int, second: int, first_root: bytes, second_root: bytes, proof: list[bytes]) -> bool:
+    """RFC 9162 2.1.4.2, written from the RFC and nothing of ours."""
+    h = lambda left, right: hashlib.sha256(b"\x01" + left + right).digest()  # noqa: E731
+    if first == second:
+        return not proof and first_root == second_root
+    if first & (first - 1) == 0:
+        proof = [first_root, *proof]
+    if not 0 < first < second or not proof:
+        return False
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = h(c, fr), h(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = h(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == first_root and sr == second_root and sn == 0
+
+
+def test_prove_shows_the_log_extends_the_checkpoint_each_users_mail_carried(logged: Hotline, tmp_path: Path) -> None:
+    """Each user's acknowledgement carried the log's checkpoint of its day (0, 2, 4 entries);
+    prove's consistency proof shows the latest tree (6 entries) extends it."""
+    for n, carried in enumerate((0, 2, 4)):
+        _, header = users_mail(logged, f"jan{n}@gmina.example.pl", tmp_path)
+        (ticket,) = [t["number"] for t in logged.json("tickets", "list", "--json")
+                     if f"jan{n}@gmina.example.pl" in t["return_emails"]]  # fmt: skip
+        result = logged.process("register", "prove", ticket)
+        assert result.code == 0, result.err
+        proof = json.loads(result.out)
+        size, root = signed_root(proof["checkpoint"], proof["verifier_key"])
+        if carried == 0:  # the empty tree: nothing to prove
+            assert proof["consistency"] == []
+            continue
+        (consistency,) = proof["consistency"]
+        assert consistency["checkpoint"] == header
+        old_size, old_root = signed_root(header, proof["verifier_key"])
+        path = [bytes.fromhex(h) for h in consistency["proof"]]
+        assert (old_size, size) == (carried, 6) and consistency_holds(old_size, size, old_root, root, path)
+        assert not consistency_holds(old_size, size, hashlib.sha256(old_root).digest(), root, path)  # it can say no
+        assert not consistency_holds(old_size, size, old_root, root, path[::-1] + [root])
+
+
+def test_tree_levels_give_proofs_the_independent_verifiers_accept() -> None:
+    """Every inclusion and consistency proof of trees up to 40 leaves, from the levels built
+    once (what prove does on a log of millions), checked by the verifiers written from the RFC."""
+    leaves = [leaf_hash(str(i).encode()) for i in range(40)]
+    levels = Levels.build(leaves)
+    for size in range(1, 41):
+        root = Frontier().extend(leaves[:size]).root()
+        for m in range(size):
+            assert inclusion_holds(m, size, leaves[m], levels.inclusion(m, size), root), (m, size)
+        for old in range(1, size + 1):
+            old_root = Frontier().extend(leaves[:old]).root()
+            assert consistency_holds(old, size, old_root, root, levels.consistency(old, size)), (old, size)
+
+
+def users_mail(hotline: Hotline, to: str, tmp: Path, part: str = "plain") -> tuple[Path, str]:
+    """The acknowledgement a user received, saved as the user would keep it (its text, or
+    its HTML page), and the checkpoint its X-Hotline-Checkpoint header carries."""
     maildir = mailbox.Maildir(hotline.config.parent / "outbox", create=False)
     (msg,) = [m for m in (email.message_from_bytes(bytes(m), policy=email.policy.default) for m in maildir)
               if to in str(m["To"])]  # fmt: skip
-    text = msg.get_body(("plain",)).get_content()
-    kept = tmp / f"kept-{to}.txt"
-    kept.write_text(text, encoding="utf-8")
+    body = msg.get_body((part,))
+    assert body is not None, f"no text/{part} part"
+    kept = tmp / f"kept-{to}.{part}"
+    kept.write_text(body.get_content(), encoding="utf-8")
     return kept, base64.b64decode(str(msg["X-Hotline-Checkpoint"])).decode()
 
 
@@ -188,6 +253,39 @@ def test_each_acknowledgement_carries_the_checkpoint_the_log_had(logged: Hotline
         kept, header = users_mail(logged, f"jan{n}@gmina.example.pl", tmp_path)
         assert header.split("\n")[:2] == [ORIGIN, str(size)] and header in kept.read_text(encoding="utf-8")
         assert verify(logged, kept) == (0, "")
+
+
+class Shown(html.parser.HTMLParser):
+    """The text a browser shows of a page, and that of its <pre> blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text, self.pre, self.in_pre = [], [], False
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.in_pre = self.in_pre or tag == "pre"
+
+    def handle_endtag(self, tag: str) -> None:
+        self.in_pre = self.in_pre and tag != "pre"
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self.in_pre:
+            self.pre.append(data)
+
+
+def test_the_html_part_shows_the_same_checkpoint_block(logged: Hotline, tmp_path: Path) -> None:
+    """A user who reads (or saves) the HTML alternative holds the witness too: the same
+    words and checkpoint as the text part, and the saved page verifies as a checkpoint."""
+    for n in range(3):
+        page, header = users_mail(logged, f"jan{n}@gmina.example.pl", tmp_path, "html")
+        text, _ = users_mail(logged, f"jan{n}@gmina.example.pl", tmp_path)
+        shown = Shown()
+        shown.feed(page.read_text(encoding="utf-8"))
+        assert "".join(shown.pre).strip() == header.strip()
+        words = text.read_text(encoding="utf-8").split("-- \n")[-1].split("\n\n")[0].strip()  # the text's block
+        assert "Punkt kontrolny rejestru" in words and words in " ".join("".join(shown.text).split())
+        assert verify(logged, page) == (0, "")
 
 
 def attacker(url: str, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:

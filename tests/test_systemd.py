@@ -14,6 +14,8 @@ from tests.support import HOTLINE, REPO
 UNIT = REPO / "systemd" / "hotline.service"
 INSTALLED_BINARY = "/opt/hotline/.venv/bin/hotline"
 SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze"
+# the secrets systemd hands the daemon, as the config's defaults and README name them
+CREDENTIALS = ("imap-password", "token-secret", "register-key")
 
 
 def parse_unit(text: str) -> dict[tuple[str, str], list[str]]:
@@ -47,7 +49,7 @@ def installable_copy(folder: Path, dropin: str | None = None) -> Path:
     assert Path(SYSTEMD_ANALYZE).exists(), "systemd-analyze missing: `make test` installs the systemd package"
     etc = folder / "etc-hotline"
     (etc / "credentials").mkdir(parents=True)
-    for name in ("imap-password", "token-secret"):
+    for name in CREDENTIALS:
         (etc / "credentials" / name).write_text("secret\n")
     text = UNIT.read_text().replace(INSTALLED_BINARY, str(HOTLINE)).replace("/etc/hotline/", f"{etc}/")
     unit = folder / "hotline.service"
@@ -151,7 +153,7 @@ def test_environment_credentials_and_syscall_filter() -> None:
     unit = parse_unit(UNIT.read_text())
     assert "HOTLINE_CONFIG=/etc/hotline/hotline.toml" in unit[("Service", "Environment")]
     creds = dict(v.split(":", 1) for v in unit[("Service", "LoadCredential")])
-    assert set(creds) == {"imap-password", "token-secret"}
+    assert creds == {name: f"/etc/hotline/credentials/{name}" for name in CREDENTIALS}
     assert unit[("Service", "SystemCallFilter")][0] == "@system-service"
     assert unit[("Install", "WantedBy")] == ["multi-user.target"]
 

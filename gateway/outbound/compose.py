@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -193,8 +194,9 @@ def ack_email(
     _thread(msg, in_reply_to, references)
     msg.set_content(_witnessed(lib.render("ack.txt", lang, facts, channel="email"), facts, lang), cte="quoted-printable")
     msg.add_alternative(
-        lib.render("ack.html", lang, facts, channel="email"), subtype="html", cte="quoted-printable"
-    )
+        _witnessed_html(lib.render("ack.html", lang, facts, channel="email"), facts, lang), subtype="html",
+        cte="quoted-printable",
+    )  # fmt: skip
     return _checkpoint_header(msg, facts)
 
 
@@ -564,6 +566,19 @@ def _witnessed(text: str, facts: AckFacts, lang: str) -> str:
     if facts.checkpoint is None:
         return text
     return f"{text.rstrip()}\n\n-- \n{_WITNESS[lang]}\n\n{facts.checkpoint}"
+
+
+def _witnessed_html(page: str, facts: AckFacts, lang: str) -> str:
+    """The HTML part with the same checkpoint block as the text, before </body> (so it is
+    there whatever the admin's template says): the checkpoint in a <pre>, its lines alone on
+    theirs, so a page the user saves is a checkpoint `register verify --checkpoint` reads."""
+    if facts.checkpoint is None:
+        return page
+    block = (f'<hr style="border: 0; border-top: 1px solid #ccc; margin-top: 24px;">\n'
+             f'<p style="color: #555; font-size: 12px;">{html.escape(_WITNESS[lang])}</p>\n'
+             f'<pre style="font-size: 12px;">\n{html.escape(facts.checkpoint, quote=False)}</pre>\n')  # fmt: skip
+    head, body_end, tail = page.rpartition("</body>")
+    return f"{head}{block}{body_end}{tail}" if body_end else f"{page.rstrip()}\n{block}"
 
 
 def _checkpoint_header(msg: EmailMessage, facts: AckFacts) -> EmailMessage:

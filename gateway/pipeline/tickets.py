@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ from parsers.reading import Reading
 from gateway.pipeline.threads import TicketRef
 from parsers.hot01 import Field
 from parsers.mime import Attachment, ParsedMessage
-from storage.db import insert_ignoring_conflicts, rows_in_chunks
+from storage.db import among, insert_ignoring_conflicts, rows_in_chunks
 from storage.models import Direction, Event, LogKind, Message, MessageKind, Ticket, TicketCounter, TicketStatus, table
 
 SUBJECT_MAX = 200
@@ -356,7 +356,7 @@ def timeline_events(session: Session, ticket_ids: Iterable[int]) -> dict[int, li
     tickets): a listing of thousands must not ask once per ticket."""
     trails: dict[int, list[TimelineEvent]] = {i: [] for i in ticket_ids}
     rows = rows_in_chunks(session, trails, lambda chunk: select(Event.ticket_id, Event.kind, Event.at, Event.data)
-                          .where(Event.ticket_id.in_(chunk), Event.kind.in_(clocks.TIMELINE_EVENTS))
+                          .where(among(session, Event.ticket_id, chunk), Event.kind.in_(clocks.TIMELINE_EVENTS))
                           .order_by(Event.ticket_id, Event.id))  # fmt: skip
     for ticket_id, kind, at, data in rows:
         trails[ticket_id].append((kind, at, data))
@@ -372,16 +372,30 @@ def sla_runs(session: Session, calendars: dict[str, WorkCalendar], ticket: Ticke
         return []
     if events is None:
         events = timeline_events(session, [ticket.id])[ticket.id]
-    return runs_of(ticket, events, calendars, severity)
+    return runs_of(ticket, SlaTerms.from_json(ticket.sla_terms), events, calendars, severity)
 
 
-def runs_of(ticket: Ticket, events: Iterable[tuple[str, datetime, Mapping[str, Any]]],
+class ClockColumns(Protocol):
+    """The ticket columns its clocks are reckoned from: a Ticket, or a row of those columns."""
+
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def acked_at(self) -> datetime | None: ...
+    @property
+    def first_answer_at(self) -> datetime | None: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
+    @property
+    def severity(self) -> int: ...
+
+
+def runs_of(ticket: ClockColumns, terms: SlaTerms, events: Iterable[tuple[str, datetime, Mapping[str, Any]]],
             calendars: Mapping[str, WorkCalendar], severity: int | None = None) -> list[clocks.Run]:  # fmt: skip
-    """The clocks from events already read (kind, at, data; oldest first)."""
-    if ticket.sla_terms is None:
-        return []
+    """The clocks from events already read (kind, at, data; oldest first) and the terms
+    recorded at receipt (the register decodes each plan's terms once, not once a ticket)."""
     line = clocks.timeline(ticket.received_at, ticket.acked_at, ticket.first_answer_at, ticket.closed_at, events)
-    return clocks.runs(SlaTerms.from_json(ticket.sla_terms), severity or ticket.severity, line, calendars)
+    return clocks.runs(terms, severity or ticket.severity, line, calendars)
 
 
 def reopened_due(session: Session, calendars: dict[str, WorkCalendar], ref: TicketRef, at: datetime) -> datetime | None:

@@ -13,19 +13,21 @@ import csv
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal, TextIO
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from gateway.pipeline import tickets
 from gateway.register import log
 from gateway.settings import Settings
 from gateway.sla.clocks import Clock, ClockResult, ClockState
+from gateway.sla.plans import Terms
 from gateway.worktime import WorkCalendar
+from storage.db import among
 from storage.models import LogEntry, Message, MessageKind, Ticket, TicketStatus, iso
 
 Format = Literal["csv", "json", "html"]
@@ -38,8 +40,16 @@ CSV_HEADER = tuple(k for key in ROW_KEYS for k in ([f"sla_{c.value}_{x}" for c i
                                                    if key == "sla" else [key]))  # fmt: skip
 # a spreadsheet runs a cell that begins with one of these as a formula (CSV injection)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_TEXT_KEYS = ("user_name", "office", "subject", "question", "answer")
 ANSWER_SEPARATOR = "\n\n"
+
+
+CLOCK_NAMES = tuple(c.value for c in Clock)
+_NO_CLOCK = (None,) * len(CLOCK_KEYS)
+_BOOL_CELL = {True: "true", False: "false"}  # as JSON writes them
+
+
+def _text_cell(value: str | None) -> str | None:
+    return "'" + value if value is not None and value.startswith(_FORMULA_START) else value
 
 
 class PeriodError(ValueError):
@@ -93,17 +103,17 @@ class Row:
 
     def csv(self) -> list[str]:
         """The header's columns: SLA flattened, None empty, booleans as JSON writes them,
-        text that a spreadsheet would run as a formula prefixed with an apostrophe."""
-        data = self.json()
-        cells: list[Any] = []
-        for key in ROW_KEYS:
-            if key == "sla":
-                cells += [data["sla"].get(c.value, {}).get(x) for c in Clock for x in CLOCK_KEYS]
-            elif key in _TEXT_KEYS and isinstance(data[key], str) and data[key].startswith(_FORMULA_START):
-                cells.append("'" + data[key])
-            else:
-                cells.append(data[key])
-        return ["" if v is None else json.dumps(v) if isinstance(v, bool) else str(v) for v in cells]
+        text that a spreadsheet would run as a formula prefixed with an apostrophe. Built
+        straight from the fields (not through json()): it runs a million times."""
+        cells = [self.number, self.channel, iso(self.received_at), iso(self.effective_received_at),
+                 *(_text_cell(v) for v in (self.user_name, self.office, self.subject, self.question, self.answer)),
+                 iso(self.answered_at), self.status, self.severity, self.plan]  # fmt: skip
+        for clock in CLOCK_NAMES:
+            cell = self.sla.get(clock)
+            cells += (_NO_CLOCK if cell is None else
+                      (iso(cell.due_at), iso(cell.done_at), cell.met, cell.late_minutes, cell.late_started_hours))  # fmt: skip
+        cells.append(self.log_index)
+        return ["" if v is None else _BOOL_CELL[v] if v is True or v is False else str(v) for v in cells]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +140,7 @@ def period(calendar: WorkCalendar, first: date, last: date) -> Period:
 def last_log_index(session: Session, ticket_ids: list[int]) -> dict[int, int]:
     """Ticket id -> the index of its last reply-log entry."""
     stmt = (select(LogEntry.ticket_id, func.max(LogEntry.index))
-            .where(LogEntry.ticket_id.in_(ticket_ids)).group_by(LogEntry.ticket_id))  # fmt: skip
+            .where(among(session, LogEntry.ticket_id, ticket_ids)).group_by(LogEntry.ticket_id))  # fmt: skip
     return {ticket_id: index for ticket_id, index in session.execute(stmt) if ticket_id is not None}
 
 
@@ -140,30 +150,42 @@ def current_checkpoint(session: Session, settings: Settings) -> str | None:
     return log.witness(session, settings.register_.origin, settings.register_.key_file)
 
 
+_COLUMNS = (Ticket.id, Ticket.number, Ticket.channel, Ticket.received_at, Ticket.effective_received_at,
+            Ticket.user_name, Ticket.office, Ticket.subject, Ticket.first_answer_at, Ticket.status, Ticket.severity,
+            Ticket.plan, Ticket.acked_at, Ticket.closed_at, cast(Ticket.sla_terms, Text).label("terms"))  # fmt: skip
+
+
 def rows(session: Session, settings: Settings, span: Period, now: datetime) -> Iterator[Row]:
-    """The period's tickets (merged ones are part of their target), oldest first."""
+    """The period's tickets (merged ones are part of their target), oldest first: plain rows
+    of the columns the register shows (no ORM objects), each plan's terms decoded once."""
     stmt = (
-        select(Ticket)
+        select(*_COLUMNS)
         .where(Ticket.merged_into_id.is_(None), Ticket.received_at >= span.start, Ticket.received_at < span.end)
         .order_by(Ticket.received_at, Ticket.id)
         .execution_options(yield_per=PARTITION)
     )
-    for part in session.scalars(stmt).partitions():
-        yield from _partition(session, settings, list(part), now)  # the identity map holds tickets weakly
+    terms: dict[str | None, Terms | None] = {}
+    for part in session.execute(stmt).partitions():
+        yield from _partition(session, settings, part, now, terms)
 
 
-def _partition(session: Session, settings: Settings, batch: list[Ticket], now: datetime) -> Iterator[Row]:
+def _partition(session: Session, settings: Settings, batch: Sequence[Any], now: datetime,
+               terms: dict[str | None, Terms | None]) -> Iterator[Row]:  # fmt: skip
     ids = [t.id for t in batch]
     questions = dict(session.execute(select(Message.ticket_id, Message.text).where(
-        Message.ticket_id.in_(ids), Message.kind == MessageKind.QUESTION)).tuples().all())  # fmt: skip
+        among(session, Message.ticket_id, ids), Message.kind == MessageKind.QUESTION)).tuples().all())  # fmt: skip
     answers: dict[int, list[str]] = defaultdict(list)
     for ticket_id, text in session.execute(select(Message.ticket_id, Message.text).where(
-            Message.ticket_id.in_(ids), Message.kind == MessageKind.ANSWER).order_by(Message.id)).tuples():  # fmt: skip
+            among(session, Message.ticket_id, ids), Message.kind == MessageKind.ANSWER).order_by(Message.id)).tuples():  # fmt: skip
         answers[ticket_id].append(text)
     events = tickets.timeline_events(session, ids)
     log_index = last_log_index(session, ids)
     for t in batch:
-        runs = tickets.runs_of(t, events[t.id], settings.work_calendars)
+        if t.terms not in terms:
+            recorded = json.loads(t.terms) if t.terms is not None else None
+            terms[t.terms] = Terms.from_json(recorded) if recorded is not None else None
+        plan = terms[t.terms]
+        runs = tickets.runs_of(t, plan, events[t.id], settings.work_calendars) if plan is not None else []
         yield Row(t.number, t.channel, t.received_at, t.effective_received_at, t.user_name, t.office, t.subject,
                   questions.get(t.id) or "", ANSWER_SEPARATOR.join(answers[t.id]), t.first_answer_at,
                   "finished" if t.status == TicketStatus.CLOSED else "waiting", t.severity, t.plan,

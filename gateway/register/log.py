@@ -126,7 +126,8 @@ def of_ticket(session: Session, number: str, size: int) -> list[Line]:
     return [Line(*row) for row in session.execute(stmt)]
 
 
-def leaves(session: Session, size: int) -> list[bytes]:
-    """The first `size` leaf hashes, in index order."""
+def leaves(session: Session, size: int) -> Iterator[bytes]:
+    """The first `size` leaf hashes, in index order, streamed (through the Core connection:
+    the ORM's per-row bookkeeping doubled the time for a million)."""
     stmt = select(LogEntry.leaf_hash).where(LogEntry.index < size).order_by(LogEntry.index)
-    return [bytes.fromhex(h) for h in session.scalars(stmt)]
+    return map(bytes.fromhex, session.connection().execute(stmt.execution_options(yield_per=10_000)).scalars())

@@ -19,12 +19,12 @@ from gateway.register.merkle import Frontier, leaf_data, leaf_hash
 
 
 def first_problem(file: Iterable[Line], stored: Iterable[Line], head: Frontier, checkpoints: Sequence[Checkpoint]) -> str | None:
-    tree = Frontier()
+    tree, sizes = Frontier(), {c.size for c in checkpoints}  # a root to compare only at these sizes
     for position, (mine, theirs) in enumerate(zip_longest(file, stored)):
         if problem := _line_problem(position, mine, theirs):
             return problem
         tree = tree.append(bytes.fromhex(mine.leaf_hash))
-        if problem := _checkpoint_problem(tree, checkpoints):
+        if tree.size in sizes and (problem := _checkpoint_problem(tree, checkpoints)):
             return problem
     if head.size != tree.size or head.root() != tree.root():
         return f"the database's log head (size {head.size}) does not match its {tree.size} entries"

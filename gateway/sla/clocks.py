@@ -140,13 +140,16 @@ class Run:
         stages = [(stage_name(f), self.reached(f * self.target_minutes)) for f in fractions]
         return [*stages, (BREACH, self.due_at)]
 
+    def resumed(self, now: datetime) -> Run:
+        """The run as if the user answered now: an open pause ends at `now`."""
+        return Run(self.clock, self.cycle, self.calendar, self.started_at, self.target_minutes,
+                   tuple((a, b or max(now, a)) for a, b in self.pauses), self.done_at)  # fmt: skip
+
     def result(self, now: datetime) -> ClockResult:
         stop = self.done_at or now
         cal = self.calendar
-        resumed_now = Run(self.clock, self.cycle, cal, self.started_at, self.target_minutes,
-                          tuple((a, b or max(now, a)) for a, b in self.pauses), self.done_at)  # fmt: skip
         due = self.due_at
-        shown_due = due or resumed_now.due_at
+        shown_due = due or self.resumed(now).due_at
         assert shown_due is not None
         paused = sum(cal.working_minutes_between(max(a, self.started_at), min(b or stop, stop)) for a, b in self.pauses)
         late = cal.working_minutes_between(shown_due, stop)
