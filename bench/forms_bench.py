@@ -32,10 +32,13 @@ from parsers.mime import ParseLimits  # noqa: E402
 from tests import mailfactory as mf  # noqa: E402
 from tests import userforms as uf  # noqa: E402
 
-CONFIG = reading.ReadConfig(ParseLimits(), 50_000_000, frozenset(), (), FaxLimits())
+FAX_GATEWAY = "faxserver@example.org"
+CONFIG = reading.ReadConfig(ParseLimits(), 50_000_000, frozenset({FAX_GATEWAY}), (), FaxLimits())
 NOTE = "Dzień dobry,\nw załączeniu przesyłam zgłoszenie.\nPozdrawiam\n"
 FIELDS = ("date", "reference", "user_name", "office", "contacts", "question")
 GROUPS: dict[str, Callable[[uf.Form, int], tuple[str, str, bytes] | None]] = {
+    "fine fax": lambda form, seed: ("fax.tif", "image/tiff", uf.to_fax(form, seed, "fine")),
+    "normal fax": lambda form, seed: ("fax.tif", "image/tiff", uf.to_fax(form, seed, "normal")),
     "e-mail body": lambda form, seed: None,
     "PDF attachment": lambda form, seed: ("zgloszenie.pdf", "application/pdf", uf.to_pdf(form)),
     "DOCX attachment": lambda form, seed: ("zgloszenie.docx", "application/vnd.openxmlformats-officedocument."
@@ -47,6 +50,9 @@ GROUPS: dict[str, Callable[[uf.Form, int], tuple[str, str, bytes] | None]] = {
 
 def message(form: uf.Form, seed: int, group: str) -> bytes:
     attached = GROUPS[group](form, seed)
+    if group.endswith("fax"):  # from the fax gateway, as the gateway's mail reaches us
+        return mf.make_message(subject="Fax", sender=f"Fax Server <{FAX_GATEWAY}>", body="Received a fax.\n",
+                               attachments=[attached], message_id=f"<fax.{seed}@example.org>")  # fmt: skip
     if attached is None:
         return mf.make_message(subject="Zgłoszenie", body=uf.email_body(form), message_id=f"<{seed}@example.pl>")
     return mf.make_message(subject="Zgłoszenie", body=NOTE, attachments=[attached], message_id=f"<{seed}@example.pl>")
