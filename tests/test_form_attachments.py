@@ -131,3 +131,20 @@ def test_a_bad_attachment_still_makes_a_ticket_from_the_note(hotline: Hotline, t
     assert t["needs_review"] is True
     assert any(attachment[0] in r and reason in r for r in t["review_reasons"]), t["review_reasons"]
     assert [a["filename"] for a in t["messages"][0]["attachments"]] == [attachment[0]]  # the original is kept
+
+
+def test_pages_past_an_emails_form_name_the_email_cap_not_the_fax_limit(hotline: Hotline, tmp_path: Path) -> None:
+    """An e-mail's attachment is read for its first sheet only (2 pages); the review reason
+    names that cap, not `fax.max_pages` (20 here, which was not what cut it)."""
+    from pypdf import PdfReader, PdfWriter
+
+    form = uf.make_form(11, "inline")
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(uf.to_pdf(form))))
+    for _ in range(5 - len(writer.pages)):
+        writer.add_blank_page()
+    out = io.BytesIO()
+    writer.write(out)
+    t = ingest(hotline, tmp_path, mail(("zgloszenie.pdf", "application/pdf", out.getvalue())))
+    (reason,) = [r for r in t["review_reasons"] if "not read" in r]
+    assert "pages 3-5 not read: over limits.max_pages=2" in reason and "e-mail" in reason, reason
+    assert "fax.max_pages" not in reason
