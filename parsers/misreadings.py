@@ -77,7 +77,7 @@ def _splits_email(first: str, second: str) -> bool:
 # holds a "(": one between the local part and the domain is the "@" ("(W", "(QO", "(Ó").
 _PL = "ąćęńóśźż"
 _EMAIL = re.compile(
-    rf"^(?P<lead>[(<\[]?)(?P<local>[A-Za-z0-9|!ł{_PL}][a-z0-9._%+ł{_PL}-]*?)"
+    rf"^(?P<lead>[(<\[]?)(?P<local>[A-Za-z0-9|!ł{_PL}][A-Za-z0-9._%+ł{_PL}-]*?)"
     r"(?P<sep>\(?(?:[QGB]?[QGD]?[©@®]O?|[QG][QGD]?)\)?|\([OD0]\)?|\([A-ZÓ©]{1,2}\)?)"
     rf"(?P<domain>[a-z0-9ł{_PL}][a-z0-9ł{_PL}-]*(?:[.,][a-z0-9ł{_PL}-]+)*\.[a-zł{_PL}!|\]I]{{2,6}})(?P<tail>[,;:.)>\]]?)$"
 )

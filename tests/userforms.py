@@ -78,6 +78,16 @@ class Form:
     signature: str = ""  # an e-mail body's "-- " signature after the form
 
 
+def assert_ticket_fields(t: dict[str, object], truth: Truth) -> None:
+    """A ticket (`hotline tickets show --json`) holds the form's values exactly (addresses
+    compared without case, the question without its line breaks)."""
+    assert t["form_date"] == truth.form_date.isoformat()
+    assert (t["reference"] or "", t["user_name"], t["office"]) == (truth.reference, truth.user_name, truth.office)
+    assert set(t["return_phones"]) == set(truth.phones) and set(t["return_faxes"]) == set(truth.faxes)  # type: ignore[call-overload]
+    assert [e.lower() for e in t["return_emails"]] == [e.lower() for e in truth.emails]  # type: ignore[attr-defined]
+    assert " ".join(str(t["question"]).split()) == " ".join(truth.question.split())
+
+
 # --------------------------------------------------------------------------- values
 def _date_text(rng: random.Random, d: date) -> str:
     """One of ten ways offices date a letter, with or without the place and "r."."""
