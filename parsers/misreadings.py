@@ -149,13 +149,20 @@ def ocr_email(token: str) -> str | None:
 _SIGN_SYMBOL = re.compile(r"^(?P<symbol>[A-Z0-9$]{1,4})(?P<rest>[.\-/]\d+(?:[.\-/]\d+)*[.\-/](?:\d{4}|\d{2}))$")
 _SIGN_NO_DOT = re.compile(r"^(?P<symbol>[A-Z]{1,4})(?P<rest>\d{3,4}(?:\.\d+)+\.(?:\d{4}|\d{2}))$")
 _AS_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "3": "B", "5": "S", "6": "G", "8": "B", "$": "S"})
+# A department's section in Roman numerals ("GK-II.6840.12.2026") read with a digit or a
+# small "l" in it ("GK-I1.", "GK-ll.", "GK-I!."): letters in the group say it is Roman.
+_SIGN_ROMAN = re.compile(r"^(?P<symbol>[A-Z]{1,4}-)(?P<roman>[IVXl1|!]{1,4})(?P<rest>\.\d+(?:[.\-/]\d+)*)$")
+_AS_ROMAN = str.maketrans({"1": "I", "l": "I", "|": "I", "!": "I"})
 
 
 def repair_sign(value: str) -> str:
     """OCR's misreadings of a case sign put right: marks before it ("„KP.6800", "'SO-8"),
-    digits in the department's symbol, a dot lost after the symbol. Only whole signs of
-    the usual shape (symbol, numbers, a year at the end) are touched."""
+    digits in the department's symbol, a Roman section read with a "1" or "l", a dot lost
+    after the symbol. Only whole signs of the usual shape (symbol, numbers, a year at
+    the end) are touched."""
     value = re.sub(r"^[^\w$]+(?=[\w$])", "", value)
+    if (m := _SIGN_ROMAN.match(value)) and not m["roman"].isdigit():
+        return f"{m['symbol']}{m['roman'].translate(_AS_ROMAN)}{m['rest']}"
     if m := _SIGN_NO_DOT.match(value):
         return f"{m['symbol']}.{m['rest']}"
     m = _SIGN_SYMBOL.match(value)

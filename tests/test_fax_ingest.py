@@ -145,11 +145,18 @@ def test_a_bare_pdf_without_channel_flag_is_a_fax_and_nothing_goes_to_an_invente
     assert outbox.code == 0 and outbox.out == "", outbox.out
 
 
-@pytest.mark.parametrize("seed, layout", [(1500005, "table"), (1500004, None)], ids=["table", "capitalised address"])
-def test_faxed_forms_of_other_layouts(hotline: Hotline, tmp_path: Path, seed: int, layout: str | None) -> None:
+OTHER_LAYOUTS = {"table": (1500005, "table"), "capitalised address": (1500004, None), "table, empty znak": (1500018, None),
+                 "Roman section in the znak": (2600006, None)}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(OTHER_LAYOUTS))
+def test_faxed_forms_of_other_layouts(hotline: Hotline, tmp_path: Path, case: str) -> None:
     """Forms from tests/userforms.py, faxed. A table: OCR reads each row across both cells,
     so "Imię i nazwisko <name>" comes over "Użytkownika:", and the name is still the
-    user's. "E.Zajac-Brzeczyszczykiewicz@..." with capitals: its "@", read as "Q", is put back."""
+    user's, also after an empty "Znak:" row. "E.Zajac-Brzeczyszczykiewicz@..." with
+    capitals: its "@", read as "Q", is put back. "GK-II.6840.12.2026" read "GK-I!.": the
+    section is Roman."""
+    seed, layout = OTHER_LAYOUTS[case]
     from tests import userforms as uf
 
     form = uf.make_form(seed, layout)  # type: ignore[arg-type]

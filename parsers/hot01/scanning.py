@@ -165,6 +165,7 @@ class _Scanner:
             k = self.next_value(i)
             if k is not None:  # an empty "znak:" before a label wrapped over two lines
                 self.join_wrapped(k, self.open() - {hit.field})
+                self.join_wrapped_beside(k, self.open() - {hit.field})
             if k is None or _is_label_line(self.work[k].text) or not self.value_of(self.work[k].text):
                 self.found.setdefault(hit.field, _Found(hit.score, []))
                 return i + 1
