@@ -103,14 +103,14 @@ def run(pool: ProcessPoolExecutor, group: str, seed: int, count: int, show: bool
     raws = [message(form, seed * 100_000 + i, group) for i, form in enumerate(forms)]
     right = whole = pages = 0
     seconds = cpu_seconds = 0.0
-    for form, (read, wall, cpu, n) in zip(forms, pool.map(read_one, raws, [correct] * count)):
+    for number, (form, (read, wall, cpu, n)) in enumerate(zip(forms, pool.map(read_one, raws, [correct] * count))):
         wrong = wrong_fields(form.truth, read) if isinstance(read, reading.Reading) else [("all", "", read)]
         right += len(FIELDS) - min(len(wrong), len(FIELDS))
         whole += not wrong
         seconds, cpu_seconds, pages = seconds + wall, cpu_seconds + cpu, pages + n
         if show:
             for name, want, got in wrong:
-                print(f"  {group} seed {seed} [{form.layout}] {name}: want {want!r} got {got!r}")
+                print(f"  {group} seed {seed} #{number} [{form.layout}] {name}: want {want!r} got {got!r}")
     return {"fields": 100 * right / (len(FIELDS) * count), "forms": 100 * whole / count, "s/page": seconds / pages,
             "cpu s/page": cpu_seconds / pages}  # fmt: skip
 
