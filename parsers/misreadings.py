@@ -172,6 +172,34 @@ def repair_sign(value: str) -> str:
     return symbol + m["rest"] if symbol.isalpha() and symbol.isupper() else value
 
 
+# --------------------------------------------------------------------------- office names
+# The words public offices are named with. The Polish word list knows OCR's slips of them
+# too ("powiatówe"), so it cannot tell; in an office's name one of these words read with
+# a Polish letter added or lost, or "m" read as "rn" ("Pórnocy"), is that word.
+OFFICE_WORDS = (
+    "Urząd", "Urzędu", "Gminy", "Miasta", "Miejski", "Gminny", "Starostwo", "Powiatowe", "Powiatowy", "Ośrodek",
+    "Pomocy", "Społecznej", "Skarbowy", "Pracy", "Wojewódzki", "Marszałkowski", "Województwa", "Zakład",
+    "Komunalny", "Gospodarki", "Komunalnej", "Usług", "Wspólnych", "Centrum", "Zespół", "Szkół", "Oświaty",
+    "Referat", "Wydział", "Finansowy", "Podatków", "Opłat", "Biuro", "Rady",
+)  # fmt: skip
+_PLAIN = str.maketrans(_ASCII)
+_OFFICE_KEYS = {w.lower().translate(_PLAIN): w for w in OFFICE_WORDS}
+
+
+def repair_office(value: str) -> str:
+    """Each word of an office's name that is an office word but for its Polish letters or
+    an "rn" for "m" ("Powiatówe", "Pórnocy") written as that word."""
+    return re.sub(r"[^\W\d_]+", lambda m: _office_word(m[0]), value)
+
+
+def _office_word(word: str) -> str:
+    for part in {word, word.replace("rn", "m")}:
+        known = _OFFICE_KEYS.get(part.lower().translate(_PLAIN))
+        if known is not None:
+            return known.upper() if word.isupper() else known
+    return word
+
+
 # --------------------------------------------------------------------------- capitals and digits
 _SENTENCE_END = re.compile(r"(?:[^\W\d_]{4,}\.|[?!])$")  # not after "r.", "np.", "tel."
 
@@ -198,11 +226,14 @@ CASE_ALIKE = frozenset("cksouwzćśóżźł")
 
 def capitalise_name(name: str) -> str:
     """Every word of a person's name starts with a capital ("józef" is OCR's misreading),
-    but for the particles of foreign names ("de", "van")."""
-    return " ".join(word if word in NAME_PARTICLES else _capitalised(word, _LOWER) for word in name.split())
+    but for the particles of foreign names ("de", "van"); a surname in "-ską" is OCR's
+    ogonek on the form's "-ska" (a name on a form is in the nominative)."""
+    words = (word if word in NAME_PARTICLES else _capitalised(word, _LOWER) for word in name.split())
+    return " ".join(_NOMINATIVE.sub("a", word) for word in words)
 
 
 NAME_PARTICLES = frozenset("da de del della der di du la le van von y".split())
+_NOMINATIVE = re.compile(r"(?<=[^\W\d_]{2}[sc]k)ą(?=$|-)|(?<=[^\W\d_]{2}dzk)ą(?=$|-)")
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyząćęłńóśźż")
 
 

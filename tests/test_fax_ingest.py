@@ -146,7 +146,7 @@ def test_a_bare_pdf_without_channel_flag_is_a_fax_and_nothing_goes_to_an_invente
 
 
 OTHER_LAYOUTS = {"table": (1500005, "table"), "capitalised address": (1500004, None), "table, empty znak": (1500018, None),
-                 "Roman section in the znak": (2600006, None)}  # fmt: skip
+                 "Roman section in the znak": (2600006, None), "office and surname letters": (2600021, None)}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", sorted(OTHER_LAYOUTS))
@@ -155,7 +155,8 @@ def test_faxed_forms_of_other_layouts(hotline: Hotline, tmp_path: Path, case: st
     so "Imię i nazwisko <name>" comes over "Użytkownika:", and the name is still the
     user's, also after an empty "Znak:" row. "E.Zajac-Brzeczyszczykiewicz@..." with
     capitals: its "@", read as "Q", is put back. "GK-II.6840.12.2026" read "GK-I!.": the
-    section is Roman."""
+    section is Roman. "Starostwo Powiatówe", "Kowalską": an office word and a surname in
+    the nominative get their letters back."""
     seed, layout = OTHER_LAYOUTS[case]
     from tests import userforms as uf
 
