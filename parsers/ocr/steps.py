@@ -27,6 +27,10 @@ class Steps:
     repair: bool = True  # fix sure misreadings: e-mail "@", case-sign letters (repair_word)
     lexicon: bool = True  # a word not in tesseract's Polish word list, one misread letter from one that is
     photo: bool = True  # a photo's sheet straightened and its light evened first (parsers/ocr/photo.py)
+    reread_below: float = 75.0  # a line with a word under this confidence is read again from its crop (reread.py); 0: never
+    reread_scale: float = 1.5  # ... enlarged this much
+    reread_lines: int = 6  # ... at most this many lines a page, the weakest first
+    reread_gain: float = 5.0  # ... and the new reading taken when its mean confidence is this much higher
 
 
 STEPS = Steps()
