@@ -5,6 +5,11 @@ On a whole fax page tesseract reads most lines surely and slips on a few (a "Q" 
 a low word confidence. Such a line is cut out of the prepared page, enlarged and read as
 one line (psm 7): tesseract sees the glyphs bigger and the page's layout cannot split the
 line. The second reading replaces the first only when tesseract is surer of it.
+
+Measured (forms bench, tune seed, 20 fine + 20 normal faxes, fields fine / normal, CPU s
+a normal page): without 95.0 / 79.2 % (0.32 s); lines under 60 at 2x 94.2 / 80.0 %; under
+75 at 3x 95.0 / 79.2 %; under 75 at 1.5x 95.0 / 81.7 % (0.37 s): the defaults. What it
+wins is mostly normal pages' address lines.
 """
 from __future__ import annotations
 
