@@ -23,7 +23,7 @@ def flatten(grey: np.ndarray) -> tuple[np.ndarray, float]:
     if corners is not None:
         width = round(8.27 * PAGE_DPI)
         height = round(width * A4)
-        target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+        target = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float32)
         grey = cv2.warpPerspective(grey, cv2.getPerspectiveTransform(corners, target), (width, height),
                                    flags=cv2.INTER_AREA, borderValue=255)  # fmt: skip
         return _even_light(grey), PAGE_DPI
@@ -48,8 +48,8 @@ def _sheet_corners(grey: np.ndarray) -> np.ndarray | None:
         return None
     points = quad.reshape(4, 2).astype(np.float32) / scale
     total, diff = points.sum(axis=1), np.diff(points, axis=1).ravel()
-    return np.float32([points[np.argmin(total)], points[np.argmin(diff)], points[np.argmax(total)],
-                       points[np.argmax(diff)]])  # fmt: skip
+    return np.array([points[np.argmin(total)], points[np.argmin(diff)], points[np.argmax(total)],
+                     points[np.argmax(diff)]], dtype=np.float32)  # fmt: skip
 
 
 def _even_light(grey: np.ndarray) -> np.ndarray:
