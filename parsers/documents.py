@@ -14,6 +14,7 @@ class FaxLimits:
     max_bytes: int = 30_000_000
     seconds_per_page: float = 30.0
     max_document_pixels: int = 160_000_000  # all pages together: 20 superfine fax pages
+    max_pages_from: str = "config fax.max_pages"  # what set max_pages, named when pages are left unread
 
 
 @dataclass(frozen=True, slots=True)

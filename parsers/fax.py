@@ -33,7 +33,7 @@ MAX_FIELDS, MAX_FIELD_CHARS = 500, 20_000
 MAX_FORM_DEPTH = 8  # form XObjects inside form XObjects: deeper ones (or a loop) hold no fax page
 PNG_LEVEL = 1  # pages travel once to a worker: fast beats small
 GOOD_CONFIDENCE = 70.0  # below it (mean word confidence) a page may be upside down: check
-CONFIG_KEYS = {"max_pages": "fax.max_pages", "max_pixels": "fax.max_pixels",
+CONFIG_KEYS = {"max_pixels": "fax.max_pixels",
                "max_bytes": "fax.max_document_bytes", "seconds_per_page": "fax.ocr_seconds_per_page",
                "max_document_pixels": "fax.max_document_pixels"}  # fmt: skip
 _CONTROL = controls("\t\n\r")  # a page's text keeps its line breaks, to be split later
@@ -41,7 +41,8 @@ _CONTROL = controls("\t\n\r")  # a page's text keeps its line breaks, to be spli
 
 def _over(name: str, limits: FaxLimits) -> str:
     """`limits.max_pixels=40000000 (config fax.max_pixels)`: names both for the reader."""
-    return f"limits.{name}={getattr(limits, name)} (config {CONFIG_KEYS[name]})"
+    source = limits.max_pages_from if name == "max_pages" else f"config {CONFIG_KEYS[name]}"
+    return f"limits.{name}={getattr(limits, name)} ({source})"
 
 
 class _PixelBudget:

@@ -77,7 +77,7 @@ def _splits_email(first: str, second: str) -> bool:
 # holds a "(": one between the local part and the domain is the "@" ("(W", "(QO", "(Ó").
 _PL = "ąćęńóśźż"
 _EMAIL = re.compile(
-    rf"^(?P<lead>[(<\[]?)(?P<local>[A-Za-z0-9|!ł{_PL}][a-z0-9._%+ł{_PL}-]*?)"
+    rf"^(?P<lead>[(<\[]?)(?P<local>[A-Za-z0-9|!ł{_PL}][A-Za-z0-9._%+ł{_PL}-]*?)"
     r"(?P<sep>\(?(?:[QGB]?[QGD]?[©@®]O?|[QG][QGD]?)\)?|\([OD0]\)?|\([A-ZÓ©]{1,2}\)?)"
     rf"(?P<domain>[a-z0-9ł{_PL}][a-z0-9ł{_PL}-]*(?:[.,][a-z0-9ł{_PL}-]+)*\.[a-zł{_PL}!|\]I]{{2,6}})(?P<tail>[,;:.)>\]]?)$"
 )
@@ -149,13 +149,20 @@ def ocr_email(token: str) -> str | None:
 _SIGN_SYMBOL = re.compile(r"^(?P<symbol>[A-Z0-9$]{1,4})(?P<rest>[.\-/]\d+(?:[.\-/]\d+)*[.\-/](?:\d{4}|\d{2}))$")
 _SIGN_NO_DOT = re.compile(r"^(?P<symbol>[A-Z]{1,4})(?P<rest>\d{3,4}(?:\.\d+)+\.(?:\d{4}|\d{2}))$")
 _AS_LETTER = str.maketrans({"0": "O", "1": "I", "2": "Z", "3": "B", "5": "S", "6": "G", "8": "B", "$": "S"})
+# A department's section in Roman numerals ("GK-II.6840.12.2026") read with a digit or a
+# small "l" in it ("GK-I1.", "GK-ll.", "GK-I!."): letters in the group say it is Roman.
+_SIGN_ROMAN = re.compile(r"^(?P<symbol>[A-Z]{1,4}-)(?P<roman>[IVXl1|!]{1,4})(?P<rest>\.\d+(?:[.\-/]\d+)*)$")
+_AS_ROMAN = str.maketrans({"1": "I", "l": "I", "|": "I", "!": "I"})
 
 
 def repair_sign(value: str) -> str:
     """OCR's misreadings of a case sign put right: marks before it ("„KP.6800", "'SO-8"),
-    digits in the department's symbol, a dot lost after the symbol. Only whole signs of
-    the usual shape (symbol, numbers, a year at the end) are touched."""
+    digits in the department's symbol, a Roman section read with a "1" or "l", a dot lost
+    after the symbol. Only whole signs of the usual shape (symbol, numbers, a year at
+    the end) are touched."""
     value = re.sub(r"^[^\w$]+(?=[\w$])", "", value)
+    if (m := _SIGN_ROMAN.match(value)) and not m["roman"].isdigit():
+        return f"{m['symbol']}{m['roman'].translate(_AS_ROMAN)}{m['rest']}"
     if m := _SIGN_NO_DOT.match(value):
         return f"{m['symbol']}.{m['rest']}"
     m = _SIGN_SYMBOL.match(value)
@@ -163,6 +170,34 @@ def repair_sign(value: str) -> str:
         return value
     symbol = m["symbol"].translate(_AS_LETTER)
     return symbol + m["rest"] if symbol.isalpha() and symbol.isupper() else value
+
+
+# --------------------------------------------------------------------------- office names
+# The words public offices are named with. The Polish word list knows OCR's slips of them
+# too ("powiatówe"), so it cannot tell; in an office's name one of these words read with
+# a Polish letter added or lost, or "m" read as "rn" ("Pórnocy"), is that word.
+OFFICE_WORDS = (
+    "Urząd", "Urzędu", "Gminy", "Miasta", "Miejski", "Gminny", "Starostwo", "Powiatowe", "Powiatowy", "Ośrodek",
+    "Pomocy", "Społecznej", "Skarbowy", "Pracy", "Wojewódzki", "Marszałkowski", "Województwa", "Zakład",
+    "Komunalny", "Gospodarki", "Komunalnej", "Usług", "Wspólnych", "Centrum", "Zespół", "Szkół", "Oświaty",
+    "Referat", "Wydział", "Finansowy", "Podatków", "Opłat", "Biuro", "Rady",
+)  # fmt: skip
+_PLAIN = str.maketrans(_ASCII)
+_OFFICE_KEYS = {w.lower().translate(_PLAIN): w for w in OFFICE_WORDS}
+
+
+def repair_office(value: str) -> str:
+    """Each word of an office's name that is an office word but for its Polish letters or
+    an "rn" for "m" ("Powiatówe", "Pórnocy") written as that word."""
+    return re.sub(r"[^\W\d_]+", lambda m: _office_word(m[0]), value)
+
+
+def _office_word(word: str) -> str:
+    for part in {word, word.replace("rn", "m")}:
+        known = _OFFICE_KEYS.get(part.lower().translate(_PLAIN))
+        if known is not None:
+            return known.upper() if word.isupper() else known
+    return word
 
 
 # --------------------------------------------------------------------------- capitals and digits
@@ -191,11 +226,14 @@ CASE_ALIKE = frozenset("cksouwzćśóżźł")
 
 def capitalise_name(name: str) -> str:
     """Every word of a person's name starts with a capital ("józef" is OCR's misreading),
-    but for the particles of foreign names ("de", "van")."""
-    return " ".join(word if word in NAME_PARTICLES else _capitalised(word, _LOWER) for word in name.split())
+    but for the particles of foreign names ("de", "van"); a surname in "-ską" is OCR's
+    ogonek on the form's "-ska" (a name on a form is in the nominative)."""
+    words = (word if word in NAME_PARTICLES else _capitalised(word, _LOWER) for word in name.split())
+    return " ".join(_NOMINATIVE.sub("a", word) for word in words)
 
 
 NAME_PARTICLES = frozenset("da de del della der di du la le van von y".split())
+_NOMINATIVE = re.compile(r"(?<=[^\W\d_]{2}[sc]k)ą(?=$|-)|(?<=[^\W\d_]{2}dzk)ą(?=$|-)")
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyząćęłńóśźż")
 
 

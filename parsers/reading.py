@@ -127,7 +127,11 @@ def split_attachment(att: Attachment, limits: FaxLimits) -> SplitDocument:
 
 
 def _email_limits(limits: FaxLimits) -> FaxLimits:
-    return replace(limits, max_pages=min(limits.max_pages, EMAIL_FORM_PAGES))
+    """The fax limits, with an e-mail's attachment cut at the form's length when that is less."""
+    if limits.max_pages <= EMAIL_FORM_PAGES:
+        return limits
+    return replace(limits, max_pages=EMAIL_FORM_PAGES, max_pages_from=f"an e-mail's form is one sheet: its first "
+                   f"{EMAIL_FORM_PAGES} pages are read")  # fmt: skip
 
 
 def _page_like(image: PageImage) -> bool:

@@ -13,6 +13,8 @@ import psycopg
 import pytest
 
 from storage import db
+
+pytest.register_assert_rewrite("tests.userforms")  # its assert_ticket_fields says what differs
 from tests.support import Hotline, make_tls_cert, postgres_cluster, write_config
 from tests.dovecot import dovecot, dovecot_tls  # noqa: F401  (pytest fixtures)
 

@@ -73,22 +73,22 @@ def font_path(name: str) -> Path:
 
 
 @lru_cache(maxsize=64)
-def _font(name: str, px: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(font_path(name)), px)
+def load_font(name: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(font_path(name)), size)
 
 
-def _px(points: float) -> int:
+def px(points: float) -> int:
     return round(points * DRAW_DPI / 72)
 
 
 # --------------------------------------------------------------------------- drawing
-class _Page:
+class Page:
     """A greyscale drawing surface with a text cursor, in DRAW_DPI pixels."""
 
     def __init__(self, font: str, size_pt: float) -> None:
         self.img = Image.new("L", (round(PAGE_IN[0] * DRAW_DPI), round(PAGE_IN[1] * DRAW_DPI)), 255)
         self.draw = ImageDraw.Draw(self.img)
-        self.font_name, self.font = font, _font(font, _px(size_pt))
+        self.font_name, self.font = font, load_font(font, px(size_pt))
         self.left = round(MARGIN_IN * DRAW_DPI)
         self.right = self.img.width - self.left
         self.y = round(TOP_IN * DRAW_DPI)
@@ -122,48 +122,48 @@ class _Page:
 
     def rule(self, x0: int, x1: int, style: Lines) -> None:
         """A ruled or dotted line under the current text line, just clear of descenders."""
-        y = self.y + self.ascent + self.descent + _px(1.5)
-        thick = max(2, _px(0.8))
+        y = self.y + self.ascent + self.descent + px(1.5)
+        thick = max(2, px(0.8))
         if style == "ruled":
             self.draw.rectangle((x0, y, x1, y + thick), fill=0)
         elif style == "dotted":
-            step, dot = _px(3.0), max(3, _px(1.0))
+            step, dot = px(3.0), max(3, px(1.0))
             for x in range(x0, x1, step):
                 self.draw.rectangle((x, y, x + dot, y + dot), fill=0)
 
     def box(self, x0: int, y0: int, x1: int, y1: int) -> None:
-        self.draw.rectangle((x0, y0, x1, y1), outline=0, width=max(2, _px(0.8)))
+        self.draw.rectangle((x0, y0, x1, y1), outline=0, width=max(2, px(0.8)))
 
 
-def _draw_value(page: _Page, label: str, value: str, layout: Layout, lines: Lines) -> None:
+def _draw_value(page: Page, label: str, value: str, layout: Layout, lines: Lines) -> None:
     """One labelled field; the value goes to the next line(s) when it does not fit."""
     gap = page.width(" ")
     page.text(page.left, label)
     x = page.left + page.width(label) + gap
-    if layout == "same-line" and x + page.width(value) + 2 * _px(4) <= page.right:
+    if layout == "same-line" and x + page.width(value) + 2 * px(4) <= page.right:
         _value_lines(page, [value], x, lines)
         return
     page.newline(1.2 if lines == "boxes" else 1.0)
-    _value_lines(page, page.wrap(value, page.right - page.left - 2 * _px(6)), page.left, lines)
+    _value_lines(page, page.wrap(value, page.right - page.left - 2 * px(6)), page.left, lines)
 
 
-def _value_lines(page: _Page, values: list[str], x: int, lines: Lines) -> None:
+def _value_lines(page: Page, values: list[str], x: int, lines: Lines) -> None:
     """Value lines from `x`, with a rule under each or a box around them all."""
-    inset = _px(4) if lines == "boxes" else page.width(" ") // 2
-    top = page.y - _px(3)
+    inset = px(4) if lines == "boxes" else page.width(" ") // 2
+    top = page.y - px(3)
     for value in values:
         page.text(x + inset, value)
         if lines in ("ruled", "dotted"):
             page.rule(x, page.right, lines)
         page.newline()
     if lines == "boxes":
-        page.box(x, top, page.right, page.y - page.line_h + page.ascent + page.descent + _px(3))
+        page.box(x, top, page.right, page.y - page.line_h + page.ascent + page.descent + px(3))
     page.newline(0.45)
 
 
-def _draw_form(page: _Page, fields: FormFields, layout: Layout, lines: Lines) -> None:
-    title = _font(BOLD[page.font_name], _px(16))
-    code = _font(BOLD[page.font_name], _px(12))
+def _draw_form(page: Page, fields: FormFields, layout: Layout, lines: Lines) -> None:
+    title = load_font(BOLD[page.font_name], px(16))
+    code = load_font(BOLD[page.font_name], px(12))
     page.text(page.left, TITLE, title)
     page.text(page.right - page.width(CODE, code), CODE, code)
     page.newline(2.2)
@@ -173,17 +173,17 @@ def _draw_form(page: _Page, fields: FormFields, layout: Layout, lines: Lines) ->
     page.text(page.left, QUESTION_LABEL)
     page.newline(1.25)
     question = [ln for ln in fields.question.split("\n") if ln.strip()]
-    wrapped = [w for ln in question for w in page.wrap(ln, page.right - page.left - 2 * _px(6))]
+    wrapped = [w for ln in question for w in page.wrap(ln, page.right - page.left - 2 * px(6))]
     _value_lines(page, wrapped, page.left, lines)
 
 
-def _header(page: _Page, header_line: str) -> None:
-    small = _font("DejaVuSansMono", _px(8))
-    page.draw.text((page.left // 2, _px(10)), header_line, font=small, fill=0)
+def draw_header(page: Page, header_line: str) -> None:
+    small = load_font("DejaVuSansMono", px(8))
+    page.draw.text((page.left // 2, px(10)), header_line, font=small, fill=0)
 
 
 # --------------------------------------------------------------------------- scanning
-def _scan(img: Image.Image, dpi: tuple[int, int], skew_degrees: float, speckle: float, seed: int) -> Image.Image:
+def scan(img: Image.Image, dpi: tuple[int, int], skew_degrees: float, speckle: float, seed: int) -> Image.Image:
     """Skew, scan down to the fax resolution, threshold to 1 bit and add speckle noise."""
     if skew_degrees:
         img = img.rotate(skew_degrees, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=255)
@@ -215,23 +215,23 @@ def render_form(
 
     `speckle` is the share of pixels flipped at random (0.001 is a poor line).
     """
-    page = _Page(font, size_pt)
+    page = Page(font, size_pt)
     if header_line:
-        _header(page, header_line)
+        draw_header(page, header_line)
     _draw_form(page, fields, layout, lines)
-    return _scan(page.img, dpi, skew_degrees, speckle, seed)
+    return scan(page.img, dpi, skew_degrees, speckle, seed)
 
 
 def render_text_page(text: str, *, font: str = "DejaVuSerif", size_pt: float = 12.0, dpi: tuple[int, int] = FINE,
                      header_line: str | None = HEADER, seed: int = 0) -> Image.Image:  # fmt: skip
     """Any page of running text (a letter, not a form), scanned like a fax."""
-    page = _Page(font, size_pt)
+    page = Page(font, size_pt)
     if header_line:
-        _header(page, header_line)
+        draw_header(page, header_line)
     for line in page.wrap(text, page.right - page.left):
         page.text(page.left, line)
         page.newline()
-    return _scan(page.img, dpi, 0.0, 0.0, seed)
+    return scan(page.img, dpi, 0.0, 0.0, seed)
 
 
 COVER_TEXT = (

@@ -143,3 +143,30 @@ def test_a_bare_pdf_without_channel_flag_is_a_fax_and_nothing_goes_to_an_invente
     assert [m["kind"] for m in t["messages"]] == ["question"]  # no contact on the page: no acknowledgement
     outbox = hotline.process("outbox", "--all", "--json")
     assert outbox.code == 0 and outbox.out == "", outbox.out
+
+
+OTHER_LAYOUTS = {  # case: (seed, layout, fax mode)
+    "table": (1500005, "table", "fine"), "capitalised address": (1500004, None, "fine"),
+    "table, empty znak": (1500018, None, "fine"), "Roman section in the znak": (2600006, None, "fine"),
+    "office and surname letters": (2600021, None, "fine"), "weak address line, table": (1500007, None, "normal"),
+    "weak address line": (1500012, None, "normal"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(OTHER_LAYOUTS))
+def test_faxed_forms_of_other_layouts(hotline: Hotline, tmp_path: Path, case: str) -> None:
+    """Forms from tests/userforms.py, faxed. A table: OCR reads each row across both cells,
+    so "Imię i nazwisko <name>" comes over "Użytkownika:", and the name is still the
+    user's, also after an empty "Znak:" row. "E.Zajac-Brzeczyszczykiewicz@..." with
+    capitals: its "@", read as "Q", is put back. "GK-II.6840.12.2026" read "GK-I!.": the
+    section is Roman. "Starostwo Powiatówe", "Kowalską": an office word and a surname in
+    the nominative get their letters back. At normal resolution the address line tesseract
+    was unsure of is read again from its crop, enlarged (parsers/ocr/reread.py)."""
+    seed, layout, mode = OTHER_LAYOUTS[case]
+    from tests import userforms as uf
+
+    form = uf.make_form(seed, layout)  # type: ignore[arg-type]
+    line = ingest(hotline, tmp_path, fax_mail(uf.to_fax(form, seed, mode), "fax.tif", "image/tiff"))
+    t = ticket(hotline, line["ticket"])
+    assert t["channel"] == "fax"
+    uf.assert_ticket_fields(t, form.truth)

@@ -40,14 +40,6 @@ def mail(attachment: tuple[str, str, bytes], body: str = NOTE + "\n") -> bytes:
                            attachments=[attachment])  # fmt: skip
 
 
-def assert_fields(t: dict[str, Any], truth: uf.Truth) -> None:
-    assert t["form_date"] == truth.form_date.isoformat()
-    assert (t["reference"] or "", t["user_name"], t["office"]) == (truth.reference, truth.user_name, truth.office)
-    assert set(t["return_phones"]) == set(truth.phones) and set(t["return_faxes"]) == set(truth.faxes)
-    assert [e.lower() for e in t["return_emails"]] == [e.lower() for e in truth.emails]
-    assert " ".join(t["question"].split()) == " ".join(truth.question.split())
-
-
 def rtf(form: uf.Form) -> bytes:
     """An RTF as WordPad writes it: \\par per line, Polish letters as \\uN escapes."""
     def escaped(line: str) -> str:
@@ -73,7 +65,7 @@ def test_a_form_attached_to_an_email_fills_the_ticket(hotline: Hotline, tmp_path
     form = uf.make_form(7, layout)
     t = ingest(hotline, tmp_path, mail(attach(form)))
     assert t["channel"] == "email"
-    assert_fields(t, form.truth)
+    uf.assert_ticket_fields(t, form.truth)
     assert t["needs_review"] is False
     kinds = [m["kind"] for m in t["messages"]]
     assert kinds[:2] == ["question", "note"], kinds  # the question first: it is the ticket's question
@@ -94,7 +86,7 @@ def test_the_form_in_the_body_wins_over_an_attached_one(hotline: Hotline, tmp_pa
     body_form, attached_form = uf.make_form(21, "inline"), uf.make_form(22, "inline")
     raw = mail(("stary.pdf", "application/pdf", uf.to_pdf(attached_form)), body=uf.email_body(body_form))
     t = ingest(hotline, tmp_path, raw)
-    assert_fields(t, body_form.truth)
+    uf.assert_ticket_fields(t, body_form.truth)
     assert "note" not in [m["kind"] for m in t["messages"]]
 
 
@@ -102,7 +94,7 @@ def test_a_signature_after_dashes_is_not_part_of_the_question(hotline: Hotline, 
     form = next(f for f in (uf.make_form(s, "below") for s in range(100)) if f.signature)
     raw = mf.make_message(subject="Zgłoszenie", body=uf.email_body(form), sender="jan@gmina.example.pl")
     t = ingest(hotline, tmp_path, raw)
-    assert_fields(t, form.truth)
+    uf.assert_ticket_fields(t, form.truth)
     assert form.signature.splitlines()[-1] not in t["question"]
 
 
@@ -131,3 +123,20 @@ def test_a_bad_attachment_still_makes_a_ticket_from_the_note(hotline: Hotline, t
     assert t["needs_review"] is True
     assert any(attachment[0] in r and reason in r for r in t["review_reasons"]), t["review_reasons"]
     assert [a["filename"] for a in t["messages"][0]["attachments"]] == [attachment[0]]  # the original is kept
+
+
+def test_pages_past_an_emails_form_name_the_email_cap_not_the_fax_limit(hotline: Hotline, tmp_path: Path) -> None:
+    """An e-mail's attachment is read for its first sheet only (2 pages); the review reason
+    names that cap, not `fax.max_pages` (20 here, which was not what cut it)."""
+    from pypdf import PdfReader, PdfWriter
+
+    form = uf.make_form(11, "inline")
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(uf.to_pdf(form))))
+    for _ in range(5 - len(writer.pages)):
+        writer.add_blank_page()
+    out = io.BytesIO()
+    writer.write(out)
+    t = ingest(hotline, tmp_path, mail(("zgloszenie.pdf", "application/pdf", out.getvalue())))
+    (reason,) = [r for r in t["review_reasons"] if "not read" in r]
+    assert "pages 3-5 not read: over limits.max_pages=2" in reason and "e-mail" in reason, reason
+    assert "fax.max_pages" not in reason

@@ -78,6 +78,16 @@ class Form:
     signature: str = ""  # an e-mail body's "-- " signature after the form
 
 
+def assert_ticket_fields(t: dict[str, object], truth: Truth) -> None:
+    """A ticket (`hotline tickets show --json`) holds the form's values exactly (addresses
+    compared without case, the question without its line breaks)."""
+    assert t["form_date"] == truth.form_date.isoformat()
+    assert (t["reference"] or "", t["user_name"], t["office"]) == (truth.reference, truth.user_name, truth.office)
+    assert set(t["return_phones"]) == set(truth.phones) and set(t["return_faxes"]) == set(truth.faxes)  # type: ignore[call-overload]
+    assert [e.lower() for e in t["return_emails"]] == [e.lower() for e in truth.emails]  # type: ignore[attr-defined]
+    assert " ".join(str(t["question"]).split()) == " ".join(truth.question.split())
+
+
 # --------------------------------------------------------------------------- values
 def _date_text(rng: random.Random, d: date) -> str:
     """One of ten ways offices date a letter, with or without the place and "r."."""
@@ -396,3 +406,154 @@ def photographed(page, seed: int, tilt: float = 0.08) -> bytes:  # page: PIL.Ima
     ok, jpeg = cv2.imencode(".jpg", colour, [cv2.IMWRITE_JPEG_QUALITY, 85])
     assert ok
     return jpeg.tobytes()
+
+
+# --------------------------------------------------------------------------- faxes
+FaxMode = Literal["fine", "normal"]
+FAX_FONTS = ("DejaVuSans", "DejaVuSerif", "LiberationSans-Regular", "LiberationSerif-Regular", "DejaVuSansCondensed")
+ValueLines = Literal["none", "dotted", "ruled"]
+
+
+@dataclass(frozen=True, slots=True)
+class FaxLook:
+    """How one office's printer and fax machine render the form (drawn from the seed)."""
+
+    font: str
+    size_pt: float
+    value_lines: ValueLines  # dotted or ruled lines under the values, as printed forms have
+    skew_degrees: float
+    speckle: float
+
+
+def fax_look(seed: int) -> FaxLook:
+    rng = random.Random(f"fax-{seed}")
+    return FaxLook(rng.choice(FAX_FONTS), rng.choice((10, 11, 12)), rng.choice(("none", "none", "dotted", "ruled")),
+                   round(rng.uniform(-1.5, 1.5), 2), rng.choice((0.0, 0.0005, 0.001, 0.002)))  # fmt: skip
+
+
+def to_fax(form: Form, seed: int, mode: FaxMode) -> bytes:
+    """The form printed, fed into a fax machine and received as a G4 TIFF: a cover sheet
+    first when the form has one. The drawing is this module's; the losses (skew, scan
+    down to fax resolution, 1 bit, speckle) are `tests.formfactory.scan`'s."""
+    from tests import formfactory as ff
+
+    look = fax_look(seed)
+    pages = [_fax_cover(form, look)] if form.cover else []
+    pages.append(_fax_form_page(form, look))
+    dpi = ff.FINE if mode == "fine" else ff.NORMAL
+    for number, page in enumerate(pages, 1):
+        ff.draw_header(page, f"14-03-2026 09:41  FROM +48 22 765 43 21  Page {number}/{len(pages)}")
+    return ff.to_g4_tiff([ff.scan(p.img, dpi, look.skew_degrees, look.speckle, seed + n) for n, p in enumerate(pages)])
+
+
+def _fax_cover(form: Form, look: FaxLook):  # -> tests.formfactory.Page
+    from tests import formfactory as ff
+
+    page = ff.Page(look.font, look.size_pt + 1)
+    page.newline(2)
+    for line in form.cover:
+        page.text(page.left, line)
+        page.newline(1.4)
+    return page
+
+
+def _fax_form_page(form: Form, look: FaxLook):  # -> tests.formfactory.Page
+    """The blocks drawn as the form's layout lays them out: a table with ruled cells, boxes
+    with small labels on top, labels beside or over their values."""
+    from tests import formfactory as ff
+
+    page = ff.Page(look.font, look.size_pt)
+    bold = ff.load_font(ff.BOLD[look.font], ff.px(look.size_pt))
+    title = ff.load_font(ff.BOLD[look.font], ff.px(look.size_pt + 3))
+    label_font = bold if form.bold_labels else page.font
+    for b in form.blocks:
+        if b.kind == "title":
+            page.text(page.left, b.value, title)
+            page.newline(1.5)
+        elif b.kind == "rule":
+            page.newline(0.3)
+            page.draw.rectangle((page.left, page.y, page.right, page.y + max(2, ff.px(0.8))), fill=0)
+            page.newline(0.5)
+        elif b.kind == "pair":
+            _fax_pair(page, b, label_font, look)
+        elif form.layout == "table":
+            _fax_table_row(page, b, label_font, look)
+        elif form.layout == "boxes":
+            _fax_box(page, b, ff.load_font(ff.BOLD[look.font] if form.bold_labels else look.font, ff.px(7.5)), look)
+        else:
+            _fax_row(page, b, label_font, look, form.layout == "inline")
+    return page
+
+
+def _under(page, x0: int, look: FaxLook) -> None:  # page: tests.formfactory.Page
+    if look.value_lines != "none":
+        page.rule(x0, page.right, look.value_lines)
+
+
+def _fax_row(page, b: Block, label_font, look: FaxLook, inline: bool) -> None:
+    """A label with its value beside it (continuation lines from the margin) or under it."""
+    page.text(page.left, b.label, label_font)
+    values = b.value.split("\n") if b.value else [""]
+    if inline:
+        x = page.left + page.width(b.label + " ", label_font)
+        first = page.wrap(values[0], page.right - x)
+        page.text(x, first[0])
+        _under(page, x, look)
+        page.newline()
+        values = [*first[1:], *values[1:]] if len(first) > 1 or len(values) > 1 else []
+    else:
+        page.newline()
+    for line in (w for v in values for w in page.wrap(v, page.right - page.left)):
+        page.text(page.left, line)
+        _under(page, page.left, look)
+        page.newline()
+    page.newline(0.4)
+
+
+def _fax_pair(page, b: Block, label_font, look: FaxLook) -> None:
+    """"data:" and "znak:" side by side, both values on the line under them."""
+    middle = (page.left + page.right) // 2
+    page.text(page.left, b.label, label_font)
+    page.text(middle, b.label2, label_font)
+    page.newline()
+    page.text(page.left, b.value)
+    page.text(middle, b.value2)
+    if look.value_lines != "none":
+        page.rule(page.left, middle - page.width("  "), look.value_lines)
+        page.rule(middle, page.right, look.value_lines)
+    page.newline(1.4)
+
+
+def _fax_table_row(page, b: Block, label_font, look: FaxLook) -> None:
+    """One row of a two-column table: the label wraps inside its narrow cell."""
+    pad = page.width(" ")
+    split = page.left + round(0.36 * (page.right - page.left))
+    labels = page.wrap(b.label, round(0.85 * (split - page.left - 2 * pad)))  # measured in the regular face: room for bold
+    values = [w for v in (b.value.split("\n") if b.value else [""]) for w in page.wrap(v, page.right - split - 2 * pad)]
+    top = page.y - pad
+    rows = max(len(labels), len(values))
+    for i in range(rows):
+        if i < len(labels):
+            page.text(page.left + pad, labels[i], label_font)
+        if i < len(values):
+            page.text(split + pad, values[i])
+        page.newline()
+    bottom = page.y - page.line_h + page.ascent + page.descent + pad
+    page.box(page.left, top, split, bottom)
+    page.box(split, top, page.right, bottom)
+    page.y = bottom + pad + 1
+
+
+def _fax_box(page, b: Block, small, look: FaxLook) -> None:
+    """A box with its label small in the top left corner and the value inside."""
+    pad = page.width(" ")
+    top = page.y
+    page.y += pad // 2
+    page.text(page.left + pad, b.label, small)
+    page.y += round(small.getmetrics()[0] * 1.4)
+    for line in (w for v in (b.value.split("\n") if b.value else [""]) for w in page.wrap(v, page.right - page.left - 3 * pad)):
+        page.text(page.left + 2 * pad, line)
+        page.newline()
+    bottom = page.y - page.line_h + page.ascent + page.descent + pad
+    page.box(page.left, top, page.right, bottom)
+    page.y = bottom + 2 * pad

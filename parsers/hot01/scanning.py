@@ -15,6 +15,7 @@ from parsers.hot01.lines import _Line
 
 PAIR_ROW = re.compile(r"^[^0-9a-z]*d ?a ?t ?a\s*[:;]?\s+z ?n ?a ?k(?:\s*(?:sprawy|pisma))?\s*[:;]?[^0-9a-z]*$")
 WRAP_SPAN = 40  # a label cell's first line is short
+WRAP_WORDS = 5  # ... a few words
 EMBEDDED_SHORT = re.compile(r"(?<![0-9a-z])(?P<label>d ?a ?t ?a|z ?n ?a ?k)\s*[:;]")
 
 
@@ -86,6 +87,7 @@ class _Scanner:
                 continue
             self.split_pair(i)
             self.join_wrapped(i, self.open())
+            self.join_wrapped_beside(i, self.open())
             self.split_embedded(i, self.open())
             hit = match_label(self.work[i].text, self.open())
             if hit is None:
@@ -126,6 +128,31 @@ class _Scanner:
         if len(joined) - len(hit.rest) > len(line.rstrip()) + 1:  # the label runs into the second line
             self.work[i:i + 2] = [_Line(joined, self.work[i].page)]
 
+    def join_wrapped_beside(self, i: int, open_fields: set[str]) -> None:
+        """A table row read across both cells: the label's first part with the value beside
+        it, the rest of the label on the next line ("Imię i nazwisko Jan Nowak" over
+        "Użytkownika:"). The label is put together again, the value after it; what sits
+        beside the label's second part is the value's next line. Taken when the two lines
+        make a better label than the first alone."""
+        line = self.work[i]
+        if i + 1 >= len(self.work) or _is_label_line(self.work[i + 1].text):  # the next line is its own label
+            return
+        own = match_label(line.text, open_fields)  # fuzzy: "faxu tel. 22" may pass for the whole label
+        after, words = self.work[i + 1].text.strip(), line.text.split()
+        best: tuple[float, int, str, str] | None = None  # score, words of the head, label, rest
+        for n in range(1, min(len(words), WRAP_WORDS + 1)):
+            joined = f"{' '.join(words[:n])} {after}"
+            hit = match_label(joined, open_fields)
+            if hit is None or hit.field not in LONG_LABELS or hit.score < STRICT or (best and best[0] >= hit.score):
+                continue
+            label = joined[: len(joined) - len(hit.rest)]
+            if len(label) > len(" ".join(words[:n])) + 1:  # the label runs into the second line
+                best = (hit.score, n, label, hit.rest.strip())
+        if best is not None and (own is None or own.score < best[0]):
+            _, n, label, rest = best
+            tail = [_Line(rest, line.page)] if rest else []
+            self.work[i:i + 2] = [_Line(f"{label} {' '.join(words[n:])}", line.page), *tail]
+
     def split_embedded(self, i: int, open_fields: set[str]) -> None:
         parts = _split_embedded(self.work[i], open_fields)
         if parts:  # "data: 21.11.2026   znak: OR.1"
@@ -138,6 +165,7 @@ class _Scanner:
             k = self.next_value(i)
             if k is not None:  # an empty "znak:" before a label wrapped over two lines
                 self.join_wrapped(k, self.open() - {hit.field})
+                self.join_wrapped_beside(k, self.open() - {hit.field})
             if k is None or _is_label_line(self.work[k].text) or not self.value_of(self.work[k].text):
                 self.found.setdefault(hit.field, _Found(hit.score, []))
                 return i + 1

@@ -9,7 +9,7 @@ from parsers.hot01.cleaning import _clean_question_line, _is_footer, _trim_debri
 from parsers.hot01.dates import _date_span
 from parsers.hot01.fields import Field
 from parsers.hot01.scanning import _Found
-from parsers.misreadings import capitalise_name, repair_sign, sentence_starts
+from parsers.misreadings import capitalise_name, repair_office, repair_sign, sentence_starts
 
 _WORD = re.compile(r"^[^\W\d_]+(?:[-'’][^\W\d_]+)*\.?$")
 
@@ -97,7 +97,7 @@ def _tidy(field: str, value: str | None, ocr: bool) -> str | None:
     if field == "user_name":
         return capitalise_name(_trim_debris(value)) or None
     if field == "office":
-        return _trim_debris(value) or None
+        return repair_office(_trim_debris(value)) or None
     if field == "date" and (span := _date_span(value)):
         return value[span[1]:span[2]]
     if field == "reference":

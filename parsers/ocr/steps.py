@@ -4,6 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 
+# Debian's models. Measured against them (forms bench, tune seed, 20 fine + 20 normal
+# faxes, fields fine / normal, CPU s a page): the npm package @tesseract.js-data/pol
+# 4.0.0_best_int with Debian's eng 92.5 / 77.5 % (0.34 / 0.36 s), with its best_int eng
+# too 92.5 / 82.5 % (0.39 / 0.40 s), Debian's 95.0 / 79.2 % (0.35 / 0.32 s): fine pages
+# lose three fields and CPU grows, so it is not fetched.
 LANG = "pol+eng"
 
 
@@ -27,6 +32,10 @@ class Steps:
     repair: bool = True  # fix sure misreadings: e-mail "@", case-sign letters (repair_word)
     lexicon: bool = True  # a word not in tesseract's Polish word list, one misread letter from one that is
     photo: bool = True  # a photo's sheet straightened and its light evened first (parsers/ocr/photo.py)
+    reread_below: float = 75.0  # a line with a word under this confidence is read again from its crop (reread.py); 0: never
+    reread_scale: float = 1.5  # ... enlarged this much
+    reread_lines: int = 6  # ... at most this many lines a page, the weakest first
+    reread_gain: float = 5.0  # ... and the new reading taken when its mean confidence is this much higher
 
 
 STEPS = Steps()

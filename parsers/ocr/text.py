@@ -2,6 +2,7 @@
 (`parsers.misreadings`), the mean word confidence."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +11,7 @@ from PIL import Image
 from parsers.misreadings import accented, join_split_emails, repair_word
 from parsers.ocr.engine import _engine, _run_cli
 from parsers.ocr.lexicon import Lexicon
+from parsers.ocr.reread import reread_weak_lines
 from parsers.ocr.steps import STEPS, Steps
 
 
@@ -25,14 +27,19 @@ def ocr(image: Image.Image, timeout: float, steps: Steps = STEPS) -> OcrResult:
 
     Read by the tesseract loaded in this process (see `engine._Engine`), or, without
     libtesseract or with `steps.engine == "cli"`, by a tesseract run. Raises OcrTimeout
-    when tesseract is still reading after `timeout` seconds.
+    when tesseract is still reading after `timeout` seconds. With the loaded tesseract,
+    lines it was unsure of are read again from their crops (`reread`).
     """
+    deadline = time.monotonic() + timeout
     dpi = round(image.info.get("dpi", (300, 300))[0])
     engine = _engine(steps.lang) if steps.engine == "api" else None
     if engine is None:
         data = _run_cli(image, dpi, timeout, steps)
     else:
-        data = engine.read(np.asarray(image.convert("L")), dpi, timeout, steps)
+        pixels = np.asarray(image.convert("L"))
+        data = engine.read(pixels, dpi, timeout, steps)
+        if steps.reread_below > 0:
+            data = reread_weak_lines(engine, pixels, dpi, data, deadline, steps)
     if engine is None or not (steps.repair and steps.lexicon):
         return _result(data, steps.repair)
     return _result(data, steps.repair, engine.lexicon(), engine.lexicon("eng") if "eng" in steps.lang.split("+") else None)
