@@ -265,6 +265,19 @@ class ImapState(Base):
     last_sync_at: Mapped[datetime | None]
 
 
+class MailboxLease(Base):
+    """Which daemon polls an IMAP account (gateway/sources/leases.py): one row per account,
+    held until `expires_at` and renewed while the poller is healthy. `generation` grows at
+    every take-over; the holder checks it in the transaction that commits what it fetched."""
+
+    __tablename__ = "mailbox_leases"
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    acquired_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+
 class LogEntry(Base):
     """One reply-log entry, a leaf of the Merkle tree (gateway/register): written in the
     transaction of the change it records, never changed afterwards. `index` counts from 0

@@ -1,8 +1,10 @@
 """Prometheus metrics and a health check, served on a loopback port.
 
 /metrics is Prometheus' text format; /health answers 200 with a JSON summary when the
-store is reachable, every IMAP account is connected and no promise is at risk (no
-acknowledgement or notification owed, no outbox row overdue), 503 otherwise. The counts
+store is reachable, every IMAP account is polled (here, or by the daemon holding its lease),
+every source thread runs, every job's last round succeeded and no promise is at risk (no
+acknowledgement or notification owed, no outbox row overdue), 503 otherwise; it names the
+lease holders. The counts
 of what went wrong (failed outbox rows, quarantined messages, OCR timeouts) come from the
 store, so they include what `hotline ingest` did outside the daemon; so do the open tickets
 per severity and the SLA breaches per clock (each escalation the SLA job recorded).
@@ -84,6 +86,12 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
 
+        self.lease_changes = Counter("hotline_mailbox_lease_changes", "Mailbox leases acquired, lost or released here",
+                                     ["account", "change"], registry=self.registry)  # fmt: skip
+        self.lease_held = Gauge("hotline_mailbox_lease_held", "1 while this daemon polls the account", ["account"],
+                                registry=self.registry)  # fmt: skip
+        self.thread_restarts = Counter("hotline_thread_restarts", "Source threads that failed and were started again",
+                                       ["thread"], registry=self.registry)  # fmt: skip
         self.owed = Gauge("hotline_pending_steps", "Acknowledge/notify steps that failed and are owed, by step", ["step"],
                           registry=self.registry)  # fmt: skip
         self.outbox_problems = Gauge("hotline_outbox_problem_rows", "Outbox rows failed, or overdue", ["state"],

@@ -1,0 +1,137 @@
+"""Mailbox leases: one daemon polls an IMAP account at a time, however many share the store.
+
+A lease row per account names its owner and when it expires, by the database's clock (the
+daemons' own clocks may disagree). The holder renews it while it is healthy; when it dies,
+the lease expires and another daemon takes it, with a generation one higher. Fencing: the
+holder renews in the same transaction that commits what it fetched, and that renewal
+requires its own generation and an unexpired lease, so a daemon paused past its lease
+commits nothing. It also keeps a local deadline (monotonic, which runs on while a process
+is stopped) and touches the mailbox only before it.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from storage.db import insert_ignoring_conflicts
+from storage.models import MailboxLease, iso, table
+
+RELEASED = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the expiry of a lease given back
+
+
+class LeaseChange(StrEnum):
+    ACQUIRED = "acquired"
+    LOST = "lost"
+    RELEASED = "released"
+
+
+class LeaseLost(Exception):
+    """The lease expired or went to another daemon: stop before touching the mailbox again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    account: str
+    owner: str
+    generation: int
+    valid_until: float  # monotonic; a renewal may be in flight, so the store's expiry is never earlier
+    renew_after: float  # monotonic; a third of the way through
+
+    def check(self) -> None:
+        """Raise LeaseLost when the lease may have expired (a pause, a store that did not answer)."""
+        if time.monotonic() >= self.valid_until:
+            raise LeaseLost(f"lease on {self.account} (generation {self.generation}) ran out")
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A lease as `hotline status` and /health show it."""
+
+    account: str
+    owner: str
+    generation: int
+    acquired_at: datetime | None
+    expires_at: datetime | None
+    live: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """/health's and `hotline status --json`'s object: who polls the account since when."""
+        return {"account": self.account, "owner": self.owner if self.live else None, "generation": self.generation,
+                "since": iso(self.acquired_at) if self.live else None, "expires_at": iso(self.expires_at) if self.live else None}  # fmt: skip
+
+
+def instance_name() -> str:
+    """This daemon, as other daemons and the admin see it in the lease table."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def acquire(session: Session, account: str, owner: str, seconds: float) -> Lease | None:
+    """Take the account's lease when it is free, expired or already ours; None when another
+    daemon holds it, or is committing under it right now (its row is locked: skipped, not
+    waited for, so a paused holder never stalls the others)."""
+    started = time.monotonic()
+    insert_ignoring_conflicts(session, table(MailboxLease), [{"account": account, "owner": "", "generation": 0}])
+    row = session.scalars(select(MailboxLease).where(MailboxLease.account == account)
+                          .with_for_update(skip_locked=True)).one_or_none()  # fmt: skip
+    now = database_now(session)
+    if row is None or (row.owner != owner and row.expires_at is not None and row.expires_at > now):
+        return None
+    row.owner, row.generation = owner, row.generation + 1
+    row.acquired_at, row.expires_at = now, now + timedelta(seconds=seconds)
+    session.flush()
+    return _local(account, owner, row.generation, started, seconds)
+
+
+def renew(session: Session, lease: Lease, seconds: float) -> Lease:
+    """Extend the lease, in the caller's transaction; LeaseLost (the caller rolls back) when
+    it is no longer ours. In the transaction that stores fetched mail, this is the fence."""
+    started = time.monotonic()
+    if session.get_bind().dialect.name == "postgresql":  # a holder stopped mid-commit must not lock the row for good
+        session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(seconds * 1000)}"))
+    now = database_now(session)
+    renewed = session.scalar(
+        update(MailboxLease)
+        .where(MailboxLease.account == lease.account, MailboxLease.owner == lease.owner,
+               MailboxLease.generation == lease.generation, MailboxLease.expires_at > now)
+        .values(expires_at=now + timedelta(seconds=seconds)).returning(MailboxLease.generation)
+    )  # fmt: skip
+    if renewed is None:
+        raise LeaseLost(f"lease on {lease.account} (generation {lease.generation}) taken over or expired")
+    return _local(lease.account, lease.owner, lease.generation, started, seconds)
+
+
+def release(session: Session, lease: Lease) -> None:
+    """Give the lease back at a clean stop, so another daemon takes the mailbox at once."""
+    session.execute(update(MailboxLease).where(MailboxLease.account == lease.account, MailboxLease.owner == lease.owner,
+                                               MailboxLease.generation == lease.generation)
+                    .values(expires_at=RELEASED))  # fmt: skip
+
+
+def holdings(session: Session) -> list[Holding]:
+    """Every account's lease, live or not, by account."""
+    now = database_now(session)
+    rows = session.scalars(select(MailboxLease).order_by(MailboxLease.account))
+    return [Holding(r.account, r.owner, r.generation, r.acquired_at, r.expires_at,
+                    r.expires_at is not None and r.expires_at > now) for r in rows]  # fmt: skip
+
+
+def database_now(session: Session) -> datetime:
+    """The time by the database's clock on PostgreSQL (shared by every daemon; the actual
+    time, not the transaction's start); SQLite is on this machine, so its clock is ours."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalars(select(func.clock_timestamp())).one().astimezone(timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+def _local(account: str, owner: str, generation: int, started: float, seconds: float) -> Lease:
+    """The local view of a lease granted for `seconds` by a request sent at `started`: the
+    store's expiry counts from later than that, so the local deadline comes first."""
+    return Lease(account, owner, generation, started + seconds, started + seconds / 3)

@@ -1,0 +1,30 @@
+"""mailbox leases: one poller per IMAP account when several daemons share a database
+
+Revision ID: 0011
+Revises: 0009
+Create Date: 2026-12-03 20:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0011'
+down_revision = '0009'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'mailbox_leases',
+        sa.Column('account', sa.String(length=200), nullable=False),
+        sa.Column('owner', sa.String(length=200), nullable=False),
+        sa.Column('generation', sa.BigInteger(), nullable=False),
+        sa.Column('acquired_at', sa.DateTime(), nullable=True),
+        sa.Column('expires_at', sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint('account'),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('mailbox_leases')
