@@ -84,6 +84,10 @@ def build_parser() -> ArgParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(command_function="cmd_outbox")
 
+    p = sub.add_parser("status", help="this and the other daemons on the database: mailbox leases, backlog, last poll")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(command_function="cmd_status")
+
     p = sub.add_parser("sla", help="open tickets in queue order with their SLA clocks; --flush sends what is due")
     p.add_argument("--flush", action="store_true", help="queue every reminder and escalation due now, send the outbox")
     p.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -182,6 +182,31 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return EX_FAIL if failed else 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Who polls which mailbox since when (the daemons on this database), what waits to be
+    routed, and when each account was last polled."""
+    from sqlalchemy import select
+
+    from gateway.cli import views
+    from gateway.service.metrics import read_backlog
+    from gateway.sources import leases
+    from storage.models import ImapState
+
+    settings = load_settings(args)
+    factory = open_store(settings)
+    try:
+        with factory() as session:
+            held = {h.account: h for h in leases.holdings(session)}
+            polled = {s.account: s.last_sync_at for s in session.scalars(select(ImapState))}
+            backlog = read_backlog(session)
+    except OperationalError as exc:
+        raise store_unavailable(exc) from exc
+    accounts = [f"imap:{a.name}" for a in settings.imap] + sorted(set(held) - {f"imap:{a.name}" for a in settings.imap})
+    status = views.status_json(accounts, held, polled, backlog)
+    print(json.dumps(status, ensure_ascii=False) if args.json else views.status_text(status))
+    return 0
+
+
 def cmd_sla(args: argparse.Namespace) -> int:
     """The queue with its clocks; --flush first queues the stages due (each once) and sends."""
     from gateway.cli import views

@@ -14,6 +14,7 @@ from gateway.outbound.outbox import Waiting
 from gateway.pipeline.tickets import OCR_SUFFIX
 from gateway.service.sla import Queue, working_time
 from gateway.sla.clocks import ClockResult, Run, explain
+from gateway.sources.leases import Holding
 from parsers.text import BIDI_OVERRIDES, controls
 from storage.models import Attachment, Event, Message, Ticket, iso
 
@@ -186,3 +187,27 @@ def outbox_text(row: Waiting) -> str:
     why = f"last try: {shown(row.last_error)}" if row.last_error else "not tried yet"
     when = f"next try {iso(row.next_try_at)}" if row.state == "pending" else row.state
     return f"{what}: {when}, {row.attempts} tries, {why}"
+
+
+def status_json(accounts: list[str], held: dict[str, Holding], polled: dict[str, datetime | None],
+                backlog: tuple[int, datetime | None]) -> dict[str, Any]:  # fmt: skip
+    """`hotline status --json`: each account's lease (owner null when nobody holds it now)
+    and last poll, and the routing backlog."""
+    mailboxes = []
+    for account in accounts:
+        lease = held[account].as_json() if account in held else {"account": account, "owner": None, "generation": 0,
+                                                                 "since": None, "expires_at": None}  # fmt: skip
+        mailboxes.append({**lease, "last_poll": iso(polled.get(account))})
+    count, oldest = backlog
+    return {"mailboxes": mailboxes, "backlog": count, "oldest_unrouted_at": iso(oldest)}
+
+
+def status_text(status: dict[str, Any]) -> str:
+    lines = [f"{m['account']}: " + (f"polled by {shown(m['owner'])} since {m['since']} (lease to {m['expires_at']})"
+                                    if m["owner"] else "no daemon holds its lease")
+             + f", last poll {m['last_poll'] or 'never'}" for m in status["mailboxes"]]  # fmt: skip
+    if not lines:
+        lines.append("no IMAP account")
+    oldest = f", oldest from {status['oldest_unrouted_at']}" if status["oldest_unrouted_at"] else ""
+    lines.append(f"backlog: {status['backlog']} stored message(s) not yet routed{oldest}")
+    return "\n".join(lines)

@@ -31,7 +31,7 @@ from storage.models import (
     table,
 )
 
-LEASE = timedelta(minutes=5)  # a claim a dead worker left behind is free again after this
+LEASE = timedelta(seconds=60)  # a claim's default length; the worker renews it while it sends
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,7 @@ class Claim:
         return [a.strip() for a in self.to.split(",") if a.strip()]
 
 
-def claim_due(session: Session, now: datetime, limit: int = 50) -> list[Claim]:
+def claim_due(session: Session, now: datetime, limit: int = 50, lease: timedelta = LEASE) -> list[Claim]:
     """Due rows nobody holds, oldest due first; the lease is committed with the caller's
     transaction. PostgreSQL skips rows another instance is claiming; SQLite's BEGIN
     IMMEDIATE makes the whole claim exclusive."""
@@ -146,9 +146,17 @@ def claim_due(session: Session, now: datetime, limit: int = 50) -> list[Claim]:
     rows = list(session.scalars(stmt))
     if rows:
         ids = [r.id for r in rows]
-        session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(claimed_until=now + LEASE))
+        session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(claimed_until=now + lease))
     return [Claim(r.id, r.ticket_id, r.message_pk, r.kind, r.channel, r.sender, r.to_addr, r.payload, r.attempts,
                   r.created_at) for r in rows]  # fmt: skip
+
+
+def extend(session: Session, claims: list[Claim], until: datetime) -> None:
+    """Renew the claims a worker still holds (rows not yet finished), so a worker that dies
+    leaves them to another within one short lease, however long its round is."""
+    ids = [c.id for c in claims]
+    session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids), OutboxEntry.state == OutboxState.PENDING,
+                                              OutboxEntry.claimed_until.is_not(None)).values(claimed_until=until))  # fmt: skip
 
 
 def record_sent(session: Session, claim: Claim, now: datetime) -> None:

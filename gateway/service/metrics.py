@@ -110,15 +110,11 @@ class Metrics:
         """Read the backlog and the problem counts from the store into the gauges."""
         now = datetime.now(timezone.utc)
         with factory() as session:
-            count, oldest = session.execute(
-                select(func.count(), func.min(InboxEntry.received_at)).where(InboxEntry.state == InboxState.NEW)
-            ).one()
+            count, oldest = read_backlog(session)
             problems = read_problems(session, now)
             severities, breaches = read_sla(session)
         self.backlog_count = count
         self.backlog.set(count)
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=timezone.utc)
         self.oldest.set(0 if oldest is None else (now - oldest).total_seconds())
         for step in PromiseStep:
             self.owed.labels(step.value).set(problems.owed.get(step, 0))
@@ -132,6 +128,16 @@ class Metrics:
             self.sla_breaches.labels(clock.value).set(breaches.get(clock.value, 0))
         self.problems = problems
         return problems
+
+
+def read_backlog(session: Session) -> tuple[int, datetime | None]:
+    """Stored messages not yet routed, and when the oldest of them came in (UTC)."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(InboxEntry.received_at)).where(InboxEntry.state == InboxState.NEW)
+    ).one()
+    if oldest is not None and oldest.tzinfo is None:  # an aggregate skips the column's type
+        oldest = oldest.replace(tzinfo=timezone.utc)
+    return count, oldest
 
 
 def read_problems(session: Session, now: datetime) -> Problems:
