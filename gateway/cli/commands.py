@@ -56,13 +56,16 @@ def require_secrets(settings: config.Settings) -> None:
         raise CommandError(f"{settings.source}: {problems[0]}{more}", EX_USAGE)
 
 
-def open_store(settings: config.Settings) -> sessionmaker[Session]:
+def open_store(settings: config.Settings, idle_in_transaction_seconds: float | None = None) -> sessionmaker[Session]:
     try:
-        return db.open_store(settings.storage.url)
+        return db.open_store(settings.storage.url, idle_in_transaction_seconds)
     except db.StoreMisconfigured as exc:
         raise store_misconfigured(settings, exc) from exc
     except db.StoreUnavailable as exc:
         raise CommandError(str(exc), EX_TEMPFAIL) from exc
+
+
+IDLE_IN_TRANSACTION_FLOOR = 10.0  # seconds; a busy machine's pauses between two statements stay below it
 
 
 def store_unavailable(exc: Exception) -> CommandError:
@@ -337,7 +340,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     require_secrets(settings)
     logs.configure(settings.logging.format, settings.logging.level, sys.stdout)  # journald reads stdout
     try:
-        return run(settings, open_store(settings))
+        # a daemon stopped mid-transaction (SIGSTOP) must not hold the others up for long
+        idle_limit = max(IDLE_IN_TRANSACTION_FLOOR, 2 * settings.daemon.lease_seconds)
+        return run(settings, open_store(settings, idle_limit))
     except ListenError as exc:
         raise CommandError(f"{settings.source}: {exc}", EX_USAGE) from exc
 

@@ -167,9 +167,10 @@ class ImapSource:
         return self.lease
 
     def _lost(self, exc: leases.LeaseLost) -> None:
+        if self.lease is not None:
+            self.on_lease(self.account.name, LeaseChange.LOST)
+            self.log.warning("mailbox lease lost; standing by", error=str(exc))
         self.lease = None
-        self.on_lease(self.account.name, LeaseChange.LOST)
-        self.log.warning("mailbox lease lost; standing by", error=str(exc))
 
     def _release(self) -> None:
         if self.lease is None:
@@ -237,6 +238,7 @@ class ImapSource:
         none (a sync outside the loop), and stops at the first slice it no longer holds."""
         if self.lease is None and not self._hold():
             raise leases.LeaseLost(f"another daemon polls {self.name}")
+        self._keep()
         info = client.select_folder(self.account.folder)
         last_uid = self._remember(int(info[b"UIDVALIDITY"]))
         criteria: list[str] = ["NOT", "DELETED"] if self.account.done.startswith("move:") else ["NOT", "KEYWORD", DONE_KEYWORD]
@@ -272,6 +274,7 @@ class ImapSource:
             yield from batched(chunk, FETCH_MAX_MESSAGES, FETCH_MAX_BYTES, size_of)
 
     def _take(self, client: IMAPClient, uids: list[int]) -> int:
+        self._lease()
         fetched = client.fetch(uids, ["BODY.PEEK[]"])  # PEEK: \\Seen is ours to set, after commit
         present = [uid for uid in uids if uid in fetched]
         now = datetime.now(timezone.utc)

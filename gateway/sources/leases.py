@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import insert_ignoring_conflicts
@@ -76,7 +76,8 @@ def instance_name() -> str:
 def acquire(session: Session, account: str, owner: str, seconds: float) -> Lease | None:
     """Take the account's lease when it is free, expired or already ours; None when another
     daemon holds it, or is committing under it right now (its row is locked: skipped, not
-    waited for, so a paused holder never stalls the others)."""
+    waited for; a holder stopped mid-transaction keeps it until the server ends its
+    session, `hotline run`'s idle-in-transaction limit)."""
     started = time.monotonic()
     insert_ignoring_conflicts(session, table(MailboxLease), [{"account": account, "owner": "", "generation": 0}])
     row = session.scalars(select(MailboxLease).where(MailboxLease.account == account)
@@ -94,8 +95,6 @@ def renew(session: Session, lease: Lease, seconds: float) -> Lease:
     """Extend the lease, in the caller's transaction; LeaseLost (the caller rolls back) when
     it is no longer ours. In the transaction that stores fetched mail, this is the fence."""
     started = time.monotonic()
-    if session.get_bind().dialect.name == "postgresql":  # a holder stopped mid-commit must not lock the row for good
-        session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(seconds * 1000)}"))
     now = database_now(session)
     renewed = session.scalar(
         update(MailboxLease)

@@ -1,0 +1,185 @@
+"""Several `hotline run` on one PostgreSQL (issue 17): each mailbox polled by one daemon at a
+time by lease, a paused daemon that lost its lease touches nothing, a database restart
+stops no source thread for good. Real Dovecot (behind a counting proxy per daemon), real
+PostgreSQL, real daemons."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage import db
+from storage.models import Message, Ticket
+from tests import mailfactory as mf
+from tests.conftest import PgServer
+from tests.imapproxy import ImapProxy, imap_proxy
+from tests.support import DaemonProcess, Hotline, free_port, postgres_cluster, wait_for, write_config
+from tests.test_daemon import get
+
+LEASE = 3  # seconds: short, so that take-overs in the tests are quick
+MAILBOX_VERBS = ("SELECT", "EXAMINE", "UID SEARCH", "UID FETCH", "UID MOVE", "UID STORE", "UID COPY", "UID EXPUNGE",
+                 "EXPUNGE")  # fmt: skip
+
+
+def several_config(folder: Path, url: str, imap_ports: dict[str, int], dovecot: Any, metrics_port: int,
+                   extra: str = "", outbound: str | None = None) -> Path:  # fmt: skip
+    """A daemon's config: one account per folder (name -> port, the port of its proxy or of
+    Dovecot), a short lease, /health and /metrics on `metrics_port`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    secret = folder / "imap-password"
+    secret.write_text(dovecot.password)
+    accounts = "".join(
+        f'[[imap]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+        f'username = "{dovecot.user}"\npassword_file = "{secret}"\nfolder = "{name}"\ndone = "move:Done-{name}"\n'
+        for name, port in imap_ports.items()
+    )
+    return write_config(folder / "c.toml", url, f"{accounts}[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n"
+                        f"[daemon]\nsweep_seconds = 0.5\ngrace_seconds = 5\nlease_seconds = {LEASE}\n{extra}",
+                        outbound)  # fmt: skip
+
+
+def tickets(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return int(session.scalar(select(func.count()).select_from(Ticket)) or 0)
+
+
+def questions(factory: sessionmaker[Session]) -> list[str]:
+    """The Message-IDs taken in, one per stored message (duplicates show as repeats)."""
+    with factory() as session:
+        return list(session.scalars(select(Message.message_id).where(Message.direction == "in")))
+
+
+def owners(hotline: Hotline) -> dict[str, str | None]:
+    """`hotline status --json`: who holds each mailbox's lease now."""
+    (status,) = hotline.json("status", "--json")
+    return {m["account"]: m["owner"] for m in status["mailboxes"]}
+
+
+def deliver(dovecot: Any, folder: str, prefix: str, count: int) -> list[str]:
+    ids = [f"{prefix}{i}@several" for i in range(count)]  # as stored: without the brackets
+    dovecot.deliver_many([mf.make_message(subject=f"{prefix} {i}", message_id=f"<{mid}>", body=f"Pytanie {prefix} {i}\n")
+                          for i, mid in enumerate(ids)], folder=folder)  # fmt: skip
+    return ids
+
+
+def create_folders(dovecot: Any, *names: str) -> None:
+    with dovecot.client() as client:
+        for name in names:
+            if not client.folder_exists(name):
+                client.create_folder(name)
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh migrated database on the session's PostgreSQL (several daemons need one)."""
+    name = f"several{os.getpid()}_{time.monotonic_ns()}"
+    with pg_server.admin() as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE template_hotline")
+    yield pg_server.url(name)
+    with pg_server.admin() as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def factory(pg_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = db.make_engine(pg_url)
+    yield sessionmaker(engine)
+    engine.dispose()
+
+
+def test_a_database_restart_stops_no_mailbox_and_loses_nothing(tmp_path: Path, dovecot: Any) -> None:
+    """PostgreSQL stopped (fast: "terminating connection due to administrator command") while
+    mail arrives, then started: the same daemon process takes everything in, once; /health
+    says 503 while the store or the source thread is down, 200 after; the failure is counted."""
+    create_folders(dovecot, "desk")
+    with postgres_cluster() as cluster:
+        with psycopg.connect(f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres", autocommit=True) as c:
+            c.execute("CREATE DATABASE hotline")
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/hotline"
+        engine = db.make_engine(url)
+        db.upgrade(engine)
+        store = sessionmaker(engine)
+        metrics_port = free_port()
+        daemon = DaemonProcess(several_config(tmp_path, url, {"desk": dovecot.port}, dovecot, metrics_port), tmp_path)
+        try:
+            first = deliver(dovecot, "desk", "before", 10)
+            daemon.start()
+            wait_for(lambda: tickets(store) == 10 and dovecot.count("desk") == 0, timeout=30)
+            cluster.stop()
+            engine.dispose()
+            during = deliver(dovecot, "desk", "during", 10)  # IDLE wakes the source; the store is gone
+            assert wait_for(lambda: get(metrics_port, "/health")[0] == 503, timeout=10)
+            wait_for(lambda: "thread failed; starting it again" in daemon.log_path.read_text(), timeout=10)
+            cluster.start()
+            after = deliver(dovecot, "desk", "after", 10)
+            wait_for(lambda: tickets(store) == 30 and dovecot.count("desk") == 0, timeout=60, step=0.5)
+            assert daemon.proc is not None and daemon.proc.poll() is None  # carried on, not restarted
+            status, body = wait_for(lambda: (r := get(metrics_port, "/health"))[0] == 200 and r, timeout=20)
+            assert json.loads(body)["leases"][0]["owner"].endswith(f":{daemon.proc.pid}")
+            restarts = re.search(r'hotline_thread_restarts_total\{thread="imap:desk"\} (\S+)',
+                                 get(metrics_port, "/metrics")[1].decode())  # fmt: skip
+            assert restarts is not None and float(restarts.group(1)) >= 1
+            assert sorted(questions(store)) == sorted(first + during + after)  # each once
+            assert dovecot.count("Done-desk") == 30
+        finally:
+            daemon.close()
+            engine.dispose()
+
+
+def test_one_poller_per_mailbox_and_a_paused_daemon_touches_nothing(tmp_path: Path, dovecot: Any, pg_url: str,
+                                                                    factory: sessionmaker[Session]) -> None:  # fmt: skip
+    """Two daemons, each behind its own proxy: only the lease holder talks to the mailbox.
+    Paused (SIGSTOP) past its lease, it loses the mailbox to the other, which takes in the
+    new mail; woken (SIGCONT), it sends the mailbox nothing more and stands by."""
+    create_folders(dovecot, "desk")
+    with ExitStack() as stack:
+        proxies: list[ImapProxy] = [stack.enter_context(imap_proxy(dovecot.port)) for _ in range(2)]
+        ports = [free_port(), free_port()]
+        daemons = [DaemonProcess(several_config(tmp_path / f"d{i}", pg_url, {"desk": proxies[i].port}, dovecot, ports[i]),
+                                 tmp_path) for i in range(2)]  # fmt: skip
+        stack.callback(lambda: [d.close() for d in daemons])
+        first, second = daemons
+        hotline = Hotline(first.config)
+        first.start()
+        second.start()
+        assert first.proc is not None and second.proc is not None
+        assert owners(hotline)["imap:desk"] == f"{os.uname().nodename}:{first.proc.pid}"
+        sent = deliver(dovecot, "desk", "one", 20)
+        wait_for(lambda: tickets(factory) == 20 and dovecot.count("desk") == 0, timeout=30)
+        assert proxies[1].seen() == []  # standing by: not even connected
+        assert get(ports[1], "/health")[0] == 200  # standing by is healthy
+
+        first.proc.send_signal(signal.SIGSTOP)
+        paused = time.monotonic()
+        try:
+            wait_for(lambda: owners(hotline)["imap:desk"] == f"{os.uname().nodename}:{second.proc.pid}",  # type: ignore[union-attr]
+                     timeout=LEASE * 3 + 5, step=0.3)  # fmt: skip
+            took_over = time.monotonic() - paused
+            sent += deliver(dovecot, "desk", "two", 10)
+            wait_for(lambda: tickets(factory) == 30 and dovecot.count("desk") == 0, timeout=30)
+        finally:
+            woken = time.monotonic()
+            first.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: "mailbox lease lost" in first.log_path.read_text(), timeout=10)
+        sent += deliver(dovecot, "desk", "three", 5)
+        wait_for(lambda: tickets(factory) == 35 and dovecot.count("desk") == 0, timeout=30)
+        time.sleep(LEASE)  # the woken daemon's next renewal or IDLE round has come and gone
+        assert proxies[0].seen(*MAILBOX_VERBS, since=woken) == []  # nothing moved, flagged, fetched
+        assert took_over < LEASE * 2 + 2  # the lease, one standby round, and slack for a busy machine
+        assert sorted(questions(factory)) == sorted(sent)  # each once
+        first_b = min(c.at for c in proxies[1].seen(*MAILBOX_VERBS))
+        assert max(c.at for c in proxies[0].seen(*MAILBOX_VERBS)) < first_b  # no overlapping sessions
+        assert 'hotline_mailbox_lease_changes_total{account="desk",change="lost"} 1.0' in get(ports[0], "/metrics")[1].decode()
+        assert get(ports[0], "/health")[0] == 200  # standing by again
+        assert first.terminate() == 0 and second.terminate() == 0
