@@ -4,6 +4,7 @@ stops no source thread for good. Real Dovecot (behind a counting proxy per daemo
 PostgreSQL, real daemons."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -24,7 +25,8 @@ from storage.models import Message, Ticket
 from tests import mailfactory as mf
 from tests.conftest import PgServer
 from tests.imapproxy import ImapProxy, imap_proxy
-from tests.support import DaemonProcess, Hotline, free_port, postgres_cluster, wait_for, write_config
+from tests.relay import Relay, RelayHandler
+from tests.support import DaemonProcess, Hotline, free_port, postgres_cluster, store_backlog, wait_for, write_config
 from tests.test_daemon import get
 
 LEASE = 3  # seconds: short, so that take-overs in the tests are quick
@@ -38,7 +40,7 @@ def several_config(folder: Path, url: str, imap_ports: dict[str, int], dovecot: 
     Dovecot), a short lease, /health and /metrics on `metrics_port`."""
     folder.mkdir(parents=True, exist_ok=True)
     secret = folder / "imap-password"
-    secret.write_text(dovecot.password)
+    secret.write_text(dovecot.password if imap_ports else "")
     accounts = "".join(
         f'[[imap]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
         f'username = "{dovecot.user}"\npassword_file = "{secret}"\nfolder = "{name}"\ndone = "move:Done-{name}"\n'
@@ -183,3 +185,56 @@ def test_one_poller_per_mailbox_and_a_paused_daemon_touches_nothing(tmp_path: Pa
         assert 'hotline_mailbox_lease_changes_total{account="desk",change="lost"} 1.0' in get(ports[0], "/metrics")[1].decode()
         assert get(ports[0], "/health")[0] == 200  # standing by again
         assert first.terminate() == 0 and second.terminate() == 0
+
+
+class SlowRelay(RelayHandler):
+    """A relay that takes `seconds` over each message before its 250: a daemon can be
+    killed in the middle of a round of sends."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.seconds)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def asker(i: int) -> str:
+    """Senders spread over addresses and domains: no ack limit (5 an address, 100 a domain) is reached."""
+    return f"Pytający {i} <user{i}@office{i % 20}.example.pl>"
+
+
+def ack_ids(relay: Relay) -> list[str]:
+    return [str(r.message["Message-ID"]) for r in relay.received if r.message["X-Hotline-Kind"] == "ack"]
+
+
+def test_a_killed_daemons_outbox_claims_go_to_another_within_seconds(tmp_path: Path, pg_url: str) -> None:
+    """A daemon SIGKILLed while it sends a round of acknowledgements leaves its claims; the
+    other daemon sends them once those short claims lapse (the lease plus one send's
+    timeout), not after minutes; each acknowledgement reaches the relay once (the one being
+    sent at the kill may come twice, with the same Message-ID)."""
+    total = 12
+    store_backlog(pg_url, [mf.make_message(subject=f"Zwłoka {i}", sender=asker(i), message_id=f"<slow{i}@several>")
+                           for i in range(total)])  # fmt: skip
+    relay = Relay(SlowRelay(0.4))
+    relay.controller.start()
+    outbound = relay.config("timeout_seconds = 2")
+    daemons = [DaemonProcess(several_config(tmp_path / f"d{i}", pg_url, {}, None, free_port(), outbound=outbound),
+                             tmp_path) for i in range(2)]  # fmt: skip
+    try:
+        first, second = daemons
+        first.start()
+        wait_for(lambda: len(relay.received) >= 2, timeout=30)
+        first.kill()  # holding the claims of the acks not yet sent
+        killed, sent_before = time.monotonic(), len(ack_ids(relay))
+        assert sent_before < total
+        second.start()
+        wait_for(lambda: len(set(ack_ids(relay))) == total, timeout=60, step=0.2)
+        assert time.monotonic() - killed < LEASE + 2 + 15  # the claims (lease + timeout), start-up and sends
+        ids = ack_ids(relay)
+        assert len(ids) - len(set(ids)) <= 1  # at most the one in flight at the kill
+    finally:
+        for daemon in daemons:
+            daemon.close()
+        relay.controller.stop()
