@@ -24,9 +24,9 @@ from storage import db
 from storage.models import Message, Ticket
 from tests import mailfactory as mf
 from tests.conftest import PgServer
-from tests.imapproxy import ImapProxy, imap_proxy
-from tests.relay import Relay, RelayHandler
-from tests.support import DaemonProcess, Hotline, free_port, postgres_cluster, store_backlog, wait_for, write_config
+from tests.imapproxy import Command, ImapProxy, imap_proxy
+from tests.relay import Relay, RelayHandler, relay  # noqa: F401  (fixture)
+from tests.support import DaemonProcess, Hotline, PgCluster, consultants_config, free_port, postgres_cluster, store_backlog, wait_for, write_config
 from tests.test_daemon import get
 
 LEASE = 3  # seconds: short, so that take-overs in the tests are quick
@@ -100,43 +100,54 @@ def factory(pg_url: str) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def test_a_database_restart_stops_no_mailbox_and_loses_nothing(tmp_path: Path, dovecot: Any) -> None:
-    """PostgreSQL stopped (fast: "terminating connection due to administrator command") while
-    mail arrives, then started: the same daemon process takes everything in, once; /health
-    says 503 while the store or the source thread is down, 200 after; the failure is counted."""
-    create_folders(dovecot, "desk")
+@pytest.fixture
+def own_cluster() -> Iterator[tuple[PgCluster, str]]:
+    """A PostgreSQL of the test's own, to stop and start (the session's is shared), with a
+    migrated database; its URL."""
     with postgres_cluster() as cluster:
         with psycopg.connect(f"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres", autocommit=True) as c:
             c.execute("CREATE DATABASE hotline")
         url = f"postgresql+psycopg://postgres@127.0.0.1:{cluster.port}/hotline"
         engine = db.make_engine(url)
         db.upgrade(engine)
-        store = sessionmaker(engine)
-        metrics_port = free_port()
-        daemon = DaemonProcess(several_config(tmp_path, url, {"desk": dovecot.port}, dovecot, metrics_port), tmp_path)
-        try:
-            first = deliver(dovecot, "desk", "before", 10)
-            daemon.start()
-            wait_for(lambda: tickets(store) == 10 and dovecot.count("desk") == 0, timeout=30)
-            cluster.stop()
-            engine.dispose()
-            during = deliver(dovecot, "desk", "during", 10)  # IDLE wakes the source; the store is gone
-            assert wait_for(lambda: get(metrics_port, "/health")[0] == 503, timeout=10)
-            wait_for(lambda: "thread failed; starting it again" in daemon.log_path.read_text(), timeout=10)
-            cluster.start()
-            after = deliver(dovecot, "desk", "after", 10)
-            wait_for(lambda: tickets(store) == 30 and dovecot.count("desk") == 0, timeout=60, step=0.5)
-            assert daemon.proc is not None and daemon.proc.poll() is None  # carried on, not restarted
-            status, body = wait_for(lambda: (r := get(metrics_port, "/health"))[0] == 200 and r, timeout=20)
-            assert json.loads(body)["leases"][0]["owner"].endswith(f":{daemon.proc.pid}")
-            restarts = re.search(r'hotline_thread_restarts_total\{thread="imap:desk"\} (\S+)',
-                                 get(metrics_port, "/metrics")[1].decode())  # fmt: skip
-            assert restarts is not None and float(restarts.group(1)) >= 1
-            assert sorted(questions(store)) == sorted(first + during + after)  # each once
-            assert dovecot.count("Done-desk") == 30
-        finally:
-            daemon.close()
-            engine.dispose()
+        engine.dispose()
+        yield cluster, url
+
+
+def test_a_database_restart_stops_no_mailbox_and_loses_nothing(tmp_path: Path, dovecot: Any,
+                                                               own_cluster: tuple[PgCluster, str]) -> None:  # fmt: skip
+    """PostgreSQL stopped (fast: "terminating connection due to administrator command") while
+    mail arrives, then started: the same daemon process takes everything in, once; /health
+    says 503 while the store or the source thread is down, 200 after; the failure is counted."""
+    create_folders(dovecot, "desk")
+    cluster, url = own_cluster
+    engine = db.make_engine(url)
+    store = sessionmaker(engine)
+    metrics_port = free_port()
+    daemon = DaemonProcess(several_config(tmp_path, url, {"desk": dovecot.port}, dovecot, metrics_port), tmp_path)
+    try:
+        first = deliver(dovecot, "desk", "before", 10)
+        daemon.start()
+        wait_for(lambda: tickets(store) == 10 and dovecot.count("desk") == 0, timeout=30)
+        cluster.stop()
+        engine.dispose()
+        during = deliver(dovecot, "desk", "during", 10)  # IDLE wakes the source; the store is gone
+        assert wait_for(lambda: get(metrics_port, "/health")[0] == 503, timeout=10)
+        wait_for(lambda: "thread failed; starting it again" in daemon.log_path.read_text(), timeout=10)
+        cluster.start()
+        after = deliver(dovecot, "desk", "after", 10)
+        wait_for(lambda: tickets(store) == 30 and dovecot.count("desk") == 0, timeout=60, step=0.5)
+        assert daemon.proc is not None and daemon.proc.poll() is None  # carried on, not restarted
+        status, body = wait_for(lambda: (r := get(metrics_port, "/health"))[0] == 200 and r, timeout=20)
+        assert json.loads(body)["leases"][0]["owner"].endswith(f":{daemon.proc.pid}")
+        restarts = re.search(r'hotline_thread_restarts_total\{thread="imap:desk"\} (\S+)',
+                             get(metrics_port, "/metrics")[1].decode())  # fmt: skip
+        assert restarts is not None and float(restarts.group(1)) >= 1
+        assert sorted(questions(store)) == sorted(first + during + after)  # each once
+        assert dovecot.count("Done-desk") == 30
+    finally:
+        daemon.close()
+        engine.dispose()
 
 
 def test_one_poller_per_mailbox_and_a_paused_daemon_touches_nothing(tmp_path: Path, dovecot: Any, pg_url: str,
@@ -217,24 +228,113 @@ def test_a_killed_daemons_outbox_claims_go_to_another_within_seconds(tmp_path: P
     total = 12
     store_backlog(pg_url, [mf.make_message(subject=f"Zwłoka {i}", sender=asker(i), message_id=f"<slow{i}@several>")
                            for i in range(total)])  # fmt: skip
-    relay = Relay(SlowRelay(0.4))
-    relay.controller.start()
-    outbound = relay.config("timeout_seconds = 2")
+    slow = Relay(SlowRelay(0.4))
+    slow.controller.start()
+    outbound = slow.config("timeout_seconds = 2")
     daemons = [DaemonProcess(several_config(tmp_path / f"d{i}", pg_url, {}, None, free_port(), outbound=outbound),
                              tmp_path) for i in range(2)]  # fmt: skip
     try:
         first, second = daemons
         first.start()
-        wait_for(lambda: len(relay.received) >= 2, timeout=30)
+        wait_for(lambda: len(slow.received) >= 2, timeout=30)
         first.kill()  # holding the claims of the acks not yet sent
-        killed, sent_before = time.monotonic(), len(ack_ids(relay))
+        killed, sent_before = time.monotonic(), len(ack_ids(slow))
         assert sent_before < total
         second.start()
-        wait_for(lambda: len(set(ack_ids(relay))) == total, timeout=60, step=0.2)
+        wait_for(lambda: len(set(ack_ids(slow))) == total, timeout=60, step=0.2)
         assert time.monotonic() - killed < LEASE + 2 + 15  # the claims (lease + timeout), start-up and sends
-        ids = ack_ids(relay)
+        ids = ack_ids(slow)
         assert len(ids) - len(set(ids)) <= 1  # at most the one in flight at the kill
     finally:
         for daemon in daemons:
             daemon.close()
-        relay.controller.stop()
+        slow.controller.stop()
+
+
+def sessions_by_folder(proxies: list[ImapProxy]) -> dict[str, list[tuple[float, float, str]]]:
+    """Each IMAP session's span, from its SELECT to its last command, by the folder it
+    selected; (start, end, "proxy/session")."""
+    spans: dict[str, list[tuple[float, float, str]]] = {}
+    for number, proxy in enumerate(proxies):
+        by_session: dict[int, list[Command]] = {}
+        for command in proxy.seen():
+            by_session.setdefault(command.session, []).append(command)
+        for session, commands in by_session.items():
+            selects = [c for c in commands if c.verb == "SELECT"]
+            if selects:
+                folder = selects[0].line.split()[-1].strip('"')
+                spans.setdefault(folder, []).append((selects[0].at, commands[-1].at, f"{number}/{session}"))
+    return spans
+
+
+def test_two_daemons_two_mailboxes_kills_and_a_database_restart(tmp_path: Path, dovecot: Any, relay: Relay,
+                                                                 own_cluster: tuple[PgCluster, str]) -> None:  # fmt: skip
+    """Issue 17's proof: two `hotline run` on one PostgreSQL, two mailboxes, 300 messages in
+    three waves; the first daemon SIGKILLed mid-way and restarted twice, the second killed
+    once, PostgreSQL stopped and started while both run. 300 tickets, none twice, nothing
+    left in either mailbox, each moved once, each acknowledgement at the relay once (the
+    one being sent at a kill may come twice, same Message-ID), and each mailbox in one
+    session at a time."""
+    cluster, url = own_cluster
+    folders = ("north", "south")
+    create_folders(dovecot, *folders)
+    engine = db.make_engine(url)
+    store = sessionmaker(engine)
+    sent: list[str] = []
+
+    def wave(name: str, count: int) -> None:
+        for half, folder in enumerate(folders):
+            ids = [f"{name}{half}-{i}@several" for i in range(count // 2)]
+            dovecot.deliver_many([mf.make_message(subject=f"{name} {folder} {i}", sender=asker(len(sent) + i),
+                                                  message_id=f"<{mid}>", body=f"Pytanie {mid}\n")
+                                  for i, mid in enumerate(ids)], folder=folder)  # fmt: skip
+            sent.extend(ids)
+
+    def routed_at_least(count: int) -> None:
+        wait_for(lambda: tickets(store) >= count, timeout=60, step=0.05)
+
+    with ExitStack() as stack:
+        proxies = [stack.enter_context(imap_proxy(dovecot.port)) for _ in range(2)]
+        outbound = relay.config()
+        daemons = [DaemonProcess(several_config(tmp_path / f"d{i}", url, {f: proxies[i].port for f in folders}, dovecot,
+                                                free_port(), consultants_config(tmp_path), outbound), tmp_path)
+                   for i in range(2)]  # fmt: skip
+        stack.callback(lambda: [d.close() for d in daemons])
+        for daemon in daemons:  # the lease changes in the logs, should this fail
+            daemon.config.write_text(daemon.config.read_text().replace('level = "warning"', 'level = "info"'))
+        first, second = daemons
+        kills = 0
+        wave("a", 100)
+        first.spawn()
+        second.spawn()
+        routed_at_least(20)
+        first.kill()  # 1: mid-way through the first wave
+        kills += 1
+        first.spawn()
+        routed_at_least(100)
+        wave("b", 100)
+        routed_at_least(130)
+        second.kill()  # the other, once
+        kills += 1
+        cluster.stop()  # the database goes away under the survivor, mail keeps coming
+        engine.dispose()
+        wave("c", 100)
+        time.sleep(1)
+        cluster.start()
+        second.spawn()
+        routed_at_least(230)
+        first.kill()  # 2: and back again
+        kills += 1
+        first.spawn()
+        wait_for(lambda: tickets(store) == 300 and sum(dovecot.count(f) for f in folders) == 0, timeout=120, step=0.5)
+        wait_for(lambda: len(set(ack_ids(relay))) == 300, timeout=60, step=0.5)
+        assert sorted(questions(store)) == sorted(sent)  # 300 tickets from 300 messages, none twice
+        assert sum(dovecot.count(f"Done-{f}") for f in folders) == 300  # each moved once
+        ids = ack_ids(relay)
+        assert len(ids) - len(set(ids)) <= kills, f"{len(ids) - len(set(ids))} acknowledgements sent twice"
+        for folder, spans in sessions_by_folder(proxies).items():
+            spans.sort()
+            overlapping = [(a[2], b[2]) for a, b in zip(spans, spans[1:]) if b[0] < a[1]]
+            assert not overlapping, f"{folder}: sessions at the same time: {overlapping}"
+        assert all(d.terminate() == 0 for d in daemons)
+    engine.dispose()

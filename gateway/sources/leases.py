@@ -79,9 +79,11 @@ def acquire(session: Session, account: str, owner: str, seconds: float) -> Lease
     waited for; a holder stopped mid-transaction keeps it until the server ends its
     session, `hotline run`'s idle-in-transaction limit)."""
     started = time.monotonic()
-    insert_ignoring_conflicts(session, table(MailboxLease), [{"account": account, "owner": "", "generation": 0}])
-    row = session.scalars(select(MailboxLease).where(MailboxLease.account == account)
-                          .with_for_update(skip_locked=True)).one_or_none()  # fmt: skip
+    row = _locked(session, account)
+    if row is None and session.scalar(select(MailboxLease.account).where(MailboxLease.account == account)) is None:
+        # the account's first lease (an INSERT would wait for a holder committing under the row)
+        insert_ignoring_conflicts(session, table(MailboxLease), [{"account": account, "owner": "", "generation": 0}])
+        row = _locked(session, account)
     now = database_now(session)
     if row is None or (row.owner != owner and row.expires_at is not None and row.expires_at > now):
         return None
@@ -89,6 +91,12 @@ def acquire(session: Session, account: str, owner: str, seconds: float) -> Lease
     row.acquired_at, row.expires_at = now, now + timedelta(seconds=seconds)
     session.flush()
     return _local(account, owner, row.generation, started, seconds)
+
+
+def _locked(session: Session, account: str) -> MailboxLease | None:
+    """The account's lease row, locked; None when it is missing or another daemon holds its lock."""
+    return session.scalars(select(MailboxLease).where(MailboxLease.account == account)
+                           .with_for_update(skip_locked=True)).one_or_none()  # fmt: skip
 
 
 def renew(session: Session, lease: Lease, seconds: float) -> Lease:
