@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.cli.commands import IDLE_IN_TRANSACTION_FLOOR
 from storage import db
 from storage.models import Message, Ticket
 from tests import mailfactory as mf
@@ -30,6 +31,7 @@ from tests.support import DaemonProcess, Hotline, PgCluster, consultants_config,
 from tests.test_daemon import get
 
 LEASE = 3  # seconds: short, so that take-overs in the tests are quick
+IDLE_LIMIT = IDLE_IN_TRANSACTION_FLOOR  # above 2 x LEASE: how long a paused daemon's transaction lasts
 MAILBOX_VERBS = ("SELECT", "EXAMINE", "UID SEARCH", "UID FETCH", "UID MOVE", "UID STORE", "UID COPY", "UID EXPUNGE",
                  "EXPUNGE")  # fmt: skip
 
@@ -153,8 +155,9 @@ def test_a_database_restart_stops_no_mailbox_and_loses_nothing(tmp_path: Path, d
 def test_one_poller_per_mailbox_and_a_paused_daemon_touches_nothing(tmp_path: Path, dovecot: Any, pg_url: str,
                                                                     factory: sessionmaker[Session]) -> None:  # fmt: skip
     """Two daemons, each behind its own proxy: only the lease holder talks to the mailbox.
-    Paused (SIGSTOP) past its lease, it loses the mailbox to the other, which takes in the
-    new mail; woken (SIGCONT), it sends the mailbox nothing more and stands by."""
+    Paused (SIGSTOP) in the middle of a sync, past its lease, it loses the mailbox to the
+    other, which takes in the rest; woken (SIGCONT), it sends the mailbox nothing more
+    (no fetch, move or flag), stores nothing twice, and stands by."""
     create_folders(dovecot, "desk")
     with ExitStack() as stack:
         proxies: list[ImapProxy] = [stack.enter_context(imap_proxy(dovecot.port)) for _ in range(2)]
@@ -173,23 +176,26 @@ def test_one_poller_per_mailbox_and_a_paused_daemon_touches_nothing(tmp_path: Pa
         assert proxies[1].seen() == []  # standing by: not even connected
         assert get(ports[1], "/health")[0] == 200  # standing by is healthy
 
-        first.proc.send_signal(signal.SIGSTOP)
+        sent += deliver(dovecot, "desk", "two", 150)
+        wait_for(lambda: tickets(factory) >= 40, timeout=30, step=0.05)
+        first.proc.send_signal(signal.SIGSTOP)  # mid-way through the slices of a sync
         paused = time.monotonic()
         try:
             wait_for(lambda: owners(hotline)["imap:desk"] == f"{os.uname().nodename}:{second.proc.pid}",  # type: ignore[union-attr]
-                     timeout=LEASE * 3 + 5, step=0.3)  # fmt: skip
+                     timeout=IDLE_LIMIT + LEASE * 2 + 5, step=0.3)  # fmt: skip
             took_over = time.monotonic() - paused
-            sent += deliver(dovecot, "desk", "two", 10)
-            wait_for(lambda: tickets(factory) == 30 and dovecot.count("desk") == 0, timeout=30)
+            wait_for(lambda: tickets(factory) == 170 and dovecot.count("desk") == 0, timeout=60)
         finally:
             woken = time.monotonic()
             first.proc.send_signal(signal.SIGCONT)
         wait_for(lambda: "mailbox lease lost" in first.log_path.read_text(), timeout=10)
         sent += deliver(dovecot, "desk", "three", 5)
-        wait_for(lambda: tickets(factory) == 35 and dovecot.count("desk") == 0, timeout=30)
+        wait_for(lambda: tickets(factory) == 175 and dovecot.count("desk") == 0, timeout=30)
         time.sleep(LEASE)  # the woken daemon's next renewal or IDLE round has come and gone
         assert proxies[0].seen(*MAILBOX_VERBS, since=woken) == []  # nothing moved, flagged, fetched
-        assert took_over < LEASE * 2 + 2  # the lease, one standby round, and slack for a busy machine
+        # the lease and a standby round; paused mid-transaction, it keeps the lease's row
+        # locked until the server ends that session (hotline run's idle-in-transaction limit)
+        assert took_over < IDLE_LIMIT + LEASE + 3
         assert sorted(questions(factory)) == sorted(sent)  # each once
         first_b = min(c.at for c in proxies[1].seen(*MAILBOX_VERBS))
         assert max(c.at for c in proxies[0].seen(*MAILBOX_VERBS)) < first_b  # no overlapping sessions

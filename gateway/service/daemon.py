@@ -198,16 +198,21 @@ class Daemon:
                     break
 
     def guarded(self, job: Job, work: Callable[[], bool | None]) -> bool:
-        """One round of a job; a failure (the store restarting, a bug) is logged, counted
-        and shown by /health until a round of the job succeeds, and the job runs on."""
+        """One round of a job; a failure (the store restarting, a bug) is counted, logged
+        with its traceback when a streak of failures begins (a store that is down for a
+        minute must not write a traceback a round), and shown by /health until a round of
+        the job succeeds; the job runs on."""
         try:
             done = bool(work())
         except Exception:
             self.metrics.errors.labels(job.component).inc()
-            log.exception("job failed; will retry", job=job.name)
+            if job.name not in self.failing:
+                log.exception("job failed; will retry", job=job.name)
             self.failing.add(job.name)
             return False
-        self.failing.discard(job.name)
+        if job.name in self.failing:
+            self.failing.discard(job.name)
+            log.info("job recovered", job=job.name)
         return done
 
     @contextmanager
