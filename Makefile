@@ -46,6 +46,7 @@ bench: deps venv
 	$(PY) bench/sla_bench.py
 	$(PY) bench/register_bench.py
 	$(PY) bench/replylog_bench.py
+	$(PY) bench/several_bench.py
 
 clean:
 	rm -rf $(VENV) config/var .pytest_cache

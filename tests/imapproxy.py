@@ -21,8 +21,8 @@ class Command:
     @property
     def verb(self) -> str:
         """The command after the tag, with UID's own verb: "UID MOVE", "IDLE", "LOGIN"."""
-        words = self.line.split()[1:3]
-        return " ".join(words[:2]).upper() if words[:1] == ["UID"] or words[:1] == ["uid"] else (words[0].upper() if words else "")
+        words = [word.upper() for word in self.line.split()[1:3]]
+        return " ".join(words) if words[:1] == ["UID"] else "".join(words[:1])
 
 
 class ImapProxy:

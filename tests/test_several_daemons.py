@@ -164,7 +164,8 @@ def test_one_poller_per_mailbox_and_a_paused_daemon_touches_nothing(tmp_path: Pa
         ports = [free_port(), free_port()]
         daemons = [DaemonProcess(several_config(tmp_path / f"d{i}", pg_url, {"desk": proxies[i].port}, dovecot, ports[i]),
                                  tmp_path) for i in range(2)]  # fmt: skip
-        stack.callback(lambda: [d.close() for d in daemons])
+        for daemon in daemons:
+            stack.callback(daemon.close)
         first, second = daemons
         hotline = Hotline(first.config)
         first.start()
@@ -305,7 +306,8 @@ def test_two_daemons_two_mailboxes_kills_and_a_database_restart(tmp_path: Path, 
         daemons = [DaemonProcess(several_config(tmp_path / f"d{i}", url, {f: proxies[i].port for f in folders}, dovecot,
                                                 free_port(), consultants_config(tmp_path), outbound), tmp_path)
                    for i in range(2)]  # fmt: skip
-        stack.callback(lambda: [d.close() for d in daemons])
+        for daemon in daemons:
+            stack.callback(daemon.close)
         for daemon in daemons:  # the lease changes in the logs, should this fail
             daemon.config.write_text(daemon.config.read_text().replace('level = "warning"', 'level = "info"'))
         first, second = daemons
