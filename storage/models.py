@@ -278,6 +278,16 @@ class MailboxLease(Base):
     expires_at: Mapped[datetime | None]
 
 
+class DaemonInstance(Base):
+    """A running `hotline run`, seen by the others: its heartbeat (by the database's clock)
+    tells how many share the mailboxes, and `hotline status` lists them."""
+
+    __tablename__ = "daemons"
+    instance: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
+
+
 class LogEntry(Base):
     """One reply-log entry, a leaf of the Merkle tree (gateway/register): written in the
     transaction of the change it records, never changed afterwards. `index` counts from 0

@@ -276,8 +276,8 @@ def sessions_by_folder(proxies: list[ImapProxy]) -> dict[str, list[tuple[float, 
 
 def test_two_daemons_two_mailboxes_kills_and_a_database_restart(tmp_path: Path, dovecot: Any, relay: Relay,
                                                                  own_cluster: tuple[PgCluster, str]) -> None:  # fmt: skip
-    """Issue 17's proof: two `hotline run` on one PostgreSQL, two mailboxes, 300 messages in
-    three waves; the first daemon SIGKILLed mid-way and restarted twice, the second killed
+    """Issue 17's proof: two `hotline run` on one PostgreSQL, two mailboxes (one polled by
+    each, once they have seen each other), 300 messages in three waves; the first daemon SIGKILLed mid-way and restarted twice, the second killed
     once, PostgreSQL stopped and started while both run. 300 tickets, none twice, nothing
     left in either mailbox, each moved once, each acknowledgement at the relay once (the
     one being sent at a kill may come twice, same Message-ID), and each mailbox in one
@@ -312,9 +312,11 @@ def test_two_daemons_two_mailboxes_kills_and_a_database_restart(tmp_path: Path, 
             daemon.config.write_text(daemon.config.read_text().replace('level = "warning"', 'level = "info"'))
         first, second = daemons
         kills = 0
+        first.start()
+        second.start()
+        hotline = Hotline(first.config)  # the mailboxes shared out: one each, within a few leases
+        assert wait_for(lambda: len(set(owners(hotline).values()) - {None}) == 2, timeout=LEASE * 4 + 5, step=0.3)
         wave("a", 100)
-        first.spawn()
-        second.spawn()
         routed_at_least(20)
         first.kill()  # 1: mid-way through the first wave
         kills += 1

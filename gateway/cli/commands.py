@@ -186,7 +186,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Who polls which mailbox since when (the daemons on this database), what waits to be
+    """The daemons on this database, who polls which mailbox since when, what waits to be
     routed, and when each account was last polled."""
     from sqlalchemy import select
 
@@ -200,12 +200,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         with factory() as session:
             held = {h.account: h for h in leases.holdings(session)}
+            alive = leases.daemons(session, settings.daemon.lease_seconds)
             polled = {s.account: s.last_sync_at for s in session.scalars(select(ImapState))}
             backlog = read_backlog(session)
     except OperationalError as exc:
         raise store_unavailable(exc) from exc
     accounts = [f"imap:{a.name}" for a in settings.imap] + sorted(set(held) - {f"imap:{a.name}" for a in settings.imap})
-    status = views.status_json(accounts, held, polled, backlog)
+    status = views.status_json(alive, accounts, held, polled, backlog)
     print(json.dumps(status, ensure_ascii=False) if args.json else views.status_text(status))
     return 0
 

@@ -48,6 +48,7 @@ from gateway.sources import leases
 from gateway.sources.imap import ImapSource, SourceState
 from gateway.sources.leases import LeaseChange, instance_name
 from gateway.intake.sweep import Sweeper
+from storage.db import transaction
 from gateway.outbound.transport import open_transport
 
 log = structlog.get_logger("hotline.daemon")
@@ -67,8 +68,10 @@ class Daemon:
         self.transport = open_transport(settings.outbound)
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
         self.sweeper = Sweeper(factory, settings, self.parser, page_done=self.wake_sweep)
-        self.sources = [ImapSource(a, factory, self.wake_sweep, settings.daemon.lease_seconds, self.lease_changed)
-                        for a in settings.imap]  # fmt: skip
+        self.instance, self.started_at, self.alive = instance_name(), _now(), 1  # alive: daemons on the store
+        self.sources = [ImapSource(a, factory, self.wake_sweep, settings.daemon.lease_seconds, self.lease_changed,
+                                   self.crowded) for a in settings.imap]  # fmt: skip
+        self.holding = threading.Lock()  # one source at a time decides to give its lease away
         self.threads = [Supervised(s.name, s.run, self.stop, self.thread_failed) for s in self.sources]
         self.failing: set[str] = set()  # jobs whose last round failed
         self.listener: Any = None
@@ -154,9 +157,12 @@ class Daemon:
                       jobs=sorted(self.running), sources=self._busy_sources())  # fmt: skip
             _exit_now()
         try:
+            with transaction(self.factory) as session:
+                leases.leave(session, self.instance)
             self.sweeper.abandon()
-        except Exception as exc:  # the store is down: the attempts stay counted, which costs a reading alone
-            log.warning("could not give back the readings under way", error=str(exc).splitlines()[0])
+        except Exception as exc:  # the store is down: the attempts stay counted (a reading alone), the heartbeat goes stale
+            log.warning("store unreachable at the stop: the readings under way are not given back",
+                        error=str(exc).splitlines()[0])  # fmt: skip
         log.info("stopped", seconds=round(time.monotonic() - began, 2))
 
     def _finished(self, until: float) -> bool:
@@ -309,6 +315,20 @@ class Daemon:
         sdnotify.status(self.status())
         return False
 
+    def heartbeat(self) -> bool:
+        """Tell the other daemons this one is alive, and learn how many are: the mailboxes
+        are shared among them (`crowded`)."""
+        with transaction(self.factory) as session:
+            self.alive = leases.heartbeat(session, self.instance, self.started_at, self.settings.daemon.lease_seconds)
+        return False
+
+    def crowded(self, account: str) -> bool:
+        """Whether `account` is the one lease this daemon should give away now: it polls more
+        accounts than its fair share among the daemons alive (the last it holds goes)."""
+        with self.holding:
+            held = [s.account.name for s in self.sources if s.lease is not None]
+            return len(held) > leases.fair_share(len(self.sources), self.alive) and held[-1] == account
+
     def lease_changed(self, account: str, change: LeaseChange) -> None:
         self.metrics.lease_changes.labels(account, change.value).inc()
 
@@ -328,7 +348,7 @@ class Daemon:
             problems, holdings = None, []
         failing = sorted(self.failing)
         detail: dict[str, Any] = {"store": problems is not None, "imap_down": down, "jobs_failing": failing,
-                                  "backlog": self.metrics.backlog_count, "instance": instance_name(),
+                                  "backlog": self.metrics.backlog_count, "instance": self.instance,
                                   "leases": holdings}  # fmt: skip
         if problems is not None:
             due = problems.oldest_owed_due

@@ -29,4 +29,5 @@ JOBS: tuple[Job, ...] = (
     Job("sla", "sla_reminders", lambda s: s.sla.check_seconds, "sla"),  # reminders and escalations
     Job("metrics", "refresh_metrics", lambda _s: 5.0, "store", rounds=False),  # gauges and systemd's status line
     Job("checkpoint", "daily_checkpoint", lambda _s: 3600.0, "checkpoint", rounds=False),  # the auditors' one a day
+    Job("heartbeat", "heartbeat", lambda s: s.daemon.lease_seconds / 3, "store", rounds=False),  # mailboxes shared
 )

@@ -76,9 +76,10 @@ class ImapSource:
         on_stored: Callable[[], None],
         lease_seconds: float = 30.0,
         on_lease: Callable[[str, LeaseChange], None] = lambda _account, _change: None,
+        crowded: Callable[[str], bool] = lambda _account: False,
     ) -> None:
         self.account, self.factory, self.on_stored = account, factory, on_stored
-        self.lease_seconds, self.on_lease = lease_seconds, on_lease
+        self.lease_seconds, self.on_lease, self.crowded = lease_seconds, on_lease, crowded
         self.name = f"imap:{account.name}"
         self.owner = leases.instance_name()
         self.log = structlog.get_logger("hotline.imap").bind(account=account.name)
@@ -86,6 +87,7 @@ class ImapSource:
         self.state = SourceState.STARTING
         self.settled = threading.Event()  # polling, or standing by for another daemon: not down
         self.lease: leases.Lease | None = None
+        self.resting_until = 0.0  # monotonic; a lease given away is not taken back before it
         self.last_sync: float | None = None  # monotonic time of the last successful sync
 
     # -- the loop ---------------------------------------------------------------------
@@ -145,6 +147,8 @@ class ImapSource:
                 return True
             except leases.LeaseLost as exc:  # ran out while the server was unreachable
                 self._lost(exc)
+        if time.monotonic() < self.resting_until:
+            return False
         with transaction(self.factory) as session:
             self.lease = leases.acquire(session, self.name, self.owner, self.lease_seconds)
         if self.lease is not None:
@@ -153,11 +157,17 @@ class ImapSource:
         return self.lease is not None
 
     def _keep(self) -> None:
-        """Renew the lease when due; LeaseLost when it is gone (expired while paused, taken)."""
+        """Renew the lease when due; LeaseLost when it is gone (expired while paused, taken)
+        or given to another daemon because this one polls more than its share."""
         lease = self._lease()
-        if time.monotonic() >= lease.renew_after:
-            with transaction(self.factory) as session:
-                self.lease = leases.renew(session, lease, self.lease_seconds)
+        if time.monotonic() < lease.renew_after:
+            return
+        if self.crowded(self.account.name):
+            self._release()
+            self.resting_until = time.monotonic() + self.lease_seconds
+            raise leases.LeaseLost(f"{self.name} given to another daemon: this one polls more than its share")
+        with transaction(self.factory) as session:
+            self.lease = leases.renew(session, lease, self.lease_seconds)
 
     def _lease(self) -> leases.Lease:
         """The lease, checked against its local deadline: the mailbox is touched only within it."""

@@ -7,6 +7,10 @@ holder renews in the same transaction that commits what it fetched, and that ren
 requires its own generation and an unexpired lease, so a daemon paused past its lease
 commits nothing. It also keeps a local deadline (monotonic, which runs on while a process
 is stopped) and touches the mailbox only before it.
+
+The accounts are spread over the daemons alive (each heartbeats in the `daemons` table): a
+daemon that holds more than its fair share gives one lease back at a renewal and leaves it
+to the others for a lease's time.
 """
 from __future__ import annotations
 
@@ -18,19 +22,20 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import insert_ignoring_conflicts
-from storage.models import MailboxLease, iso, table
+from storage.models import DaemonInstance, MailboxLease, iso, table
 
 RELEASED = datetime(1970, 1, 1, tzinfo=timezone.utc)  # the expiry of a lease given back
+FORGET_AFTER = timedelta(days=1)  # a daemon not seen for this long leaves `hotline status`
 
 
 class LeaseChange(StrEnum):
     ACQUIRED = "acquired"
     LOST = "lost"
-    RELEASED = "released"
+    RELEASED = "released"  # at a stop, or given to another daemon to share the mailboxes
 
 
 class LeaseLost(Exception):
@@ -66,6 +71,16 @@ class Holding:
         """/health's and `hotline status --json`'s object: who polls the account since when."""
         return {"account": self.account, "owner": self.owner if self.live else None, "generation": self.generation,
                 "since": iso(self.acquired_at) if self.live else None, "expires_at": iso(self.expires_at) if self.live else None}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A daemon as `hotline status` lists it."""
+
+    instance: str
+    started_at: datetime
+    seen_at: datetime
+    live: bool
 
 
 def instance_name() -> str:
@@ -128,6 +143,38 @@ def holdings(session: Session) -> list[Holding]:
     rows = session.scalars(select(MailboxLease).order_by(MailboxLease.account))
     return [Holding(r.account, r.owner, r.generation, r.acquired_at, r.expires_at,
                     r.expires_at is not None and r.expires_at > now) for r in rows]  # fmt: skip
+
+
+def heartbeat(session: Session, instance: str, started_at: datetime, seconds: float) -> int:
+    """Record this daemon as alive; returns how many are (seen within `seconds`, itself
+    included). Daemons not seen for a day are forgotten."""
+    now = database_now(session)
+    row = session.get(DaemonInstance, instance)
+    if row is None:
+        session.add(DaemonInstance(instance=instance, started_at=started_at, seen_at=now))
+    else:
+        row.seen_at = now
+    session.execute(delete(DaemonInstance).where(DaemonInstance.seen_at < now - FORGET_AFTER))
+    session.flush()
+    alive = select(func.count()).where(DaemonInstance.seen_at > now - timedelta(seconds=seconds))
+    return int(session.scalar(alive) or 1)
+
+
+def leave(session: Session, instance: str) -> None:
+    """A clean stop: the others need not wait for the heartbeat to go stale."""
+    session.execute(delete(DaemonInstance).where(DaemonInstance.instance == instance))
+
+
+def fair_share(accounts: int, alive: int) -> int:
+    """How many accounts one daemon should poll: all of them spread evenly, rounded up."""
+    return -(-accounts // max(1, alive))
+
+
+def daemons(session: Session, seconds: float) -> list[Seen]:
+    """The daemons that heartbeat recently, newest start first."""
+    now = database_now(session)
+    rows = session.scalars(select(DaemonInstance).order_by(DaemonInstance.started_at.desc()))
+    return [Seen(r.instance, r.started_at, r.seen_at, r.seen_at > now - timedelta(seconds=seconds)) for r in rows]
 
 
 def database_now(session: Session) -> datetime:

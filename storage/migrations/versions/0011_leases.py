@@ -1,4 +1,5 @@
-"""mailbox leases: one poller per IMAP account when several daemons share a database
+"""mailbox leases and daemons' heartbeats: one poller per IMAP account when several
+daemons share a database, the accounts spread over the daemons alive
 
 Revision ID: 0011
 Revises: 0009
@@ -24,7 +25,15 @@ def upgrade() -> None:
         sa.Column('expires_at', sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint('account'),
     )
+    op.create_table(
+        'daemons',
+        sa.Column('instance', sa.String(length=200), nullable=False),
+        sa.Column('started_at', sa.DateTime(), nullable=False),
+        sa.Column('seen_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('instance'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('daemons')
     op.drop_table('mailbox_leases')
