@@ -142,7 +142,11 @@ def load_commands() -> ModuleType:
     imports built: they make some 100,000 long-lived objects (classes, regexes, SQLAlchemy's
     tables) that would otherwise trigger and survive a dozen full collections. An MTA runs
     `hotline ingest -` once per message, so this is a tenth of a second on each (measured
-    in bench/startup_bench.py), and the daemon's later collections skip them too."""
+    in bench/startup_bench.py), and the daemon's later collections skip them too. Only the
+    first time: a second freeze (commands run in-process, as the tests do) would keep
+    the garbage of the first command for good, its database connections included."""
+    if (loaded := sys.modules.get("gateway.cli.commands")) is not None:
+        return loaded
     gc.disable()
     try:
         return import_module("gateway.cli.commands")
