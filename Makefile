@@ -49,6 +49,7 @@ bench: deps venv
 	$(PY) bench/register_bench.py
 	$(PY) bench/replylog_bench.py
 	$(PY) bench/kb_bench.py
+	$(PY) bench/several_bench.py
 
 clean:
 	rm -rf $(VENV) config/var .pytest_cache

@@ -76,7 +76,8 @@ def main() -> int:
     parser.add_argument("--due", type=int, default=300, help="of them, due now")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of the due query")
     args = parser.parse_args()
-    with postgres_cluster() as port:
+    with postgres_cluster() as cluster:
+        port = cluster.port
         with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE hotline_sla_bench")
         url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/hotline_sla_bench"

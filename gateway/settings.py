@@ -357,6 +357,8 @@ class DaemonSection(Section):
     grace_seconds: float = Field(20.0, gt=0, lt=UNIT_TIMEOUT_STOP_SECONDS)
     sweep_seconds: float = Field(2.0, gt=0)  # how often stored but unrouted messages are looked for
     workers: int | None = Field(None, ge=1)  # processes that parse and OCR; default: one per CPU
+    # a mailbox's poller lease: a daemon that dies leaves its mailboxes to another after this
+    lease_seconds: float = Field(30.0, ge=1)
 
 
 class RegisterSection(Section):

@@ -43,12 +43,17 @@ def is_permanent(exc: BaseException) -> bool:
     return getattr(original, "sqlstate", None) in PERMANENT_SQLSTATES or bool(PERMANENT_MESSAGES.search(str(original)))
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, idle_in_transaction_seconds: float | None = None) -> Engine:
     """An engine with SQLite made safe for a mail queue: WAL synced at each commit, foreign
-    keys, real SAVEPOINTs."""
+    keys, real SAVEPOINTs. On PostgreSQL, `idle_in_transaction_seconds` bounds how long a
+    stopped process (SIGSTOP, a frozen VM) holds its transaction's locks: the server ends
+    its session, and the other daemons' work goes on."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        if idle_in_transaction_seconds is None:
+            return create_engine(url, pool_pre_ping=True)
+        limit = f"-c idle_in_transaction_session_timeout={int(idle_in_transaction_seconds * 1000)}"
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": limit})
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
@@ -116,7 +121,7 @@ def head_revision() -> str:
     return head
 
 
-def open_store(url: str) -> sessionmaker[Session]:
+def open_store(url: str, idle_in_transaction_seconds: float | None = None) -> sessionmaker[Session]:
     """A session factory for a database at the current schema, or StoreUnavailable saying why
     (StoreMisconfigured when waiting will not help). Only `upgrade` creates a database: a
     command run with the wrong config must not leave an empty one behind."""
@@ -124,7 +129,7 @@ def open_store(url: str) -> sessionmaker[Session]:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         if not Path(parsed.database).is_file():
             raise StoreMisconfigured(f"no database at {parsed.database}: run `hotline db upgrade` to create it")
-    engine = make_engine(url)
+    engine = make_engine(url, idle_in_transaction_seconds)
     try:
         revision = current_revision(engine)
     except Exception as exc:  # any other driver error means the same to the caller: not now

@@ -269,6 +269,29 @@ class ImapState(Base):
     last_sync_at: Mapped[datetime | None]
 
 
+class MailboxLease(Base):
+    """Which daemon polls an IMAP account (gateway/sources/leases.py): one row per account,
+    held until `expires_at` and renewed while the poller is healthy. `generation` grows at
+    every take-over; the holder checks it in the transaction that commits what it fetched."""
+
+    __tablename__ = "mailbox_leases"
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    acquired_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+
+class DaemonInstance(Base):
+    """A running `hotline run`, seen by the others: its heartbeat (by the database's clock)
+    tells how many share the mailboxes, and `hotline status` lists them."""
+
+    __tablename__ = "daemons"
+    instance: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
+
+
 class LogEntry(Base):
     """One reply-log entry, a leaf of the Merkle tree (gateway/register): written in the
     transaction of the change it records, never changed afterwards. `index` counts from 0

@@ -32,8 +32,8 @@ class PgServer:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A throw-away cluster (tests/support.py) with a migrated template database."""
-    with postgres_cluster() as port:
-        server = PgServer(port)
+    with postgres_cluster() as cluster:
+        server = PgServer(cluster.port)
         with server.admin() as conn:
             conn.execute("CREATE DATABASE template_hotline")
         engine = db.make_engine(server.url("template_hotline"))

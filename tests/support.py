@@ -48,11 +48,26 @@ def pg_bindir() -> Path:
     return found[-1].parent
 
 
+@dataclass(frozen=True)
+class PgCluster:
+    """A running throw-away cluster: its port, and `pg_ctl` to stop and start it."""
+
+    port: int
+    pg_ctl: Callable[..., Any]
+
+    def stop(self) -> None:
+        """A fast shutdown: sessions get "terminating connection due to administrator command"."""
+        self.pg_ctl("-m", "fast", "stop")
+
+    def start(self) -> None:
+        self.pg_ctl("start")
+
+
 @contextlib.contextmanager
-def postgres_cluster() -> Iterator[int]:
-    """A throw-away PostgreSQL on loopback, its port; postgres refuses to run as root, so it
-    runs as the postgres user (in its own folder: pytest's temporary folders are private to
-    root). The tests' pg_server and bench/sla_bench.py start theirs here."""
+def postgres_cluster() -> Iterator[PgCluster]:
+    """A throw-away PostgreSQL on loopback; postgres refuses to run as root, so it runs as the
+    postgres user (in its own folder: pytest's temporary folders are private to root). The
+    tests' pg_server and bench/sla_bench.py start theirs here."""
     bindir, root = pg_bindir(), Path(tempfile.mkdtemp(prefix="hotline-pg-"))
     data, port = root / "data", free_port()
     as_user: list[str] = []
@@ -63,11 +78,12 @@ def postgres_cluster() -> Iterator[int]:
     run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True)  # noqa: E731
     run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c full_page_writes=off"
-    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start")
+    pg_ctl = lambda *args: run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", *args)  # noqa: E731
+    pg_ctl("start")
     try:
-        yield port
+        yield PgCluster(port, pg_ctl)
     finally:
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        pg_ctl("-m", "immediate", "stop")
         shutil.rmtree(root, ignore_errors=True)
 
 

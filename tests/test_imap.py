@@ -209,9 +209,9 @@ def test_connection_refused_is_retried_without_a_crash(source, dovecot) -> None:
     thread = threading.Thread(target=imap.run, args=(stop,))
     thread.start()
     wait_for(lambda: imap.backoff.failures >= 1, timeout=10)
-    assert not imap.connected.is_set()
+    assert not imap.settled.is_set()
     dovecot.start()
-    wait_for(imap.connected.is_set, timeout=30)
+    wait_for(imap.settled.is_set, timeout=30)
     stop.set()
     thread.join(15)
     assert not thread.is_alive()
@@ -240,7 +240,7 @@ def test_polling_when_the_server_has_no_idle(db_url, tmp_path, dovecot, store, m
     thread = threading.Thread(target=imap.run, args=(stop,))
     thread.start()
     try:
-        wait_for(imap.connected.is_set, timeout=10)
+        wait_for(imap.settled.is_set, timeout=10)
         dovecot.deliver(mf.make_message(message_id="<poll@u>"))
         wait_for(lambda: count(store, InboxEntry) == 1, timeout=5)
     finally:

@@ -84,6 +84,10 @@ def build_parser() -> ArgParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(command_function="cmd_outbox")
 
+    p = sub.add_parser("status", help="this and the other daemons on the database: mailbox leases, backlog, last poll")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(command_function="cmd_status")
+
     p = sub.add_parser("sla", help="open tickets in queue order with their SLA clocks; --flush sends what is due")
     p.add_argument("--flush", action="store_true", help="queue every reminder and escalation due now, send the outbox")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -149,7 +153,11 @@ def load_commands() -> ModuleType:
     imports built: they make some 100,000 long-lived objects (classes, regexes, SQLAlchemy's
     tables) that would otherwise trigger and survive a dozen full collections. An MTA runs
     `hotline ingest -` once per message, so this is a tenth of a second on each (measured
-    in bench/startup_bench.py), and the daemon's later collections skip them too."""
+    in bench/startup_bench.py), and the daemon's later collections skip them too. Only the
+    first time: a second freeze (commands run in-process, as the tests do) would keep
+    the garbage of the first command for good, its database connections included."""
+    if (loaded := sys.modules.get("gateway.cli.commands")) is not None:
+        return loaded
     gc.disable()
     try:
         return import_module("gateway.cli.commands")

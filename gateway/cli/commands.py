@@ -56,13 +56,16 @@ def require_secrets(settings: config.Settings) -> None:
         raise CommandError(f"{settings.source}: {problems[0]}{more}", EX_USAGE)
 
 
-def open_store(settings: config.Settings) -> sessionmaker[Session]:
+def open_store(settings: config.Settings, idle_in_transaction_seconds: float | None = None) -> sessionmaker[Session]:
     try:
-        return db.open_store(settings.storage.url)
+        return db.open_store(settings.storage.url, idle_in_transaction_seconds)
     except db.StoreMisconfigured as exc:
         raise store_misconfigured(settings, exc) from exc
     except db.StoreUnavailable as exc:
         raise CommandError(str(exc), EX_TEMPFAIL) from exc
+
+
+IDLE_IN_TRANSACTION_FLOOR = 10.0  # seconds; a busy machine's pauses between two statements stay below it
 
 
 def store_unavailable(exc: Exception) -> CommandError:
@@ -180,6 +183,32 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     if not rows and not args.json:
         print("nothing waits to go out")
     return EX_FAIL if failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The daemons on this database, who polls which mailbox since when, what waits to be
+    routed, and when each account was last polled."""
+    from sqlalchemy import select
+
+    from gateway.cli import views
+    from gateway.service.metrics import read_backlog
+    from gateway.sources import leases
+    from storage.models import ImapState
+
+    settings = load_settings(args)
+    factory = open_store(settings)
+    try:
+        with factory() as session:
+            held = {h.account: h for h in leases.holdings(session)}
+            alive = leases.daemons(session, settings.daemon.lease_seconds)
+            polled = {s.account: s.last_sync_at for s in session.scalars(select(ImapState))}
+            backlog = read_backlog(session)
+    except OperationalError as exc:
+        raise store_unavailable(exc) from exc
+    accounts = [f"imap:{a.name}" for a in settings.imap] + sorted(set(held) - {f"imap:{a.name}" for a in settings.imap})
+    status = views.status_json(alive, accounts, held, polled, backlog)
+    print(json.dumps(status, ensure_ascii=False) if args.json else views.status_text(status))
+    return 0
 
 
 def cmd_sla(args: argparse.Namespace) -> int:
@@ -312,7 +341,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     require_secrets(settings)
     logs.configure(settings.logging.format, settings.logging.level, sys.stdout)  # journald reads stdout
     try:
-        return run(settings, open_store(settings))
+        # a daemon stopped mid-transaction (SIGSTOP) must not hold the others up for long
+        idle_limit = max(IDLE_IN_TRANSACTION_FLOOR, 2 * settings.daemon.lease_seconds)
+        return run(settings, open_store(settings, idle_limit))
     except ListenError as exc:
         raise CommandError(f"{settings.source}: {exc}", EX_USAGE) from exc
 

@@ -16,6 +16,7 @@ from gateway.settings import Settings
 from gateway.pipeline.tickets import OCR_SUFFIX
 from gateway.service.sla import Queue, working_time
 from gateway.sla.clocks import ClockResult, Run, explain
+from gateway.sources.leases import Holding, Seen
 from parsers.text import BIDI_OVERRIDES, controls
 from storage.models import Attachment, Event, KbKind, Message, Ticket, iso
 
@@ -204,3 +205,32 @@ def hit_text(hit: Hit, settings: Settings) -> str:
     else:
         head = f"{hit.score:6.2f}  {hit.ref}  {hit.document}: {hit.title}" + (f"  {hit.url}" if hit.url else "")
     return f"{shown(head)}\n        {shown(' '.join(hit.excerpt.split())[:150])}"
+
+
+def status_json(alive: list[Seen], accounts: list[str], held: dict[str, Holding], polled: dict[str, datetime | None],
+                backlog: tuple[int, datetime | None]) -> dict[str, Any]:  # fmt: skip
+    """`hotline status --json`: the daemons seen today (live: heartbeat within the lease),
+    each account's lease (owner null when nobody holds it now) and last poll, and the
+    routing backlog."""
+    mailboxes = []
+    for account in accounts:
+        lease = held[account].as_json() if account in held else {"account": account, "owner": None, "generation": 0,
+                                                                 "since": None, "expires_at": None}  # fmt: skip
+        mailboxes.append({**lease, "last_poll": iso(polled.get(account))})
+    count, oldest = backlog
+    daemons = [{"instance": d.instance, "started_at": iso(d.started_at), "seen_at": iso(d.seen_at), "live": d.live}
+               for d in alive]  # fmt: skip
+    return {"daemons": daemons, "mailboxes": mailboxes, "backlog": count, "oldest_unrouted_at": iso(oldest)}
+
+
+def status_text(status: dict[str, Any]) -> str:
+    lines = [f"daemon {shown(d['instance'])}: started {d['started_at']}, "
+             + (f"seen {d['seen_at']}" if d["live"] else f"gone (last seen {d['seen_at']})") for d in status["daemons"]]
+    lines += [f"{m['account']}: " + (f"polled by {shown(m['owner'])} since {m['since']} (lease to {m['expires_at']})"
+                                    if m["owner"] else "no daemon holds its lease")
+             + f", last poll {m['last_poll'] or 'never'}" for m in status["mailboxes"]]  # fmt: skip
+    if not status["mailboxes"]:
+        lines.append("no IMAP account")
+    oldest = f", oldest from {status['oldest_unrouted_at']}" if status["oldest_unrouted_at"] else ""
+    lines.append(f"backlog: {status['backlog']} stored message(s) not yet routed{oldest}")
+    return "\n".join(lines)

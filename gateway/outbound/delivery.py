@@ -10,6 +10,7 @@ and its bytes are committed before the first send (gateway/outbound/drafts.py).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -41,12 +42,27 @@ class Result:
 
 
 def send_due(factory: sessionmaker[Session], settings: Settings, transport: Transport, limit: int = 50) -> list[Result]:
-    """One round: everything due now, each recorded in its own transaction."""
+    """One round: everything due now, each recorded in its own transaction. The claims are
+    short (`daemon.lease_seconds` plus one send's timeout) and renewed while the round
+    goes on; a round that finds its claims may have lapsed (a paused process) stops, and
+    the rest is sent by whoever claims it next."""
+    lease = timedelta(seconds=settings.daemon.lease_seconds + settings.outbound.timeout_seconds)
+    claimed = time.monotonic()
     with transaction(factory) as session:
-        claims = outbox.claim_due(session, _now(), limit)
+        claims = outbox.claim_due(session, _now(), limit, lease)
     try:
-        ready, failed = rendered(factory, settings, claims)
-        return failed + [deliver(factory, settings, transport, claim) for claim in ready]
+        ready, results = rendered(factory, settings, claims)  # results: the drafts that failed to render
+        for index, claim in enumerate(ready):
+            held = time.monotonic() - claimed
+            if held >= settings.daemon.lease_seconds:  # less than one send's timeout left
+                log.warning("outbox claims held too long; the rest is left to the next round", left=len(ready) - index)
+                break
+            if held >= settings.daemon.lease_seconds / 3:
+                claimed = time.monotonic()
+                with transaction(factory) as session:
+                    outbox.extend(session, ready[index:], _now() + lease)
+            results.append(deliver(factory, settings, transport, claim))
+        return results
     finally:
         transport.close()
 

@@ -35,7 +35,7 @@ from storage.models import (
     table,
 )
 
-LEASE = timedelta(minutes=5)  # a claim a dead worker left behind is free again after this
+LEASE = timedelta(seconds=60)  # a claim's default length; the worker renews it while it sends
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,7 @@ class Claim:
         return [a.strip() for a in self.to.split(",") if a.strip()]
 
 
-def claim_due(session: Session, now: datetime, limit: int = 50) -> list[Claim]:
+def claim_due(session: Session, now: datetime, limit: int = 50, lease: timedelta = LEASE) -> list[Claim]:
     """Due rows nobody holds, oldest due first; the lease is committed with the caller's
     transaction. PostgreSQL skips rows another instance is claiming; SQLite's BEGIN
     IMMEDIATE makes the whole claim exclusive."""
@@ -153,7 +153,7 @@ def claim_due(session: Session, now: datetime, limit: int = 50) -> list[Claim]:
     claims = [Claim(*row) for row in session.execute(stmt)]
     if claims:
         ids = [c.id for c in claims]
-        session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(claimed_until=now + LEASE))
+        session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids)).values(claimed_until=now + lease))
     return claims
 
 
@@ -184,6 +184,14 @@ def store_rendered(session: Session, rendered: list[tuple[Claim, bytes, dict[str
     ids = [claim.id for claim, _, _ in rendered]
     stored = dict(session.execute(select(rows.c.id, rows.c.payload).where(rows.c.id.in_(ids))).all())
     return [replace(claim, payload=stored[claim.id], draft=None) for claim, _, _ in rendered]
+
+
+def extend(session: Session, claims: list[Claim], until: datetime) -> None:
+    """Renew the claims a worker still holds (rows not yet finished), so a worker that dies
+    leaves them to another within one short lease, however long its round is."""
+    ids = [c.id for c in claims]
+    session.execute(update(OutboxEntry).where(OutboxEntry.id.in_(ids), OutboxEntry.state == OutboxState.PENDING,
+                                              OutboxEntry.claimed_until.is_not(None)).values(claimed_until=until))  # fmt: skip
 
 
 def record_sent(session: Session, claim: Claim, now: datetime) -> None:

@@ -35,7 +35,8 @@ from gateway import logs
 from gateway.knowledge import build
 from gateway.outbound import delivery
 from gateway.service import metrics
-from gateway.service.jobs import JOBS
+from gateway.service.jobs import JOBS, Job
+from gateway.service.supervise import Supervised
 from gateway.pipeline import promises
 from gateway.service import sdnotify
 from gateway.service import register, sla
@@ -44,8 +45,11 @@ from gateway.intake.workers import Parser, Stopped
 from gateway.pipeline.work import Outcome
 from gateway.settings import ConfigError, Settings, SmtpServerSection, load
 from gateway.sources import smtp
-from gateway.sources.imap import ImapSource
+from gateway.sources import leases
+from gateway.sources.imap import ImapSource, SourceState
+from gateway.sources.leases import LeaseChange, instance_name
 from gateway.intake.sweep import Sweeper
+from storage.db import transaction
 from gateway.outbound.transport import open_transport
 
 log = structlog.get_logger("hotline.daemon")
@@ -65,8 +69,12 @@ class Daemon:
         self.transport = open_transport(settings.outbound)
         self.scheduler = BackgroundScheduler(timezone=timezone.utc)
         self.sweeper = Sweeper(factory, settings, self.parser, page_done=self.wake_sweep)
-        self.sources = [ImapSource(a, factory, self.wake_sweep) for a in settings.imap]
-        self.threads: list[threading.Thread] = []
+        self.instance, self.started_at, self.alive = instance_name(), _now(), 1  # alive: daemons on the store
+        self.sources = [ImapSource(a, factory, self.wake_sweep, settings.daemon.lease_seconds, self.lease_changed,
+                                   self.crowded) for a in settings.imap]  # fmt: skip
+        self.holding = threading.Lock()  # one source at a time decides to give its lease away
+        self.threads = [Supervised(s.name, s.run, self.stop, self.thread_failed) for s in self.sources]
+        self.failing: set[str] = set()  # jobs whose last round failed
         self.listener: Any = None
         self.http: Any = None
         self.watchdog = sdnotify.Watchdog.from_env()
@@ -110,15 +118,12 @@ class Daemon:
                 smtp.stop(self.listener, timeout=1.0)
             self.parser.close()
             raise
-        for source in self.sources:
-            thread = threading.Thread(target=source.run, args=(self.stop,), name=source.name, daemon=True)
+        for thread in self.threads:
             thread.start()
-            self.threads.append(thread)
         mirror.after_commit(self.factory, cfg.register_.log)  # a crash may have left the file behind
         for job in JOBS:
-            work = getattr(self, job.method)
-            func, args = (self.rounds, (job.name, work)) if job.rounds else (work, ())
-            self.scheduler.add_job(func, "interval", args=args, seconds=job.every(cfg), id=job.name,
+            func = self.rounds if job.rounds else self.guarded
+            self.scheduler.add_job(func, "interval", args=(job, getattr(self, job.method)), seconds=job.every(cfg), id=job.name,
                                    max_instances=1, coalesce=True, next_run_time=_now())  # fmt: skip
         self.scheduler.start()
         self._wait_for_sources()
@@ -154,21 +159,24 @@ class Daemon:
                       jobs=sorted(self.running), sources=self._busy_sources())  # fmt: skip
             _exit_now()
         try:
+            with transaction(self.factory) as session:
+                leases.leave(session, self.instance)
             self.sweeper.abandon()
-        except Exception as exc:  # the store is down: the attempts stay counted, which costs a reading alone
-            log.warning("could not give back the readings under way", error=str(exc).splitlines()[0])
+        except Exception as exc:  # the store is down: the attempts stay counted (a reading alone), the heartbeat goes stale
+            log.warning("store unreachable at the stop: the readings under way are not given back",
+                        error=str(exc).splitlines()[0])  # fmt: skip
         log.info("stopped", seconds=round(time.monotonic() - began, 2))
 
     def _finished(self, until: float) -> bool:
         """Wait until the source threads and the jobs are done, or `until` (monotonic)."""
-        for thread in self.threads:
-            thread.join(max(0.0, until - time.monotonic()))
+        for supervised in self.threads:
+            supervised.thread.join(max(0.0, until - time.monotonic()))
         with self.idle:
             jobs_done = self.idle.wait_for(lambda: not self.running, timeout=max(0.0, until - time.monotonic()))
         return jobs_done and not self._busy_sources()
 
     def _busy_sources(self) -> list[str]:
-        return [t.name for t in self.threads if t.is_alive()]
+        return [t.name for t in self.threads if t.thread.is_alive()]
 
     def _install_signals(self) -> None:
         def on_stop(signum: int, _frame: FrameType | None) -> None:
@@ -182,20 +190,38 @@ class Daemon:
     def _wait_for_sources(self) -> None:
         deadline = time.monotonic() + READY_WAIT_SECONDS
         for source in self.sources:
-            source.connected.wait(max(0.0, deadline - time.monotonic()))
+            source.settled.wait(max(0.0, deadline - time.monotonic()))
 
     # -- jobs -------------------------------------------------------------------------
 
-    def rounds(self, name: str, round_: Callable[[], bool]) -> None:
+    def rounds(self, job: Job, round_: Callable[[], bool]) -> None:
         """A job's run: rounds until one finds nothing to do and nobody woke the job
         meanwhile. A wake while it runs only asks for one more round, so the scheduler
         never has to skip a run (and log it) for a job that is already running."""
-        with self._running(name):
+        with self._running(job.name):
             self.progressed()  # an idle round is a sign of life too
             while not self.stop.is_set():
-                self.woken[name].clear()
-                if not round_() and not self.woken[name].is_set():
+                self.woken[job.name].clear()
+                if not self.guarded(job, round_) and not self.woken[job.name].is_set():
                     break
+
+    def guarded(self, job: Job, work: Callable[[], bool | None]) -> bool:
+        """One round of a job; a failure (the store restarting, a bug) is counted, logged
+        with its traceback when a streak of failures begins (a store that is down for a
+        minute must not write a traceback a round), and shown by /health until a round of
+        the job succeeds; the job runs on."""
+        try:
+            done = bool(work())
+        except Exception:
+            self.metrics.errors.labels(job.component).inc()
+            if job.name not in self.failing:
+                log.exception("job failed; will retry", job=job.name)
+            self.failing.add(job.name)
+            return False
+        if job.name in self.failing:
+            self.failing.discard(job.name)
+            log.info("job recovered", job=job.name)
+        return done
 
     @contextmanager
     def _running(self, name: str) -> Iterator[None]:
@@ -215,10 +241,6 @@ class Daemon:
         except Stopped:
             log.info("routing interrupted by the stop; the messages stay stored and are routed at the next start")
             return False
-        except Exception:
-            self.metrics.errors.labels("worker").inc()
-            log.exception("sweep failed; will retry")
-            return False
         self.progressed()
         for source, outcome in routed:
             self.record(source, outcome)
@@ -231,12 +253,7 @@ class Daemon:
     def send_outbox(self) -> bool:
         """Send what is due; a relay that is down only defers (the rows keep their state).
         True when everything handed over was sent (more may be due)."""
-        try:
-            sent = delivery.send_due(self.factory, self.settings, self.transport)
-        except Exception:
-            self.metrics.errors.labels("outbox").inc()
-            log.exception("outbox round failed; will retry")
-            return False
+        sent = delivery.send_due(self.factory, self.settings, self.transport)
         for result in sent:
             self.metrics.outbox.labels(result.outcome).inc()
         return bool(sent) and all(r.outcome == "sent" for r in sent)  # after a deferral the rest waits
@@ -251,10 +268,6 @@ class Daemon:
             tried = promises.keep_due(self.factory, self.settings, self.parser.map)
         except Stopped:
             return False
-        except Exception:
-            self.metrics.errors.labels("promises").inc()
-            log.exception("retrying owed steps failed; will retry")
-            return False
         if kept := any(t.kept for t in tried):
             self.wake("outbox")
         return kept
@@ -262,24 +275,16 @@ class Daemon:
     def sla_reminders(self) -> bool:
         """SLA reminders and escalations that came due (gateway/service/sla.py); True when
         one was queued, and the outbox is woken to send it."""
-        try:
-            queued = sla.run_due(self.factory, self.settings, _now())
-        except Exception:
-            self.metrics.errors.labels("sla").inc()
-            log.exception("SLA round failed; will retry")
-            return False
+        queued = sla.run_due(self.factory, self.settings, _now())
         if queued:
             self.wake("outbox")
         return bool(queued)
 
-    def daily_checkpoint(self) -> None:
+    def daily_checkpoint(self) -> bool:
         """The auditors' checkpoint of the day (gateway/service/register.py), once a day."""
-        try:
-            if register.mail_checkpoint(self.factory, self.settings, _now()):
-                self.wake("outbox")
-        except Exception:
-            self.metrics.errors.labels("checkpoint").inc()
-            log.exception("queueing the daily checkpoint failed; will retry")
+        if queued := register.mail_checkpoint(self.factory, self.settings, _now()):
+            self.wake("outbox")
+        return bool(queued)
 
     def index_knowledge(self) -> bool:
         """New answers into the knowledge base, and the documentation folders when their
@@ -323,7 +328,7 @@ class Daemon:
         self.metrics.messages.labels(source, outcome.action).inc()
         log.info("message routed", source=source, **asdict(outcome))
 
-    def refresh_metrics(self) -> None:
+    def refresh_metrics(self) -> bool:
         try:
             self.metrics.refresh(self.factory)
         except Exception as exc:
@@ -333,25 +338,60 @@ class Daemon:
         for source in self.sources:
             if source.last_sync is not None:
                 self.metrics.since_sync.labels(source.account.name).set(now - source.last_sync)
+            self.metrics.lease_held.labels(source.account.name).set(source.lease is not None)
         sdnotify.status(self.status())
+        return False
+
+    def heartbeat(self) -> bool:
+        """Tell the other daemons this one is alive, and learn how many are: the mailboxes
+        are shared among them (`crowded`)."""
+        with transaction(self.factory) as session:
+            self.alive = leases.heartbeat(session, self.instance, self.started_at, self.settings.daemon.lease_seconds)
+        return False
+
+    def crowded(self, account: str) -> bool:
+        """Whether `account` is the one lease this daemon should give away now: it polls more
+        accounts than its fair share among the daemons alive (the last it holds goes)."""
+        with self.holding:
+            held = [s.account.name for s in self.sources if s.lease is not None]
+            return len(held) > leases.fair_share(len(self.sources), self.alive) and held[-1] == account
+
+    def lease_changed(self, account: str, change: LeaseChange) -> None:
+        self.metrics.lease_changes.labels(account, change.value).inc()
+
+    def thread_failed(self, name: str) -> None:
+        self.metrics.errors.labels("thread").inc()
+        self.metrics.thread_restarts.labels(name).inc()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        down = [s.name for s in self.sources if not s.connected.is_set()]
+        """Not ok while a source is down (server or store unreachable, thread failed and
+        waiting to start again), a job's last round failed, or a promise is at risk."""
+        down = [s.name for s in self.sources if not s.settled.is_set()]
+        down += [t.name for t in self.threads if t.down.is_set() and t.name not in down]
         try:
             problems = self.metrics.refresh(self.factory)
+            holdings = self._leases()
         except Exception:
-            problems = None
-        detail: dict[str, Any] = {"store": problems is not None, "imap_down": down, "backlog": self.metrics.backlog_count}
+            problems, holdings = None, []
+        failing = sorted(self.failing)
+        detail: dict[str, Any] = {"store": problems is not None, "imap_down": down, "jobs_failing": failing,
+                                  "backlog": self.metrics.backlog_count, "instance": self.instance,
+                                  "leases": holdings}  # fmt: skip
         if problems is not None:
             due = problems.oldest_owed_due
             detail.update(problems=problems.at_risk, owed_steps=problems.owed, oldest_owed_due=due and due.isoformat(),
                           outbox_failed=problems.outbox_failed, outbox_overdue=problems.outbox_overdue,
                           quarantined=problems.quarantined, ocr_timeouts=problems.ocr_timeouts)  # fmt: skip
-        return problems is not None and not down and not problems.at_risk, detail
+        return problems is not None and not down and not failing and not problems.at_risk, detail
+
+    def _leases(self) -> list[dict[str, Any]]:
+        with self.factory() as session:
+            return [h.as_json() for h in leases.holdings(session)]
 
     def status(self) -> str:
-        up = sum(s.connected.is_set() for s in self.sources)
-        parts = [f"imap {up}/{len(self.sources)} up"]
+        polling = sum(s.state == SourceState.POLLING for s in self.sources)
+        standby = sum(s.state == SourceState.STANDBY for s in self.sources)
+        parts = [f"imap {polling}/{len(self.sources)} polled here, {standby} by another daemon"]
         if self.settings.smtp_server:
             parts.append(f"smtp on {self.settings.smtp_server.listen}")
         parts.append(f"backlog {self.metrics.backlog_count}")

@@ -1,8 +1,10 @@
 """Prometheus metrics and a health check, served on a loopback port.
 
 /metrics is Prometheus' text format; /health answers 200 with a JSON summary when the
-store is reachable, every IMAP account is connected and no promise is at risk (no
-acknowledgement or notification owed, no outbox row overdue), 503 otherwise. The counts
+store is reachable, every IMAP account is polled (here, or by the daemon holding its lease),
+every source thread runs, every job's last round succeeded and no promise is at risk (no
+acknowledgement or notification owed, no outbox row overdue), 503 otherwise; it names the
+lease holders. The counts
 of what went wrong (failed outbox rows, quarantined messages, OCR timeouts) come from the
 store, so they include what `hotline ingest` did outside the daemon; so do the open tickets
 per severity and the SLA breaches per clock (each escalation the SLA job recorded).
@@ -84,6 +86,12 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
 
+        self.lease_changes = Counter("hotline_mailbox_lease_changes", "Mailbox leases acquired, lost or released here",
+                                     ["account", "change"], registry=self.registry)  # fmt: skip
+        self.lease_held = Gauge("hotline_mailbox_lease_held", "1 while this daemon polls the account", ["account"],
+                                registry=self.registry)  # fmt: skip
+        self.thread_restarts = Counter("hotline_thread_restarts", "Source threads that failed and were started again",
+                                       ["thread"], registry=self.registry)  # fmt: skip
         self.owed = Gauge("hotline_pending_steps", "Acknowledge/notify steps that failed and are owed, by step", ["step"],
                           registry=self.registry)  # fmt: skip
         self.outbox_problems = Gauge("hotline_outbox_problem_rows", "Outbox rows failed, or overdue", ["state"],
@@ -102,15 +110,11 @@ class Metrics:
         """Read the backlog and the problem counts from the store into the gauges."""
         now = datetime.now(timezone.utc)
         with factory() as session:
-            count, oldest = session.execute(
-                select(func.count(), func.min(InboxEntry.received_at)).where(InboxEntry.state == InboxState.NEW)
-            ).one()
+            count, oldest = read_backlog(session)
             problems = read_problems(session, now)
             severities, breaches = read_sla(session)
         self.backlog_count = count
         self.backlog.set(count)
-        if oldest is not None and oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=timezone.utc)
         self.oldest.set(0 if oldest is None else (now - oldest).total_seconds())
         for step in PromiseStep:
             self.owed.labels(step.value).set(problems.owed.get(step, 0))
@@ -124,6 +128,16 @@ class Metrics:
             self.sla_breaches.labels(clock.value).set(breaches.get(clock.value, 0))
         self.problems = problems
         return problems
+
+
+def read_backlog(session: Session) -> tuple[int, datetime | None]:
+    """Stored messages not yet routed, and when the oldest of them came in (UTC)."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(InboxEntry.received_at)).where(InboxEntry.state == InboxState.NEW)
+    ).one()
+    if oldest is not None and oldest.tzinfo is None:  # an aggregate skips the column's type
+        oldest = oldest.replace(tzinfo=timezone.utc)
+    return count, oldest
 
 
 def read_problems(session: Session, now: datetime) -> Problems:

@@ -5,8 +5,9 @@ only once it says `READY=1`, shows its `STATUS=` line in `systemctl status`, and
 it when the `WATCHDOG=1` pings stop. Outside systemd (`make run`, tests, a terminal) there is
 no `$NOTIFY_SOCKET` and every call here is a cheap no-op.
 
-A notify socket that has gone away must never stop the daemon: send errors are logged once
-and swallowed.
+A notify socket that has gone away, or whose reader has fallen behind (its queue holds
+only `net.unix.max_dgram_qlen` datagrams, 10 by default), must never stop the daemon: sends
+do not block, and their errors are logged once and swallowed.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def notify(*fields: str) -> bool:
         return False
     payload = "\n".join(field.replace("\n", " ") for field in fields).encode("utf-8")
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK) as sock:
             sock.sendto(payload, address)
     except OSError as exc:
         _report_failure(f"{type(exc).__name__}: {exc}")
