@@ -61,7 +61,7 @@ def carried(session: Session, ticket_id: int, origin: str, key: Ed25519PrivateKe
                                              OutboxEntry.kind.in_([OutboxKind.ACK, OutboxKind.ANSWER]))  # fmt: skip
     found: dict[int, Checkpoint] = {}
     for payload in session.scalars(stmt):
-        header = BytesHeaderParser(policy=policy.default).parsebytes(payload)[CHECKPOINT_HEADER]
+        header = BytesHeaderParser(policy=policy.default).parsebytes(payload or b"")[CHECKPOINT_HEADER]  # sent: rendered
         if header is None:  # sent without a key configured, or a fax
             continue
         try:
