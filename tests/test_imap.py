@@ -43,6 +43,7 @@ poll_seconds = {poll}
 [daemon]
 sweep_seconds = 0.5
 grace_seconds = 10
+lease_seconds = 3  # a SIGKILLed run's lease lapses in 3 s (default 30): the next run takes over sooner
 """
     return write_config(tmp_path / "c.toml", db_url, extra)
 
