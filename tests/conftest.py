@@ -62,7 +62,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    server: PgServer = request.getfixturevalue("pg_server")
+    yield from _pg_database(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh, migrated database on the session's PostgreSQL only (several daemons need one)."""
+    yield from _pg_database(pg_server)
+
+
+def _pg_database(server: PgServer) -> Iterator[str]:
+    """A copy of the migrated template, dropped afterwards (connections still open included)."""
     name = f"t{os.getpid()}_{next(_db_names)}"
     with server.admin() as conn:
         conn.execute(f"CREATE DATABASE {name} TEMPLATE template_hotline")

@@ -85,17 +85,6 @@ def create_folders(dovecot: Any, *names: str) -> None:
 
 
 @pytest.fixture
-def pg_url(pg_server: PgServer) -> Iterator[str]:
-    """A fresh migrated database on the session's PostgreSQL (several daemons need one)."""
-    name = f"several{os.getpid()}_{time.monotonic_ns()}"
-    with pg_server.admin() as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE template_hotline")
-    yield pg_server.url(name)
-    with pg_server.admin() as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
-
-
-@pytest.fixture
 def factory(pg_url: str) -> Iterator[sessionmaker[Session]]:
     engine = db.make_engine(pg_url)
     yield sessionmaker(engine)
